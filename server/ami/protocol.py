@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from twisted.internet import defer
@@ -90,8 +90,10 @@ class AmiClientProtocol(Protocol):
         router: EventRouter | None = None,
         action_timeout: float = DEFAULT_ACTION_TIMEOUT,
         max_message_bytes: int = 1 << 20,
+        on_lost: Callable[[AmiClientProtocol, bool, Failure | None], object] | None = None,
     ) -> None:
         self.clock = clock
+        self._on_lost = on_lost
         self.router = router if router is not None else EventRouter()
         self.action_timeout = action_timeout
         self._parser = AmiParser(expect_banner=True, max_message_bytes=max_message_bytes)
@@ -123,6 +125,7 @@ class AmiClientProtocol(Protocol):
             self._handle(message)
 
     def connectionLost(self, reason: Failure | None = None) -> None:
+        was_up = self.logged_in
         self.connected_ok = False
         self.logged_in = False
         self.stop_keepalive()
@@ -135,6 +138,8 @@ class AmiClientProtocol(Protocol):
         waiters, self._banner_waiters = self._banner_waiters, []
         for waiter in waiters:
             waiter.errback(ConnectionLost("AMI connection lost before the banner"))
+        if self._on_lost is not None:
+            self._on_lost(self, was_up, reason)
 
     # -- dispatch -------------------------------------------------------------
 
