@@ -1,0 +1,78 @@
+"""Command line: run the daemon, run the demo, check the config, hash a secret.
+
+Commands that run a reactor install Twisted's asyncio reactor first, because
+redis-py's non-blocking client is an asyncio client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+DEFAULT_CONFIG = "config"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m server", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def with_config(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sp.add_argument("--config", default=DEFAULT_CONFIG, metavar="PATH",
+                        help="directory holding the YAML files (default: config/)")
+        return sp
+
+    run = with_config(sub.add_parser("run", help="run the daemon"))
+    run.add_argument("--log-format", choices=["text", "json"], default=None,
+                     help="override logging.format from server.yaml")
+
+    demo = with_config(sub.add_parser(
+        "demo", help="daemon + Asterisk simulator + synthetic traffic, no services needed"))
+    demo.add_argument("--duration", type=float, default=60.0, metavar="SECONDS")
+    demo.add_argument("--seed", type=int, default=95598)
+    demo.add_argument("--summary", metavar="FILE", help="write a JSON summary here at the end")
+    demo.add_argument("--redis-url", metavar="URL",
+                      help="use this Redis instead of starting a private one")
+    demo.add_argument("--quiet", action="store_true", help="no per-second progress lines")
+
+    with_config(sub.add_parser("check-config", help="validate the config and exit"))
+
+    hs = sub.add_parser("hash-secret", help="print a hash for a PIN or password in config")
+    hs.add_argument("--stdin", action="store_true", help="read the secret from standard input")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "check-config":
+        from server.config import check_config_main
+
+        return check_config_main(args.config)
+    if args.command == "hash-secret":
+        from server.config import hash_secret
+
+        if args.stdin:
+            plain = sys.stdin.readline().rstrip("\n")
+        else:
+            plain = getpass.getpass("secret: ")
+            if getpass.getpass("again: ") != plain:
+                print("the two entries differ", file=sys.stderr)
+                return 1
+        if not plain:
+            print("empty secret refused", file=sys.stderr)
+            return 1
+        print(hash_secret(plain))
+        return 0
+
+    from twisted.internet import asyncioreactor
+
+    asyncioreactor.install()
+    if args.command == "run":
+        from server.daemon import run_daemon
+
+        return run_daemon(args.config, log_format=args.log_format)
+    if args.command == "demo":
+        from server.demo import run_demo
+
+        return run_demo(args)
+    raise AssertionError(args.command)
