@@ -20,7 +20,7 @@ ConnectHook = Callable[[AmiClientProtocol], object]
 
 
 @dataclass(frozen=True)
-class AmiSettings:
+class AmiOptions:
     username: str
     secret: str
     md5: bool = True
@@ -32,7 +32,7 @@ class AmiSettings:
     max_message_bytes: int = 1 << 20
 
     def __repr__(self) -> str:  # the secret must never reach a log line
-        return f"AmiSettings(username={self.username!r}, secret='***', md5={self.md5})"
+        return f"AmiOptions(username={self.username!r}, secret='***', md5={self.md5})"
 
 
 class _Factory(Factory):
@@ -63,7 +63,7 @@ class AmiService(Service):
         self,
         reactor: IReactorTime,
         endpoint: IStreamClientEndpoint,
-        settings: AmiSettings,
+        settings: AmiOptions,
         router: EventRouter | None = None,
         rng: random.Random | None = None,
     ) -> None:

@@ -1,0 +1,49 @@
+"""``python -m server run``: load the config, start logging, run the composition root."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from twisted.logger import (
+    FilteringLogObserver,
+    LogLevel,
+    LogLevelFilterPredicate,
+    globalLogBeginner,
+    jsonFileLogObserver,
+    textFileLogObserver,
+)
+
+from server.config import ConfigError, load_config
+
+
+def start_logging(fmt: str, level: str = "info", stream=None) -> None:
+    """Send twisted.logger events to ``stream`` as text lines or JSON records."""
+    stream = stream or sys.stdout
+    observer = jsonFileLogObserver(stream) if fmt == "json" else textFileLogObserver(stream)
+    predicate = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(level.lower()))
+    globalLogBeginner.beginLoggingTo(
+        [FilteringLogObserver(observer, [predicate])], redirectStandardIO=False
+    )
+
+
+def run_daemon(config_dir: str, log_format: str | None = None) -> int:
+    try:
+        cfg = load_config(config_dir)
+        secret = cfg.server.ami.secret(os.environ)
+    except ConfigError as exc:
+        print(f"hotline: configuration problems in {config_dir}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    start_logging(log_format or cfg.server.logging.format, cfg.server.logging.level)
+
+    from twisted.internet import reactor
+
+    from server.app import Hotline
+
+    hotline = Hotline.from_config(reactor, cfg, secret)
+    hotline.services.startService()
+    reactor.addSystemEventTrigger("before", "shutdown", hotline.services.stopService)
+    reactor.run()
+    return 0
