@@ -1,0 +1,227 @@
+"""agents.yaml and queues.yaml -> queues.model values (and desk users).
+
+Agents are parsed first because queues name their skills and tiers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Collection
+from types import MappingProxyType
+
+from queues.model import (
+    WEEKDAYS,
+    AcdPolicy,
+    Agent,
+    BusinessHours,
+    Code,
+    EscalationStep,
+    Queue,
+    ServiceLevel,
+    SkillRequirement,
+    Strategy,
+    Tier,
+    TimeRange,
+)
+
+from .secrets import is_hash
+from .section import Section, describe, parse_time, suggest
+from .settings import User
+
+__all__ = ["parse_agents", "parse_policy", "parse_queues"]
+
+_HASH_HINT = "expected a hash like pbkdf2_sha256$600000$<salt>$<hash> (see hash_secret)"
+
+
+def _known(sec: Section, key: str, value: object, kind: str, known: Collection[str]) -> bool:
+    if value is None or value in known:
+        return value is not None
+    sec.error(key, f"unknown {kind} '{value}'{suggest(str(value), known)} "
+                   f"(known: {', '.join(known)})")
+    return False
+
+
+def _levels(sec: Section, key: str, skills: Collection[str]) -> dict[str, int]:
+    levels: dict[str, int] = {}
+    for name, level in sec.items(key):
+        path = f"{key}.{name}"
+        if not _known(sec, path, name, "skill", skills):
+            continue
+        if isinstance(level, bool) or not isinstance(level, int):
+            sec.error(path, f"expected a skill level 1-5, got {describe(level)}")
+        elif not 1 <= level <= 5:
+            sec.error(path, f"skill level {level} is out of range 1-5")
+        else:
+            levels[name] = level
+    return levels
+
+
+def parse_agents(top: Section) -> tuple[dict[str, str], tuple[Tier, ...], dict[str, Agent],
+                                        tuple[User, ...]]:
+    skills = {name: str(desc) for name, desc in top.items("skills")}
+    raw_tiers = top.get("tiers", list) or []
+    tiers = tuple(Tier(str(name), i) for i, name in enumerate(raw_tiers))
+    tier_names = [t.name for t in tiers]
+    if len(set(tier_names)) != len(tier_names):
+        top.error("tiers", "a tier is listed twice")
+    agents: dict[str, Agent] = {}
+    devices: dict[str, str] = {}
+    keys = ("id", "name", "pin_hash", "interface", "skills", "tier", "capacity")
+    for _, sec in top.entries("agents", keys):
+        aid = sec.get("id", str)
+        iface = sec.get("interface", str)
+        pin = sec.get("pin_hash", str)
+        if pin is not None and not is_hash(pin):
+            sec.error("pin_hash", f"not a valid hash; {_HASH_HINT}")
+        tier = sec.get("tier", str)
+        _known(sec, "tier", tier, "tier", tier_names)
+        if iface is not None and "/" not in iface:
+            sec.error("interface", f"'{iface}' is not a device interface like PJSIP/1001")
+        if aid is not None and aid in agents:
+            sec.error("id", f"duplicate agent id '{aid}'")
+            aid = None
+        if iface is not None and iface in devices:
+            sec.error("interface", f"device {iface} is already used by agent {devices[iface]}")
+        elif iface is not None and aid is not None:
+            devices[iface] = aid
+        values = (aid, sec.get("name", str), pin, iface,
+                  MappingProxyType(_levels(sec, "skills", skills)), tier,
+                  sec.number("capacity", int, 1, lo=1, hi=10))
+        if None not in values and tier in tier_names:
+            agents[aid] = Agent(*values)
+    users: list[User] = []
+    for _, sec in top.entries("users", ("name", "role", "password_hash"), required=False):
+        name, pw = sec.get("name", str), sec.get("password_hash", str)
+        role = sec.choice("role", ("supervisor", "reviewer"))
+        if pw is not None and not is_hash(pw):
+            sec.error("password_hash", f"not a valid hash; {_HASH_HINT}")
+        if name in {u.name for u in users}:
+            sec.error("name", f"duplicate user '{name}'")
+        elif None not in (name, role, pw):
+            users.append(User(name, role, pw))
+    return skills, tiers, agents, tuple(users)
+
+
+def _timezone(sec: Section, key: str, default: str | None = None) -> str | None:
+    name = sec.get(key, str, default) if default else sec.get(key, str)
+    if name is None:
+        return None
+    try:
+        zoneinfo.ZoneInfo(name)
+        return name
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        sec.error(key, f"unknown timezone '{name}' (use an IANA name like Asia/Shanghai)")
+        return None
+
+
+def _range(sec: Section, key: str, raw: object) -> TimeRange | None:
+    parts = raw.split("-") if isinstance(raw, str) else []
+    times = [parse_time(p.strip()) for p in parts]
+    if len(times) != 2 or None in times:
+        sec.error(key, f'bad time range {raw!r}: expected "HH:MM-HH:MM" '
+                       '("00:00-00:00" is the whole day)')
+        return None
+    return TimeRange(*times)
+
+
+def _hours(sec: Section, tz_default: str) -> BusinessHours | None:
+    tz = _timezone(sec, "timezone", tz_default)
+    weekly: dict[str, tuple[TimeRange, ...]] = {}
+    for day in WEEKDAYS:
+        ranges = sec.get(day, list, [])
+        weekly[day] = tuple(r for i, raw in enumerate(ranges or [])
+                            if (r := _range(sec, f"{day}[{i}]", raw)))
+    holidays: list[dt.date] = []
+    for i, raw in enumerate(sec.get("holidays", list, [])):
+        try:
+            holidays.append(raw if isinstance(raw, dt.date) else dt.date.fromisoformat(str(raw)))
+        except ValueError:
+            sec.error(f"holidays[{i}]", f"bad date {raw!r}: expected YYYY-MM-DD")
+    return None if tz is None else BusinessHours(tz, MappingProxyType(weekly), tuple(holidays))
+
+
+def _escalation(sec: Section, queue: str, queues: Collection[str]) -> tuple[EscalationStep, ...]:
+    steps: list[EscalationStep] = []
+    keys = ("after_s", "min_level", "any_level", "overflow_to")
+    for _, step in sec.entries("escalation", keys, required=False):
+        after = step.number("after_s", int, lo=1)
+        level = step.number("min_level", int, None, lo=1, hi=5)
+        any_level = step.get("any_level", bool, False)
+        target = step.get("overflow_to", str, None)
+        if sum((level is not None, any_level, target is not None)) != 1:
+            step.error("", "set exactly one of min_level, any_level: true, overflow_to")
+            continue
+        if target == queue:
+            step.error("overflow_to", "a queue cannot overflow to itself")
+        elif target is not None:
+            _known(step, "overflow_to", target, "queue", queues)
+        if after is not None and steps and after <= steps[-1].after_s:
+            step.error("after_s", f"{after} s is not after the previous step "
+                                  f"({steps[-1].after_s} s); steps must increase in time")
+        if after is not None:
+            steps.append(EscalationStep(after, level, any_level, target))
+    return tuple(steps)
+
+
+def parse_queues(top: Section, skills: Collection[str], tiers: Collection[str],
+                 tz_default: str) -> dict[str, Queue]:
+    names = [str(n) for n in (top.data.get("queues") or {})]
+    queues: dict[str, Queue] = {}
+    keys = ("skills", "priority", "service_level", "max_wait_s", "hours", "escalation",
+            "announce_interval_s", "strategy", "min_tier", "callback_offer_after_s",
+            "closed_queue")
+    for name, value in top.items("queues"):
+        sec = top.child(f"queues.{name}", value, keys)
+        if sec is None:
+            continue
+        reqs = tuple(SkillRequirement(s, lv) for s, lv in _levels(sec, "skills", skills).items())
+        if not reqs and sec.data.get("skills") is not None:
+            sec.error("skills", "a queue needs at least one skill")
+        sl = sec.sub("service_level", ("target", "within_s"))
+        hours_sec = sec.sub("hours", ("timezone", *WEEKDAYS, "holidays"))
+        min_tier = sec.get("min_tier", str, None)
+        _known(sec, "min_tier", min_tier, "tier", tiers)
+        closed = sec.get("closed_queue", str, None)
+        _known(sec, "closed_queue", closed, "queue", names)
+        strategy = sec.choice("strategy", [s.value for s in Strategy])
+        values = (
+            sec.number("priority", int, lo=0, hi=100),
+            sl and ServiceLevel(sl.number("target", float, lo=0, hi=1),
+                                sl.number("within_s", int, lo=1)),
+            sec.number("max_wait_s", int, lo=1),
+            hours_sec and _hours(hours_sec, tz_default),
+            _escalation(sec, name, names),
+            sec.number("announce_interval_s", int, 60, lo=10),
+        )
+        callback = sec.number("callback_offer_after_s", int, None, lo=0)
+        if None not in values and strategy is not None and reqs:
+            queues[name] = Queue(name, reqs, *values, Strategy(strategy), min_tier, callback,
+                                 closed)
+    return queues
+
+
+def parse_policy(top: Section) -> AcdPolicy | None:
+    sec = top.sub("policy", ("timezone", "wrapup_default_s", "missed_calls_before_pause",
+                             "short_abandon_s", "quiet_hours", "pause_reasons", "dispositions"))
+    if sec is None:
+        return None
+    quiet = sec.sub("quiet_hours", ("start", "end"))
+    start, end = (quiet.time("start"), quiet.time("end")) if quiet else (None, None)
+    codes = {}
+    for key in ("pause_reasons", "dispositions"):
+        codes[key] = tuple(Code(str(c), str(label)) for c, label in sec.items(key))
+        if not codes[key] and key in sec.data:
+            sec.error(key, "needs at least one code")
+    values = (
+        sec.number("wrapup_default_s", int, 30, lo=0, hi=600),
+        sec.number("missed_calls_before_pause", int, 2, lo=1),
+        sec.number("short_abandon_s", int, 5, lo=0, hi=60),
+        start and end and TimeRange(start, end),
+        _timezone(sec, "timezone", "Asia/Shanghai"),
+    )
+    if None in values:
+        return None
+    wrap, missed, short, quiet_range, tz = values
+    return AcdPolicy(wrap, missed, short, quiet_range, tz, codes["pause_reasons"],
+                     codes["dispositions"])

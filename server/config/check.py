@@ -1,0 +1,37 @@
+"""check-config: the admin-facing report over load_config.
+
+Exit status 1 with one problem per line on stderr; 0 with a one-line
+summary on stdout.  Warnings (e.g. the AMI secret's variable is unset in
+this shell) are printed but do not fail the check, because check-config
+usually runs where the service's environment is not loaded.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TextIO
+
+from .loader import load_config
+from .problems import ConfigError
+
+__all__ = ["check_config_main"]
+
+
+def check_config_main(path: str | os.PathLike[str], *, out: TextIO | None = None,
+                      err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        config = load_config(path)
+    except ConfigError as e:
+        for problem in e.problems:
+            print(problem, file=err)
+        print(f"{len(e.problems)} problem(s) in {path}", file=err)
+        return 1
+    for warning in config.warnings:
+        print(warning, file=err)
+    acd = config.acd
+    print(f"OK {path}: {len(config.ivr.menus)} menus, {len(config.ivr.prompts)} prompts, "
+          f"{len(acd.queues)} queues, {len(acd.agents)} agents, {len(config.users)} users, "
+          f"{len(config.warnings)} warning(s)", file=out)
+    return 0

@@ -1,0 +1,146 @@
+"""load_config: a config directory -> one frozen Config, or ConfigError with every problem.
+
+Files, one concern each: server.yaml, ivr.yaml, queues.yaml, agents.yaml.
+Top-level keys starting with ``x-`` are ignored so files can hold YAML
+anchors (``x-office-hours: &office ...``) for reuse, as docker-compose does.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from ivr.model import IvrConfig
+from queues.model import AcdConfig
+
+from .acd_parse import parse_agents, parse_policy, parse_queues
+from .ivr_parse import parse_ivr
+from .problems import ConfigError, Problem, Problems
+from .secrets import read_secret
+from .section import Section
+from .settings import ServerSettings, User, parse_server
+from .yamlio import read_mapping
+
+__all__ = ["FILES", "Config", "load_config"]
+
+FILES = ("server.yaml", "ivr.yaml", "queues.yaml", "agents.yaml")
+_TOP_KEYS = {
+    "server.yaml": ("ami", "redis", "http", "metrics", "logging", "recordings", "records"),
+    "ivr.yaml": ("languages", "prompts", "entry", "agent", "menus", "input", "account",
+                 "bill_lookup", "survey", "outage"),
+    "queues.yaml": ("policy", "queues"),
+    "agents.yaml": ("skills", "tiers", "agents", "users"),
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    directory: str
+    server: ServerSettings
+    ivr: IvrConfig
+    acd: AcdConfig
+    users: tuple[User, ...]  # supervisors and reviewers (agents sign in with their PIN)
+    warnings: tuple[Problem, ...]  # things that do not stop a load but an admin should see
+
+
+class _Anything:
+    """Stands in for a name list whose file could not be read, so references
+    into it are not reported as unknown on top of the real problem."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def _names(data: dict[str, Any] | None, key: str) -> Any:
+    if data is None:
+        return _Anything()
+    value = data.get(key)
+    if isinstance(value, dict):
+        return [str(k) for k in value]
+    if isinstance(value, list):
+        return [str(v) for v in value if isinstance(v, str)]
+    return []
+
+
+def load_config(path: str | os.PathLike[str],
+                environ: Mapping[str, str] | None = None) -> Config:
+    """Load and check every file under ``path``; raise ConfigError listing all problems.
+
+    The AMI secret is *not* required here (see AmiSettings.secret): when it
+    cannot be read from ``environ`` (default ``os.environ``) a warning is added.
+    """
+    base = Path(path)
+    problems = Problems()
+    data: dict[str, dict[str, Any] | None] = {}
+    tops: dict[str, Section] = {}
+    for name in FILES:
+        shown = str(base / name)
+        raw = read_mapping(base / name, shown, problems)
+        data[name] = raw
+        body = {k: v for k, v in (raw or {}).items() if not str(k).startswith("x-")}
+        tops[name] = Section(problems, shown, "", body, _TOP_KEYS[name] if raw else None)
+
+    skills, tiers, agents, users = parse_agents(tops["agents.yaml"])
+    policy = parse_policy(tops["queues.yaml"])
+    skill_names = _names(data["agents.yaml"], "skills")
+    tier_names = _names(data["agents.yaml"], "tiers")
+    tz = policy.timezone if policy else "Asia/Shanghai"
+    queues = parse_queues(tops["queues.yaml"], skill_names, tier_names, tz)
+    queue_names = _names(data["queues.yaml"], "queues")
+    ivr = parse_ivr(tops["ivr.yaml"], queue_names, skill_names, base)
+    server = parse_server(tops["server.yaml"])
+
+    if server is not None:
+        server = _resolve_secret(server, base, tops["server.yaml"],
+                                 os.environ if environ is None else environ)
+    acd = None
+    if policy is not None:
+        acd = AcdConfig(MappingProxyType(skills), tiers, MappingProxyType(queues),
+                        MappingProxyType(agents), policy)
+        _check_staffing(acd, tops["queues.yaml"])
+    if ivr is not None and acd is not None:
+        _check_intents(ivr, acd, tops["ivr.yaml"])
+    if problems.errors or None in (server, ivr, acd):
+        raise ConfigError(problems.errors or [Problem(str(base), "", "configuration unusable")])
+    return Config(str(base), server, ivr, acd, users, tuple(problems.warnings))
+
+
+def _resolve_secret(server: ServerSettings, base: Path, top: Section,
+                    environ: Mapping[str, str]) -> ServerSettings:
+    ami = server.ami
+    if ami.secret_file is not None and not Path(ami.secret_file).is_absolute():
+        ami = replace(ami, secret_file=str(base / ami.secret_file))
+    if read_secret(ami.secret_env, ami.secret_file, dict(environ)) is None:
+        source = (f"environment variable {ami.secret_env} is not set" if ami.secret_env
+                  else f"file {ami.secret_file} is missing, empty or unreadable")
+        top.warn("ami", f"{source}; the server will refuse to start until it is")
+    return replace(server, ami=ami)
+
+
+def _check_staffing(acd: AcdConfig, top: Section) -> None:
+    """Warn about queues no configured agent could ever answer."""
+    for q in acd.queues.values():
+        floor = acd.tier_rank(q.min_tier) if q.min_tier in {t.name for t in acd.tiers} else 0
+        if not any(all(a.skills.get(r.skill, 0) >= r.min_level for r in q.skills)
+                   and acd.tier_rank(a.tier) >= floor for a in acd.agents.values()):
+            top.warn(f"queues.{q.name}", "no agent has the skills and tier this queue needs")
+
+
+def _check_intents(ivr: IvrConfig, acd: AcdConfig, top: Section) -> None:
+    """Warn when a leaf's intent is not a skill its queue asks for: likely a typo'd route."""
+    for menu in ivr.menus.values():
+        for opt in menu.options.values():
+            leaf, queue = opt.leaf, opt.leaf and acd.queues.get(opt.leaf.queue)
+            if queue and leaf.intent not in {r.skill for r in queue.skills}:
+                top.warn(f"menus.{menu.name}.options.{opt.key}.intent",
+                         f"skill '{leaf.intent}' is not required by queue '{queue.name}'")

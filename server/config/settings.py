@@ -1,0 +1,206 @@
+"""Server settings (server.yaml) and desk users: the house around the core.
+
+Endpoints are Twisted endpoint strings so the composition root can hand
+them to ``clientFromString``/``serverFromString`` unchanged; here they are
+only checked for shape, because building them needs a reactor.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .problems import ConfigError, Problem
+from .secrets import read_secret
+from .section import Section
+
+__all__ = [
+    "AmiSettings",
+    "HttpSettings",
+    "LoggingSettings",
+    "RecordingSettings",
+    "RecordsSettings",
+    "RedisSettings",
+    "ServerSettings",
+    "User",
+    "parse_server",
+]
+
+MIN_RETENTION_DAYS = 92  # DL/T 2046: recordings kept at least 3 months
+_PORT = re.compile(r"(?:^|:)(?:port=)?(\d+)(?::|$)")
+
+
+@dataclass(frozen=True)
+class AmiSettings:
+    endpoint: str  # client endpoint, e.g. "tcp:host=127.0.0.1:port=5038"
+    username: str
+    secret_env: str | None
+    secret_file: str | None
+    keepalive_interval_s: float
+    keepalive_timeout_s: float
+    action_timeout_s: float
+    reconnect_initial_s: float
+    reconnect_max_s: float
+
+    def secret(self, environ: Mapping[str, str]) -> str:
+        """The AMI secret, read now; raises ConfigError when it is not available.
+
+        Read at start-up rather than at load so ``check-config`` can run where
+        the service's environment is not set (CI, an admin shell): there a
+        missing secret is a warning, but a server that cannot log in must not
+        start quietly.
+        """
+        value = read_secret(self.secret_env, self.secret_file, dict(environ))
+        if value is None:
+            source = (f"environment variable {self.secret_env}" if self.secret_env
+                      else f"file {self.secret_file}")
+            raise ConfigError([Problem("server.yaml", "ami", f"AMI secret not available: "
+                                       f"{source} is unset, empty or unreadable")])
+        return value
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    listen: str  # server endpoint, e.g. "tcp:port=8080:interface=127.0.0.1"
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    format: str  # "text" or "json"
+    level: str
+
+
+@dataclass(frozen=True)
+class RecordingSettings:
+    directory: str
+    retention_days: int
+
+
+@dataclass(frozen=True)
+class RecordsSettings:
+    spool: str
+    retention_days: int
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    ami: AmiSettings
+    redis: RedisSettings
+    http: HttpSettings
+    metrics: HttpSettings
+    logging: LoggingSettings
+    recordings: RecordingSettings
+    records: RecordsSettings
+
+
+@dataclass(frozen=True)
+class User:
+    """A desk user who is not an agent: supervisor or QA reviewer."""
+
+    name: str
+    role: str  # "supervisor" or "reviewer"
+    password_hash: str
+
+
+def _endpoint(sec: Section, key: str, *, client: bool, default: str | None = None) -> str | None:
+    value = sec.get(key, str) if default is None else sec.get(key, str, default)
+    if value is None:
+        return None
+    kind = value.split(":", 1)[0]
+    allowed = ("tcp", "tcp6", "tls", "ssl", "unix") if client else ("tcp", "tcp6", "ssl", "unix")
+    if kind not in allowed:
+        sec.error(key, f"'{value}' is not a Twisted endpoint string; it must start with one of "
+                       f"{', '.join(a + ':' for a in allowed)}")
+        return None
+    if kind != "unix":
+        m = _PORT.search(value.split(":", 1)[1])
+        if client and "host=" not in value:
+            sec.error(key, f"'{value}' has no host= (e.g. tcp:host=127.0.0.1:port=5038)")
+        if not m or not 0 < int(m.group(1)) < 65536:
+            sec.error(key, f"'{value}' has no valid port (1-65535)")
+    return value
+
+
+def _port(endpoint: str | None) -> str | None:
+    m = _PORT.search(endpoint.split(":", 1)[1]) if endpoint and ":" in endpoint else None
+    return m.group(1) if m else None
+
+
+def _ami(top: Section) -> AmiSettings | None:
+    sec = top.sub("ami", ("endpoint", "username", "secret", "secret_env", "secret_file",
+                          "keepalive", "action_timeout_s", "reconnect"))
+    if sec is None:
+        return None
+    if "secret" in sec.data:
+        sec.error("secret", "literal secrets are not allowed in config files (they end up in "
+                            "version control and backups); name an environment variable with "
+                            "secret_env or a file with secret_file")
+    env, file = sec.get("secret_env", str, ""), sec.get("secret_file", str, "")
+    if bool(env) == bool(file):
+        sec.error("secret_env", "set exactly one of secret_env or secret_file")
+    keep = sec.sub("keepalive", ("interval_s", "timeout_s"), required=False)
+    back = sec.sub("reconnect", ("initial_s", "max_s"), required=False)
+    values = (
+        _endpoint(sec, "endpoint", client=True),
+        sec.get("username", str),
+        keep and keep.number("interval_s", float, 20.0, lo=1),
+        keep and keep.number("timeout_s", float, 10.0, lo=1),
+        sec.number("action_timeout_s", float, 10.0, lo=0.1),
+        back and back.number("initial_s", float, 1.0, lo=0.1),
+        back and back.number("max_s", float, 30.0, lo=0.1),
+    )
+    if None in values:
+        return None
+    endpoint, username, k_int, k_to, act, b_init, b_max = values
+    if b_max < b_init:
+        back.error("max_s", f"{b_max} is less than initial_s {b_init}")
+    return AmiSettings(endpoint, username, env or None, file or None, k_int, k_to, act,
+                       b_init, b_max)
+
+
+def _retention(sec: Section) -> int | None:
+    days = sec.number("retention_days", int, MIN_RETENTION_DAYS, lo=1)
+    if days is not None and days < MIN_RETENTION_DAYS:
+        sec.error("retention_days", f"{days} days is too short: DL/T 2046 requires at least "
+                                    f"3 months ({MIN_RETENTION_DAYS} days)")
+    return days
+
+
+def parse_server(top: Section) -> ServerSettings | None:
+    """Parse server.yaml; None when any part is unusable (problems recorded)."""
+    ami = _ami(top)
+    redis = top.sub("redis", ("url",))
+    http = top.sub("http", ("listen",), required=False)
+    metrics = top.sub("metrics", ("listen",), required=False)
+    log = top.sub("logging", ("format", "level"), required=False)
+    rec = top.sub("recordings", ("directory", "retention_days"))
+    records = top.sub("records", ("spool", "retention_days"))
+    url = redis and redis.get("url", str)
+    if url and not url.startswith(("redis://", "rediss://", "unix://")):
+        redis.error("url", f"'{url}' must start with redis://, rediss:// or unix://")
+    listen = http and _endpoint(http, "listen", client=False,
+                                default="tcp:port=8080:interface=127.0.0.1")
+    mlisten = metrics and _endpoint(metrics, "listen", client=False,
+                                    default="tcp:port=9598:interface=127.0.0.1")
+    if listen and mlisten and _port(listen) == _port(mlisten):
+        metrics.error("listen", f"port {_port(mlisten)} is already used by http.listen; "
+                                "metrics needs its own port")
+    fmt = log and log.choice("format", ("text", "json"), "text")
+    level = log and log.choice("level", ("debug", "info", "warning", "error"), "info")
+    parts = (
+        ami, url, listen, mlisten, fmt, level,
+        rec and rec.get("directory", str), rec and _retention(rec),
+        records and records.get("spool", str), records and _retention(records),
+    )
+    if None in parts:
+        return None
+    ami, url, listen, mlisten, fmt, level, rdir, rdays, spool, sdays = parts
+    return ServerSettings(ami, RedisSettings(url), HttpSettings(listen), HttpSettings(mlisten),
+                          LoggingSettings(fmt, level), RecordingSettings(rdir, rdays),
+                          RecordsSettings(spool, sdays))
