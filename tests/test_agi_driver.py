@@ -1,0 +1,137 @@
+"""AsyncAGI driver: correlation by CommandID and the rules the traces taught."""
+
+from __future__ import annotations
+
+import pytest
+from twisted.internet import defer
+
+from ivr.commands import AgiResult
+from server.agi import AgiDriver, AgiSessionEnded
+from server.ami.codec import Message, percent_encode
+from server.ami.protocol import AmiActionError
+from server.ami.router import EventRouter
+
+CHAN = "Local/1@sim-callers-00000000;1"
+
+
+class FakeAmi:
+    """Records actions; each answers per ``self.reply`` (success by default)."""
+
+    def __init__(self) -> None:
+        self.router = EventRouter()
+        self.sent: list[tuple[str, dict]] = []
+        self.error: str | None = None
+
+    def sendAction(self, action, fields=(), timeout=None):
+        self.sent.append((action, dict(fields)))
+        if self.error:
+            return defer.fail(AmiActionError(action, Message.from_headers(
+                [("Response", "Error"), ("Message", self.error)])))
+        return defer.succeed(Message.from_headers([("Response", "Success")]))
+
+
+def event(name, **headers):
+    return Message.from_headers([("Event", name), *headers.items()])
+
+
+def env(**values):
+    return percent_encode("".join(f"{k}: {v}\n" for k, v in values.items()) + "\n")
+
+
+@pytest.fixture
+def rig():
+    ami = FakeAmi()
+    started, ended = [], []
+    driver = AgiDriver(ami, on_start=lambda s, e: started.append(s),
+                       on_end=lambda s, e: ended.append((s.channel, e.name)))
+    return ami, driver, started, ended
+
+
+def start(ami, channel=CHAN):
+    ami.router.dispatch(event("AsyncAGIStart", Channel=channel, Uniqueid="1.0", Linkedid="1.0",
+                              Env=env(agi_channel=channel, agi_callerid="13800001")))
+
+
+def results_of(d):
+    out = []
+    d.addBoth(out.append)
+    return out
+
+
+def test_start_decodes_env_and_result_is_matched_by_command_id(rig):
+    ami, driver, started, _ = rig
+    start(ami)
+    session = started[0]
+    assert session.env["agi_callerid"] == "13800001"
+    got = results_of(driver.run(session, "GET DATA menu 5000 1"))
+    action, fields = ami.sent[0]
+    assert action == "AGI" and fields["Command"] == "GET DATA menu 5000 1"
+    # An AsyncAGIExec for another CommandID does not complete ours.
+    ami.router.dispatch(event("AsyncAGIExec", Channel=CHAN, Result="200%20result%3D9%0A",
+                              CommandId="other"))
+    assert got == []
+    ami.router.dispatch(event("AsyncAGIExec", Channel=CHAN, Result="200%20result%3D1%0A",
+                              CommandId=fields["CommandID"]))
+    assert got == [AgiResult(200, "1", "")]
+
+
+def test_second_command_while_one_is_in_flight_is_refused(rig):
+    ami, driver, started, _ = rig
+    start(ami)
+    driver.run(started[0], "STREAM FILE welcome \"\"")
+    second = results_of(driver.run(started[0], "HANGUP"))
+    assert isinstance(second[0].value, RuntimeError)
+    assert len(ami.sent) == 1
+
+
+def test_redirect_leaves_a_stale_command_whose_late_result_is_dropped(rig):
+    ami, driver, started, ended = rig
+    start(ami)
+    first = results_of(driver.run(started[0], "STREAM FILE welcome \"\""))
+    cid = ami.sent[0][1]["CommandID"]
+    ami.router.dispatch(event("AsyncAGIEnd", Channel=CHAN))
+    assert first[0].check(AgiSessionEnded)
+    assert ended == [(CHAN, "AsyncAGIEnd")]
+    # Back in AsyncAGI after the Dial: the queued command reports first (trace 08).
+    start(ami)
+    fresh = started[1]
+    got = results_of(driver.run(fresh, "GET VARIABLE DIALSTATUS"))
+    new_cid = ami.sent[1][1]["CommandID"]
+    assert new_cid != cid
+    ami.router.dispatch(event("AsyncAGIExec", Channel=CHAN,
+                              Result="200%20result%3D0%20endpos%3D15233%0A", CommandId=cid))
+    assert got == []
+    ami.router.dispatch(event("AsyncAGIExec", Channel=CHAN,
+                              Result="200%20result%3D1%20(ANSWER)%0A", CommandId=new_cid))
+    assert got == [AgiResult(200, "1", "(ANSWER)")]
+
+
+def test_hangup_fails_the_pending_command_and_forgets_it(rig):
+    ami, driver, started, ended = rig
+    start(ami)
+    got = results_of(driver.run(started[0], "EXEC MusicOnHold default,20"))
+    ami.router.dispatch(event("Hangup", Channel=CHAN, Cause="16"))
+    assert got[0].check(AgiSessionEnded)
+    assert CHAN not in driver.sessions
+    assert ended == [(CHAN, "Hangup")]
+    late = results_of(driver.run(started[0], "HANGUP"))
+    assert late[0].check(AgiSessionEnded)
+
+
+def test_ami_error_on_the_action_fails_the_command(rig):
+    ami, driver, started, _ = rig
+    start(ami)
+    ami.error = f"Channel {CHAN} does not exist."
+    got = results_of(driver.run(started[0], "ANSWER"))
+    assert got[0].check(AmiActionError)
+    assert started[0].pending == {}
+
+
+def test_new_start_without_end_closes_the_old_session(rig):
+    ami, driver, started, ended = rig
+    start(ami)
+    got = results_of(driver.run(started[0], "EXEC MusicOnHold default,20"))
+    start(ami)  # taken by an AMI Bridge, then back: no AsyncAGIEnd (trace 11)
+    assert got[0].check(AgiSessionEnded)
+    assert driver.sessions[CHAN] is started[1]
+    assert ended == []  # no event to report for the silent end
