@@ -1,0 +1,500 @@
+"""The simulated Asterisk core: channels, the dialplan runner, hangups, events.
+
+Everything runs on an injected clock (``IReactorTime``); randomness (Asterisk's
+AGI CommandIds, bridge ids) comes from ``random.Random(seed)``, so a run under
+``task.Clock`` is deterministic.
+
+Dialplan runner states per channel: running a synchronous step, parked in an
+asynchronous application (``chan.pending`` holds its interrupt function), or
+ended.  Hangups follow the traced order (02, 03, 04): the side that hangs up
+first gets ``SoftHangupRequest``/``Hangup``, its Local peer ``HangupRequest``;
+the peer's application is then interrupted and its dialplan ends with
+``SoftHangupRequest`` + ``Hangup``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections import Counter, deque
+from collections.abc import Callable
+from typing import Any
+
+from server.sim.agi import AgiSession, QueuedCommand
+from server.sim.channel import CAUSE_TEXT, DOWN, RING, RINGING, UP, Channel
+from server.sim.dialplan import Dialplan, evaluate, split_args, substitute
+from server.sim.events import Event, bridge_block, chan_event, event
+from server.sim.prompts import PromptCatalog
+
+log = logging.getLogger(__name__)
+
+NEXT = "next"  # an application finished synchronously: go on to the next priority
+JUMPED = "jumped"  # it moved the channel itself (Goto)
+PARKED = None  # it is asynchronous and will call Core.resume(chan)
+
+
+class Bridge:
+    def __init__(self, bridge_id: str) -> None:
+        self.id = bridge_id
+        self.channels: list[Channel] = []
+
+
+class Core:
+    """The simulated Asterisk.  Subscribe to :meth:`publish` with :meth:`subscribe`."""
+
+    def __init__(
+        self,
+        clock: Any,
+        dialplan: Dialplan,
+        prompts: PromptCatalog | None = None,
+        seed: int = 0,
+        agi_delay: float = 0.02,
+    ) -> None:
+        self.clock = clock
+        self.dialplan = dialplan
+        self.prompts = prompts or PromptCatalog()
+        self.rng = random.Random(seed)
+        self.agi_delay = agi_delay
+        self.channels: dict[str, Channel] = {}
+        self.counts: Counter[str] = Counter()
+        self.calls_started = 0
+        self._listeners: list[Callable[[Event], None]] = []
+        self._uid_seq = 0
+        self._name_seq: Counter[str] = Counter()
+        self._agi_queues: dict[str, deque[QueuedCommand]] = {}
+        self._mixmonitor: set[str] = set()
+        self._redirect_to: dict[str, tuple[str, str, int]] = {}
+        # Hooks the actors and Dial install: channel name -> callable(reason).
+        self.on_gone: dict[str, Callable[[], None]] = {}
+        self.dial = None  # set by server.sim.dial.Dialer (it needs the core first)
+        self._apps: dict[str, Callable[[Channel, str], str | None]] = {
+            "set": self._app_set, "answer": self._app_answer, "agi": self._app_agi,
+            "gotoif": self._app_gotoif, "goto": self._app_goto, "noop": self._app_noop,
+            "mixmonitor": self._app_mixmonitor, "stopmixmonitor": self._app_stopmixmonitor,
+            "hangup": self._app_hangup, "playback": self._app_playback,
+            "wait": self._app_wait, "queue": self._app_queue, "dial": self._app_dial,
+        }
+
+    # -- events ------------------------------------------------------------
+    def subscribe(self, fn: Callable[[Event], None]) -> None:
+        self._listeners.append(fn)
+
+    def unsubscribe(self, fn: Callable[[Event], None]) -> None:
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
+    def publish(self, ev: Event) -> None:
+        self.counts[ev.name] += 1
+        for fn in list(self._listeners):
+            try:
+                fn(ev)
+            except Exception:
+                log.exception("event listener %r failed on %s", fn, ev.name)
+
+    # -- channels ----------------------------------------------------------
+    def new_channel(
+        self, base: str, context: str, exten: str, *, state: int = DOWN,
+        caller: tuple[str, str] = ("<unknown>", "<unknown>"), linkedid: str | None = None,
+        suffix: str = "", seq: int | None = None,
+    ) -> Channel:
+        tech = base.split("/", 1)[0]
+        if seq is None:
+            seq = self._name_seq[tech]
+            self._name_seq[tech] += 1
+        uid = f"{int(self.clock.seconds())}.{self._uid_seq}"
+        self._uid_seq += 1
+        chan = Channel(
+            name=f"{base}-{seq:08x}{suffix}", uniqueid=uid, linkedid=linkedid or uid,
+            context=context, exten=exten, state=state, caller_num=caller[0],
+            caller_name=caller[1], tech=tech, created=self.clock.seconds(),
+        )
+        self.channels[chan.name] = chan
+        self.publish(chan_event("Newchannel", "call", chan))
+        return chan
+
+    def local_pair(
+        self, exten: str, context: str, caller: tuple[str, str], linkedid: str | None = None,
+        dialed_peer: str | None = None,
+    ) -> tuple[Channel, Channel]:
+        """Create ``Local/exten@context-N;1`` and ``;2`` with the traced events."""
+        seq = self._name_seq["Local"]
+        self._name_seq["Local"] += 1
+        base = f"Local/{exten}@{context}"
+        one = self.new_channel(base, context, exten, linkedid=linkedid, suffix=";1", seq=seq)
+        two = self.new_channel(base, context, exten, state=RING, linkedid=one.linkedid,
+                               suffix=";2", seq=seq)
+        one.peer, two.peer = two, one
+        for chan in (one, two):
+            if dialed_peer:
+                self.set_var(chan, "DIALEDPEERNUMBER", dialed_peer)
+            chan.caller_num, chan.caller_name = caller
+            self.publish(chan_event("NewCallerid", "call", chan,
+                                    ("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")))
+            chan.connected_num, chan.connected_name = caller
+            self.publish(chan_event("NewConnectedLine", "call", chan))
+        one.device = two.device = base
+        self.publish(event("LocalBridge", "call", one.block("LocalOne"), two.block("LocalTwo"),
+                           [("Context", context), ("Exten", exten), ("LocalOptimization", "Yes")]))
+        return one, two
+
+    def set_state(self, chan: Channel, state: int) -> None:
+        if chan.state != state and not chan.hungup:
+            chan.state = state
+            self.publish(chan_event("Newstate", "call", chan))
+            if chan.tech == "Local" and chan.device and state in (UP, RINGING):
+                self.device_state(chan.device, "INUSE")
+
+    def answer(self, chan: Channel) -> None:
+        self.set_state(chan, UP)
+
+    def set_var(self, chan: Channel, name: str, value: str) -> None:
+        chan.variables[name] = value
+        self.publish(chan_event("VarSet", "dialplan", chan, ("Variable", name), ("Value", value)))
+
+    def device_state(self, device: str, state: str) -> None:
+        self.publish(event("DeviceStateChange", "call", [("Device", device), ("State", state)]))
+
+    def lookup(self, chan: Channel, name: str) -> str:
+        special = {
+            "UNIQUEID": chan.uniqueid, "CHANNEL": chan.name, "EXTEN": chan.exten,
+            "CONTEXT": chan.context, "CALLERID(num)": chan.caller_num,
+            "CALLERID(name)": chan.caller_name, "CALLERID(all)":
+            f'"{chan.caller_name}" <{chan.caller_num}>',
+        }
+        if name in special:
+            return special[name]
+        return chan.variables.get(name, "")
+
+    def expand(self, chan: Channel, text: str) -> str:
+        return substitute(text, lambda name: self.lookup(chan, name))
+
+    def find(self, name: str) -> Channel | None:
+        chan = self.channels.get(name)
+        return chan if chan is not None and not chan.hungup else None
+
+    def agi_queue(self, chan: Channel) -> deque[QueuedCommand]:
+        return self._agi_queues.setdefault(chan.name, deque())
+
+    def moh_start(self, chan: Channel, klass: str) -> None:
+        self.publish(chan_event("MusicOnHoldStart", "call", chan, ("Class", klass)))
+
+    def moh_stop(self, chan: Channel) -> None:
+        self.publish(chan_event("MusicOnHoldStop", "call", chan))
+
+    def dtmf(self, chan: Channel, digit: str) -> None:
+        """A digit arrives on ``chan``: DTMFBegin now, DTMFEnd (and delivery) 100 ms later."""
+        if chan.hungup:
+            return
+        self.publish(chan_event("DTMFBegin", "dtmf", chan, ("Digit", digit),
+                                ("Direction", "Received")))
+
+        def end() -> None:
+            if chan.hungup:
+                return
+            self.publish(chan_event("DTMFEnd", "dtmf", chan, ("Digit", digit),
+                                    ("DurationMs", "100"), ("Direction", "Received")))
+            sink = chan.dtmf_sink
+            if sink is not None:
+                sink(digit)
+            # else: AsyncAGI between commands reads and drops the frame, like Asterisk.
+
+        self.clock.callLater(0.1, end)
+
+    # -- dialplan runner ---------------------------------------------------
+    def start_pbx(self, chan: Channel, context: str, exten: str, priority: int = 1) -> None:
+        chan.context, chan.exten, chan.priority = context, exten, priority
+        self._run(chan)
+
+    def _run(self, chan: Channel) -> None:
+        while True:
+            if chan.hungup or chan.interrupt in ("hangup", "agi-hangup"):
+                self._pbx_end(chan)
+                return
+            target = self._redirect_to.pop(chan.name, None)
+            if target is not None:
+                chan.interrupt = None
+                chan.context, chan.exten, chan.priority = target
+            step = self.dialplan.step(chan.context, chan.exten, chan.priority)
+            if step is None:
+                self._pbx_end(chan)
+                return
+            chan.application = step.app
+            chan.app_data = self.expand(chan, step.data)
+            handler = self._apps.get(step.app.lower())
+            if handler is None:
+                log.error("%s: application %s not simulated; hanging up", chan.name, step.app)
+                self._pbx_end(chan)
+                return
+            outcome = handler(chan, chan.app_data)
+            if outcome is PARKED:
+                return
+            if outcome == NEXT:
+                chan.priority += 1
+
+    def resume(self, chan: Channel) -> None:
+        """An asynchronous application finished: go on after it."""
+        chan.pending = None
+        if not (chan.hungup or chan.name in self._redirect_to
+                or chan.interrupt in ("hangup", "agi-hangup")):
+            chan.priority += 1
+        self._run(chan)
+
+    def park(self, chan: Channel, interrupt: Callable[[str], None]) -> None:
+        chan.pending = interrupt
+
+    def redirect(self, chan: Channel, context: str, exten: str, priority: int) -> None:
+        """Asterisk's async goto: the running application ends at once (trace 08)."""
+        if not self.dialplan.has_exten(context, exten):
+            # "Redirect successful", then the channel finds no extension and hangs up.
+            log.info("redirect of %s to missing %s,%s: hanging up", chan.name, context, exten)
+        self._redirect_to[chan.name] = (context, exten, priority)
+        pending = chan.pending
+        if pending is not None:
+            chan.interrupt = "redirect"
+            chan.pending = None
+            pending("redirect")
+        # not parked: the runner picks the target up at its next step
+
+    def hangup_by_actor(self, chan: Channel, cause: int = 16) -> None:
+        """``chan`` (a Local ;2 half driven by an actor) hangs up by itself."""
+        if chan.hungup:
+            return
+        peer = chan.peer
+        self.publish(chan_event("SoftHangupRequest", "call", chan, ("Cause", str(cause))))
+        if peer is not None and not peer.hungup:
+            self.publish(chan_event("HangupRequest", "call", peer, ("Cause", str(cause))))
+        chan.hangup_cause = cause
+        self._gone(chan)
+        if peer is not None and not peer.hungup:
+            peer.hangup_cause = cause
+            self.peer_gone(peer)
+
+    def peer_gone(self, chan: Channel) -> None:
+        """The other half of ``chan``'s Local pair is gone."""
+        pending = chan.pending
+        chan.interrupt = "hangup"
+        if pending is not None:
+            chan.pending = None
+            pending("hangup")
+            if chan.pending is None and not chan.hungup:
+                self._run(chan)
+        elif chan.name in self.on_gone:
+            self.on_gone.pop(chan.name)()  # a dialled channel: Dial tears it down
+        elif not chan.hungup:
+            self._pbx_end(chan)
+
+    def hangup_action(self, chan: Channel, cause: int) -> None:
+        """AMI ``Hangup`` on ``chan``."""
+        if chan.name in self.on_gone and chan.pending is None and chan.peer is None:
+            self.on_gone.pop(chan.name)()
+            return
+        if chan.pending is None and chan.peer is not None and chan.name.endswith(";2"):
+            self.hangup_by_actor(chan, cause)
+            return
+        self.publish(chan_event("SoftHangupRequest", "call", chan, ("Cause", str(cause))))
+        chan.hangup_cause = cause
+        self.peer_gone(chan)
+
+    def _pbx_end(self, chan: Channel) -> None:
+        """The dialplan of ``chan`` ends: the channel hangs up (and its Local peer)."""
+        if chan.hungup:
+            return
+        chan.pending = None
+        self.publish(chan_event("SoftHangupRequest", "call", chan, ("Cause", "16")))
+        if chan.name in self._mixmonitor:
+            self._mixmonitor.discard(chan.name)
+            self.publish(chan_event("MixMonitorStop", "call", chan))
+        peer = chan.peer
+        cause = chan.hangup_cause
+        if peer is not None and not peer.hungup:
+            self.publish(chan_event("HangupRequest", "call", peer, ("Cause", str(cause))))
+        self._gone(chan)
+        if peer is not None and not peer.hungup:
+            peer.hangup_cause = cause
+            stop = self.on_gone.pop(peer.name, None)
+            if stop is not None:
+                stop()
+            self.publish(chan_event("SoftHangupRequest", "call", peer, ("Cause", "16")))
+            self._gone(peer)
+
+    def _gone(self, chan: Channel, tech_cause: str | None = None) -> None:
+        """Emit ``Hangup`` and forget the channel."""
+        chan.hungup = True
+        chan.dtmf_sink = None
+        extra = [("Cause", str(chan.hangup_cause)),
+                 ("Cause-txt", CAUSE_TEXT.get(chan.hangup_cause, "Unknown"))]
+        if tech_cause is not None:
+            extra.append(("TechCause", tech_cause))
+        self.publish(chan_event("Hangup", "call", chan, *extra))
+        self.channels.pop(chan.name, None)
+        self._agi_queues.pop(chan.name, None)
+        self._redirect_to.pop(chan.name, None)
+        stop = self.on_gone.pop(chan.name, None)
+        if stop is not None:
+            stop()  # hooks are idempotent: the actor or Dial may already know
+        if chan.tech == "Local" and chan.device:
+            self.device_state(chan.device, "NOT_INUSE")
+
+    def new_bridge(self) -> Bridge:
+        bridge = Bridge(str(uuid.UUID(int=self.rng.getrandbits(128), version=4)))
+        self.publish(event("BridgeCreate", "call", bridge_block(bridge.id, 0)))
+        return bridge
+
+    def bridge_enter(self, bridge: Bridge, chan: Channel) -> None:
+        bridge.channels.append(chan)
+        chan.bridge = bridge
+        self.publish(event("BridgeEnter", "call", bridge_block(bridge.id, len(bridge.channels)),
+                           chan.block()))
+
+    def bridge_leave(self, bridge: Bridge, chan: Channel) -> None:
+        if chan not in bridge.channels:
+            return
+        bridge.channels.remove(chan)
+        chan.bridge = None
+        self.publish(event("BridgeLeave", "call", bridge_block(bridge.id, len(bridge.channels)),
+                           chan.block()))
+
+    def bridge_destroy(self, bridge: Bridge) -> None:
+        self.publish(event("BridgeDestroy", "call", bridge_block(bridge.id, 0)))
+
+    # -- applications ------------------------------------------------------
+    def _app_noop(self, chan: Channel, data: str) -> str:
+        return NEXT
+
+    def _app_set(self, chan: Channel, data: str) -> str:
+        name, _, value = data.partition("=")
+        self.set_var(chan, name.strip(), value)
+        return NEXT
+
+    def _app_answer(self, chan: Channel, data: str) -> str:
+        self.answer(chan)
+        return NEXT
+
+    def _app_hangup(self, chan: Channel, data: str) -> str | None:
+        if data.strip().isdigit():
+            chan.hangup_cause = int(data)
+        self._pbx_end(chan)
+        return PARKED
+
+    def _goto(self, chan: Channel, target: str) -> None:
+        parts = [p.strip() for p in target.split(",")]
+        if len(parts) == 3:
+            chan.context, chan.exten = parts[0], parts[1]
+        elif len(parts) == 2:
+            chan.exten = parts[0]
+        label = parts[-1]
+        if label.isdigit():
+            chan.priority = int(label)
+        else:
+            prio = self.dialplan.label_priority(chan.context, chan.exten, label)
+            if prio is None:
+                log.error("%s: no label %r in %s,%s", chan.name, label, chan.context, chan.exten)
+                chan.priority = 10_000  # falls off the dialplan: hangup, like Asterisk
+            else:
+                chan.priority = prio
+
+    def _app_goto(self, chan: Channel, data: str) -> str:
+        self._goto(chan, data)
+        return JUMPED
+
+    def _app_gotoif(self, chan: Channel, data: str) -> str:
+        cond, _, labels = data.partition("?")
+        if_true, _, if_false = labels.partition(":")
+        target = if_true if evaluate(cond) else if_false
+        if not target:
+            return NEXT
+        self._goto(chan, target)
+        return JUMPED
+
+    def _app_mixmonitor(self, chan: Channel, data: str) -> str:
+        filename = split_args(data)[0]
+        self.set_var(chan, "MIXMONITOR_FILENAME", f"/var/spool/asterisk/monitor/{filename}")
+        self._mixmonitor.add(chan.name)
+        self.publish(chan_event("MixMonitorStart", "call", chan))
+        return NEXT
+
+    def _app_stopmixmonitor(self, chan: Channel, data: str) -> str:
+        if chan.name in self._mixmonitor:
+            self._mixmonitor.discard(chan.name)
+            self.publish(chan_event("MixMonitorStop", "call", chan))
+        return NEXT
+
+    def mixmonitor_action(self, chan: Channel, filename: str, start: bool) -> None:
+        if start:
+            self._app_mixmonitor(chan, filename)
+        else:
+            self._app_stopmixmonitor(chan, "")
+
+    def _timed(self, chan: Channel, seconds: float, before_resume: Callable[[], None] | None = None
+               ) -> None:
+        def done() -> None:
+            if before_resume is not None:
+                before_resume()
+            self.resume(chan)
+
+        call = self.clock.callLater(seconds, done)
+
+        def interrupt(reason: str) -> None:
+            if call.active():
+                call.cancel()
+            self.resume(chan)
+
+        self.park(chan, interrupt)
+
+    def _app_wait(self, chan: Channel, data: str) -> None:
+        self._timed(chan, float(data or 0))
+
+    def _app_playback(self, chan: Channel, data: str) -> None:
+        name = split_args(data)[0]
+        duration = self.prompts.duration(name)
+        if duration is None:
+            self.set_var(chan, "PLAYBACKSTATUS", "FAILED")
+            self._timed(chan, 0)
+            return
+        self._timed(chan, duration, lambda: self.set_var(chan, "PLAYBACKSTATUS", "SUCCESS"))
+
+    def _app_queue(self, chan: Channel, data: str) -> None:
+        # app_queue is not simulated: the caller hears music until they hang up
+        # (no Queue* events).  Documented limitation.
+        self.moh_start(chan, "default")
+
+        def interrupt(reason: str) -> None:
+            self.moh_stop(chan)
+            self.resume(chan)
+
+        self.park(chan, interrupt)
+
+    def _app_agi(self, chan: Channel, data: str) -> None:
+        if not data.startswith("agi:async"):
+            log.error("%s: only AGI(agi:async) is simulated, got %r", chan.name, data)
+            self._pbx_end(chan)
+            return
+
+        def on_end(status: str) -> None:
+            chan.agi = None
+            chan.pending = None
+            if chan.interrupt == "redirect":
+                chan.interrupt = None
+            self.resume(chan)
+
+        session = AgiSession(self, chan, on_end)
+        chan.agi = session
+        self.park(chan, session.interrupt)
+        session.start()
+
+    def _app_dial(self, chan: Channel, data: str) -> None:
+        if self.dial is None:
+            raise RuntimeError("no Dialer attached to the core")
+        self.dial.dial(chan, data)
+
+    # -- AGI action --------------------------------------------------------
+    def queue_agi(self, chan: Channel, command: str, command_id: str | None) -> None:
+        cmd = QueuedCommand(command, command_id)
+        if chan.agi is not None:
+            chan.agi.enqueue(cmd)
+        else:
+            self.agi_queue(chan).append(cmd)  # runs at the next AGI(agi:async)
+
+
+__all__ = ["Core", "Bridge", "NEXT", "JUMPED", "PARKED", "RINGING", "UP"]

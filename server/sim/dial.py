@@ -1,0 +1,331 @@
+"""``Dial(iface,timeout,options)`` to simulated agents, with the traced events.
+
+Targets: ``Local/<exten>@sim-agents`` (a Local pair whose ``;2`` half follows
+the :class:`AgentBehaviour` registered for ``exten``; traces 02, 03, 08) and
+``PJSIP/<endpoint>`` (a simulated softphone, trace 09).  One :class:`DialCall`
+per Dial; its states: ``ringing`` -> ``bridged`` -> ``done``, or ``ringing`` ->
+``done`` (NOANSWER, BUSY, CANCEL).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from server.sim.channel import RINGING, UP, Channel
+from server.sim.core import Core
+from server.sim.dialplan import split_args
+from server.sim.events import chan_event, dial_event
+from server.sim.phones import Phone, PhoneRegistry
+from server.sim.scripts import AgentBehaviour
+
+log = logging.getLogger(__name__)
+
+_EMPTY_DIAL_VARS = (
+    "DIALSTATUS", "DIALEDPEERNUMBER", "DIALEDPEERNAME", "ANSWEREDTIME", "ANSWEREDTIME_MS",
+    "DIALEDTIME", "DIALEDTIME_MS", "RINGTIME", "RINGTIME_MS", "PROGRESSTIME", "PROGRESSTIME_MS",
+)
+
+
+class Dialer:
+    def __init__(self, core: Core, phones: PhoneRegistry) -> None:
+        self.core = core
+        self.phones = phones
+        self.local_agents: dict[str, AgentBehaviour] = {}
+        core.dial = self
+
+    def dial(self, caller: Channel, data: str) -> None:
+        args = split_args(data)
+        iface = args[0].strip()
+        timeout = float(args[1]) if len(args) > 1 and args[1].strip() else None
+        options = args[2] if len(args) > 2 else ""
+        for name in _EMPTY_DIAL_VARS:
+            self.core.set_var(caller, name, "")
+        call = DialCall(self, caller, iface, timeout, options)
+        call.start()
+
+
+class DialCall:
+    def __init__(self, dialer: Dialer, caller: Channel, iface: str, timeout: float | None,
+                 options: str) -> None:
+        self.dialer = dialer
+        self.core = dialer.core
+        self.caller = caller
+        self.iface = iface
+        self.timeout = timeout
+        self.options = options
+        self.state = "ringing"
+        self.dest: Channel | None = None
+        self.two: Channel | None = None  # the agent's ;2 half for Local targets
+        self.phone: Phone | None = None
+        self.behaviour = AgentBehaviour()
+        self.bridge: Any = None
+        self.timers: list[Any] = []
+        self.started = self.core.clock.seconds()
+        self.answered_at: float | None = None
+
+    # -- setup -------------------------------------------------------------
+    def start(self) -> None:
+        self.core.park(self.caller, self.interrupt)
+        tech, _, rest = self.iface.partition("/")
+        if tech == "Local" and rest.endswith("@sim-agents"):
+            exten = rest.split("@", 1)[0]
+            behaviour = self.dialer.local_agents.get(exten)
+            if behaviour is None:
+                self._finish_unavailable()
+                return
+            self.behaviour = behaviour
+            caller_id = (self.caller.exten, self.caller.caller_name)
+            one, two = self.core.local_pair(exten, "sim-agents", caller_id,
+                                            linkedid=self.caller.linkedid, dialed_peer=rest)
+            one.connected_num, one.connected_name = self.caller.caller_num, self.caller.caller_name
+            self.dest, self.two = one, two
+            self.core.on_gone[one.name] = self._dest_gone
+            self.core.on_gone[two.name] = self._cancel_timers
+            self.core.publish(dial_event("DialBegin", self.caller, one, ("DialString", rest)))
+        elif tech == "PJSIP":
+            phone = self.dialer.phones.phones.get(rest)
+            if phone is None or phone.state not in ("reachable", "dead"):
+                # No reachable contact: chan_pjsip cannot create the channel.
+                self._finish_unavailable()
+                return
+            if phone.call_state:
+                # Documented choice: the simulated softphone has no call waiting (486).
+                self._finish_unavailable("BUSY", 17)
+                return
+            self.phone = phone
+            self.behaviour = phone.script.behaviour
+            name = phone.script.caller_name or f"Agent {phone.endpoint}"
+            dest = self.core.new_channel(f"PJSIP/{phone.endpoint}", "agent-phones", "s",
+                                         caller=(phone.endpoint, name),
+                                         linkedid=self.caller.linkedid)
+            dest.connected_num = self.caller.caller_num
+            dest.connected_name = self.caller.caller_name
+            dest.device = phone.device
+            self.dest = dest
+            self.core.on_gone[dest.name] = self._cancel_timers
+            if phone.state == "reachable":
+                self.core.set_state(dest, RINGING)
+            dest.exten = self.caller.exten
+            self.core.publish(dial_event("DialBegin", self.caller, dest, ("DialString", rest)))
+        else:
+            self._finish_unavailable()
+            return
+        self._ring()
+
+    def _ring(self) -> None:
+        assert self.dest is not None
+        b = self.behaviour
+        dead = self.phone is not None and self.phone.state == "dead"
+        if self.phone is None and b.answer_after == 0 and not b.reject:
+            self._answer()  # the lab's sim-agents answer at once: no Ringing state (trace 02)
+            return
+        if not dead:
+            if self.phone is None:
+                self.core.set_state(self.dest, RINGING)
+            self.core.publish(dial_event("DialState", self.caller, self.dest,
+                                         ("DialStatus", "RINGING")))
+            if self.phone is not None:
+                self.phone.call_state = "RINGING"
+                self.dialer.phones.extension_status(self.phone)
+                self.core.device_state(self.phone.device, "RINGING")
+            if b.reject and self.phone is not None:
+                self._later(b.answer_after or 0.0, self._busy)
+            elif b.answer_after is not None:
+                self._later(b.answer_after, self._answer)
+        if self.timeout is not None:
+            self._later(self.timeout, self._no_answer)
+
+    def _later(self, delay: float, fn: Any) -> None:
+        self.timers.append(self.core.clock.callLater(delay, fn))
+
+    def _cancel_timers(self) -> None:
+        for t in self.timers:
+            if t.active():
+                t.cancel()
+        self.timers = []
+
+    # -- outcomes ----------------------------------------------------------
+    def _answer(self) -> None:
+        if self.state != "ringing":
+            return
+        self._cancel_timers()
+        dest, caller = self.dest, self.caller
+        assert dest is not None
+        if self.two is not None:
+            self.core.set_state(self.two, UP)
+        self.core.set_state(dest, UP)
+        self.state = "bridged"
+        self.answered_at = self.core.clock.seconds()
+        self.core.set_var(caller, "DIALSTATUS", "ANSWER")
+        self.core.set_var(caller, "DIALEDPEERNAME", dest.name)
+        self.core.set_var(caller, "DIALEDPEERNUMBER", self.iface.partition("/")[2])
+        self.core.publish(dial_event("DialEnd", caller, dest, ("DialStatus", "ANSWER")))
+        caller.connected_num, caller.connected_name = dest.caller_num, dest.caller_name
+        if self.phone is not None:
+            dest.exten = ""
+        self.bridge = self.core.new_bridge()
+        self.core.bridge_enter(self.bridge, dest)
+        self.core.bridge_enter(self.bridge, caller)
+        if self.phone is not None:
+            self.phone.call_state = "INUSE"
+            self.core.device_state(self.phone.device, "INUSE")
+            self.dialer.phones.extension_status(self.phone)
+        self.core.set_var(dest, "BRIDGEPEER", caller.name)
+        self.core.set_var(caller, "BRIDGEPEER", dest.name)
+        if self.phone is not None:
+            self.core.set_var(caller, "BRIDGEPVTCALLID", f"sim-{dest.uniqueid}")
+        b = self.behaviour
+        if b.hold_at is not None and self.phone is not None:
+            self._later(b.hold_at, self._hold)
+        self._later(b.talk, self._agent_hangs_up)
+
+    def _hold(self) -> None:
+        dest, caller = self.dest, self.caller
+        assert dest is not None
+        self.core.publish(chan_event("Hold", "call", dest, ("MusicClass", "default")))
+        self.core.moh_start(caller, "default")
+        self._reevaluate_bridge()
+        self._later(self.behaviour.hold_for, self._unhold)
+
+    def _unhold(self) -> None:
+        assert self.dest is not None
+        self.core.publish(chan_event("Unhold", "call", self.dest))
+        self.core.moh_stop(self.caller)
+        self._reevaluate_bridge()
+
+    def _reevaluate_bridge(self) -> None:
+        # Hold/Unhold re-emit BRIDGEPEER x2 and BRIDGEPVTCALLID (trace 09).
+        assert self.dest is not None
+        self.core.set_var(self.dest, "BRIDGEPEER", self.caller.name)
+        self.core.set_var(self.caller, "BRIDGEPEER", self.dest.name)
+        self.core.set_var(self.caller, "BRIDGEPVTCALLID", f"sim-{self.dest.uniqueid}")
+
+    def _agent_hangs_up(self) -> None:
+        if self.state != "bridged":
+            return
+        if self.two is not None:
+            self.core.hangup_by_actor(self.two, 16)  # -> _dest_gone via the Local ;1
+            return
+        dest = self.dest
+        assert dest is not None
+        self.core.publish(chan_event("HangupRequest", "call", dest, ("Cause", "16")))
+        dest.hangup_cause = 16
+        self._dest_gone()
+
+    def _dest_gone(self) -> None:
+        """The agent leg hung up while ringing or bridged."""
+        if self.state == "done":
+            return
+        dest, caller = self.dest, self.caller
+        assert dest is not None
+        self.core.on_gone.pop(dest.name, None)
+        self._cancel_timers()
+        bridged = self.state == "bridged"
+        self.state = "done"
+        if bridged:
+            self.core.bridge_leave(self.bridge, dest)
+            self.core.bridge_leave(self.bridge, caller)
+            self.core.set_var(dest, "BRIDGEPEER", "")
+        self.core._gone(dest)
+        self._phone_idle()
+        if not bridged:
+            self.core.publish(dial_event("DialEnd", caller, dest, ("DialStatus", "CANCEL")))
+            self._done("CANCEL", dest.hangup_cause)
+            return
+        self.core.set_var(caller, "BRIDGEPEER", "")
+        self._answered_vars()
+        self.core.set_var(caller, "DIALSTATUS", "ANSWER")
+        self.core.bridge_destroy(self.bridge)
+        if "g" not in self.options:
+            caller.interrupt = "hangup"  # without g the caller hangs up with the agent
+        self._done(None, 16)
+
+    def _answered_vars(self) -> None:
+        now = self.core.clock.seconds()
+        answered = now - (self.answered_at or now)
+        dialed = now - self.started
+        for name, secs in (("ANSWEREDTIME", answered), ("DIALEDTIME", dialed)):
+            self.core.set_var(self.caller, name, str(int(secs)))
+            self.core.set_var(self.caller, name + "_MS", str(int(secs * 1000)))
+
+    def _no_answer(self) -> None:
+        if self.state != "ringing":
+            return
+        dest = self.dest
+        assert dest is not None
+        self.state = "done"
+        self._cancel_timers()
+        self.core.publish(dial_event("DialEnd", self.caller, dest, ("DialStatus", "NOANSWER")))
+        dest.hangup_cause = 0
+        self._kill_dest(0)
+        self._done("NOANSWER", 0)
+
+    def _busy(self) -> None:
+        if self.state != "ringing":
+            return
+        dest = self.dest
+        assert dest is not None
+        self.state = "done"
+        self._cancel_timers()
+        self.core.publish(chan_event("HangupRequest", "call", dest, ("Cause", "17"),
+                                     ("TechCause", "486")))
+        self.core.publish(dial_event("DialEnd", self.caller, dest, ("DialStatus", "BUSY")))
+        dest.hangup_cause = 17
+        self.core.on_gone.pop(dest.name, None)
+        self.core._gone(dest, tech_cause="486")
+        self._phone_idle()
+        self._done("BUSY", 17)
+
+    def _kill_dest(self, cause: int) -> None:
+        """Asterisk hangs up the agent leg (timeout, caller gone)."""
+        dest, two = self.dest, self.two
+        assert dest is not None
+        self.core.on_gone.pop(dest.name, None)
+        if two is not None and not two.hungup:
+            self.core.on_gone.pop(two.name, None)
+            self.core.publish(chan_event("HangupRequest", "call", two, ("Cause", str(cause))))
+            dest.hangup_cause = two.hangup_cause = cause
+            self.core._gone(dest)
+            self.core.publish(chan_event("SoftHangupRequest", "call", two, ("Cause", "16")))
+            self.core._gone(two)
+        elif not dest.hungup:
+            # Not traced for PJSIP: Asterisk hangs up the outbound leg (CANCEL/BYE).
+            dest.hangup_cause = cause
+            self.core._gone(dest)
+        self._phone_idle()
+
+    def _phone_idle(self) -> None:
+        if self.phone is not None and self.phone.call_state:
+            self.phone.call_state = ""
+            self.dialer.phones.publish_device(self.phone)
+
+    def _finish_unavailable(self, status: str = "CHANUNAVAIL", cause: int = 0) -> None:
+        self.state = "done"
+        self._done(status, cause)
+
+    def _done(self, status: str | None, cause: int) -> None:
+        if status is not None:
+            self.core.set_var(self.caller, "DIALSTATUS", status)
+        self.caller.hangup_cause = cause
+        if self.caller.pending == self.interrupt:
+            self.core.resume(self.caller)
+
+    def interrupt(self, reason: str) -> None:
+        """The caller hung up or was redirected while dialling or bridged."""
+        if self.state == "done":
+            return
+        dest, caller = self.dest, self.caller
+        bridged = self.state == "bridged"
+        self.state = "done"
+        self._cancel_timers()
+        if dest is not None:
+            if bridged:
+                self.core.bridge_leave(self.bridge, caller)
+                self.core.bridge_leave(self.bridge, dest)
+            else:
+                self.core.publish(dial_event("DialEnd", caller, dest, ("DialStatus", "CANCEL")))
+            self._kill_dest(16)
+            if bridged:
+                self.core.bridge_destroy(self.bridge)
+        self.core.resume(caller)

@@ -1,0 +1,164 @@
+"""A parser for the documented subset of extensions.conf the simulator runs.
+
+Subset (anything else raises :class:`DialplanError` with the line number):
+
+* ``[context]`` headers; ``;`` comments; blank lines;
+* ``exten => EXTEN,PRIORITY[(label)],App(args)`` where PRIORITY is a number
+  or ``n``; ``same => n[(label)],App(args)``;
+* ``exten => EXTEN,hint,DEVICE`` (device-state hints);
+* ``#include`` and ``[context](template)`` are not supported.
+
+Expressions (:func:`evaluate`): ``${VAR}``, ``${UNIQUEID}``, ``${CHANNEL}``,
+``${EXTEN}``, ``${CALLERID(num)}``/``${CALLERID(name)}`` substitution and
+``$["a" = "b"]`` / ``$["a" != "b"]`` comparisons, as in the shipped file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class DialplanError(ValueError):
+    """The file uses something outside the documented subset."""
+
+
+@dataclass(frozen=True)
+class Step:
+    priority: int
+    label: str | None
+    app: str
+    data: str
+
+
+@dataclass(frozen=True)
+class Dialplan:
+    #: context -> exten -> steps in priority order
+    contexts: dict[str, dict[str, tuple[Step, ...]]]
+    #: (context, exten) -> device, from ``exten => 1001,hint,PJSIP/1001``
+    hints: dict[tuple[str, str], str]
+
+    def step(self, context: str, exten: str, priority: int) -> Step | None:
+        for step in self.contexts.get(context, {}).get(exten, ()):
+            if step.priority == priority:
+                return step
+        return None
+
+    def has_exten(self, context: str, exten: str) -> bool:
+        return exten in self.contexts.get(context, {})
+
+    def label_priority(self, context: str, exten: str, label: str) -> int | None:
+        for step in self.contexts.get(context, {}).get(exten, ()):
+            if step.label == label:
+                return step.priority
+        return None
+
+
+_LINE = re.compile(r"^(exten|same)\s*=>\s*(.*)$")
+_APP = re.compile(r"^(\w+)\((.*)\)$")
+_PRIO = re.compile(r"^(n|\d+)(?:\((\w[\w-]*)\))?$")
+
+
+def parse(text: str) -> Dialplan:
+    contexts: dict[str, dict[str, list[Step]]] = {}
+    hints: dict[tuple[str, str], str] = {}
+    context: str | None = None
+    last: tuple[str, int] | None = None  # (exten, priority) for same => n
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.split(";", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            context = line[1:-1].strip()
+            contexts.setdefault(context, {})
+            last = None
+            continue
+        m = _LINE.match(line)
+        if not m or context is None:
+            raise DialplanError(f"line {lineno}: unsupported: {raw!r}")
+        kind, rest = m.groups()
+        if kind == "exten":
+            exten, _, rest = rest.partition(",")
+            exten = exten.strip()
+        else:
+            if last is None:
+                raise DialplanError(f"line {lineno}: same => without exten")
+            exten = last[0]
+        prio_text, _, app_text = rest.partition(",")
+        prio_text, app_text = prio_text.strip(), app_text.strip()
+        if prio_text == "hint":
+            hints[(context, exten)] = app_text
+            continue
+        pm = _PRIO.match(prio_text)
+        if not pm:
+            raise DialplanError(f"line {lineno}: bad priority {prio_text!r}")
+        if pm.group(1) == "n":
+            if last is None or last[0] != exten:
+                raise DialplanError(f"line {lineno}: priority n without a previous one")
+            priority = last[1] + 1
+        else:
+            priority = int(pm.group(1))
+        am = _APP.match(app_text)
+        if am:
+            app, data = am.group(1), am.group(2)
+        elif re.fullmatch(r"\w+", app_text):
+            app, data = app_text, ""
+        else:
+            raise DialplanError(f"line {lineno}: bad application {app_text!r}")
+        contexts[context].setdefault(exten, []).append(Step(priority, pm.group(2), app, data))
+        last = (exten, priority)
+    frozen = {c: {e: tuple(s) for e, s in ex.items()} for c, ex in contexts.items()}
+    return Dialplan(frozen, hints)
+
+
+def load(path: str | Path) -> Dialplan:
+    return parse(Path(path).read_text(encoding="utf-8"))
+
+
+_VAR = re.compile(r"\$\{([^${}]+)\}")
+_EXPR = re.compile(r'^\$\[\s*"([^"]*)"\s*(=|!=)\s*"([^"]*)"\s*\]$')
+
+
+def substitute(text: str, lookup: Callable[[str], str]) -> str:
+    """Replace ``${NAME}`` (innermost first) using ``lookup``."""
+    while True:
+        new = _VAR.sub(lambda m: lookup(m.group(1)), text)
+        if new == text:
+            return new
+        text = new
+
+
+def evaluate(cond: str) -> bool:
+    """Truth of a substituted GotoIf condition, like pbx's ``pbx_checkcondition``."""
+    cond = cond.strip()
+    m = _EXPR.match(cond)
+    if m:
+        left, op, right = m.groups()
+        return (left == right) if op == "=" else (left != right)
+    if cond.startswith("$["):
+        raise DialplanError(f"unsupported expression {cond!r}")
+    try:
+        return int(cond) != 0
+    except ValueError:
+        return bool(cond)
+
+
+def split_args(data: str) -> list[str]:
+    """Split application arguments on commas outside ``$[...]`` and quotes."""
+    out, depth, cur, quoted = [], 0, [], False
+    for ch in data:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch == "[":
+            depth += 1
+        elif not quoted and ch == "]":
+            depth -= 1
+        if ch == "," and depth == 0 and not quoted:
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur))
+    return out
