@@ -94,7 +94,7 @@ class DialCall:
                 self._finish_unavailable("BUSY", 17)
                 return
             self.phone = phone
-            self.behaviour = phone.script.behaviour
+            self.behaviour = phone.next_behaviour()
             name = phone.script.caller_name or f"Agent {phone.endpoint}"
             dest = self.core.new_channel(f"PJSIP/{phone.endpoint}", "agent-phones", "s",
                                          caller=(phone.endpoint, name),
@@ -120,7 +120,7 @@ class DialCall:
         if self.phone is None and b.answer_after == 0 and not b.reject:
             self._answer()  # the lab's sim-agents answer at once: no Ringing state (trace 02)
             return
-        if not dead:
+        if not dead and (b.ring or self.phone is not None):
             if self.phone is None:
                 self.core.set_state(self.dest, RINGING)
             self.core.publish(dial_event("DialState", self.caller, self.dest,
@@ -129,10 +129,12 @@ class DialCall:
                 self.phone.call_state = "RINGING"
                 self.dialer.phones.extension_status(self.phone)
                 self.core.device_state(self.phone.device, "RINGING")
-            if b.reject and self.phone is not None:
-                self._later(b.answer_after or 0.0, self._busy)
-            elif b.answer_after is not None:
-                self._later(b.answer_after, self._answer)
+        if dead:
+            pass  # the INVITE goes unanswered: Dial times out (NOANSWER)
+        elif b.reject and self.phone is not None:
+            self._later(b.answer_after or 0.0, self._busy)
+        elif b.answer_after is not None:
+            self._later(b.answer_after, self._answer)
         if self.timeout is not None:
             self._later(self.timeout, self._no_answer)
 

@@ -145,7 +145,7 @@ class Originator:
         self.core.set_state(chan, RINGING)
         phone.call_state = "RINGING"
         self.sim.phones.publish_device(phone)
-        after = phone.script.behaviour.answer_after
+        after = phone.next_behaviour().answer_after
 
         def answered() -> None:
             if chan.hungup:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from server.sim.events import event
-from server.sim.scripts import DIE, REGISTER, UNREGISTER, PhoneScript
+from server.sim.scripts import DIE, REGISTER, UNREGISTER, AgentBehaviour, PhoneScript
 
 if TYPE_CHECKING:
     from server.sim.core import Core
@@ -30,6 +30,12 @@ class Phone:
     registered_at: float = 0.0
     port: int = 5071
     notice: Any = None
+    calls_offered: int = 0
+
+    def next_behaviour(self) -> AgentBehaviour:
+        behaviour = self.script.behaviour_for(self.calls_offered)
+        self.calls_offered += 1
+        return behaviour
 
     @property
     def endpoint(self) -> str:

@@ -57,6 +57,9 @@ class AgentBehaviour:
     talk: float = 5.0
     hold_at: float | None = None  # seconds after answering
     hold_for: float = 0.0
+    #: indicate ringing while waiting to answer (a phone's 180; the lab's Local
+    #: agent 1009 ran Ringing(), 1010 answered after Wait(1) without it, trace 08)
+    ring: bool = True
 
 
 REGISTER, UNREGISTER, DIE = "register", "unregister", "die"
@@ -75,3 +78,10 @@ class PhoneScript:
     registered: bool = True
     timeline: tuple[tuple[float, str], ...] = ()
     caller_name: str | None = None  # default "Agent <endpoint>"
+    #: behaviour for the 1st, 2nd, ... call; later calls use ``behaviour``
+    calls: tuple[AgentBehaviour, ...] = ()
+
+    def behaviour_for(self, call_index: int) -> AgentBehaviour:
+        if call_index < len(self.calls):
+            return self.calls[call_index]
+        return self.behaviour
