@@ -166,7 +166,8 @@ def _escalation(sec: Section, queue: str, queues: Collection[str]) -> tuple[Esca
 
 def parse_queues(top: Section, skills: Collection[str], tiers: Collection[str],
                  tz_default: str) -> dict[str, Queue]:
-    names = [str(n) for n in (top.data.get("queues") or {})]
+    raw = top.data.get("queues")
+    names = [str(n) for n in raw] if isinstance(raw, dict) else []
     queues: dict[str, Queue] = {}
     keys = ("skills", "priority", "service_level", "max_wait_s", "hours", "escalation",
             "announce_interval_s", "strategy", "min_tier", "callback_offer_after_s",

@@ -247,8 +247,9 @@ def parse_ivr(top: Section, queues: Collection[str], skills: Collection[str],
     welcome = entry and refs.prompt(entry, "welcome_prompt")
     lang_prompt = entry and refs.prompt(entry, "language_prompt")
     root = entry and entry.get("menu", str)
-    if root is not None and root not in top.data.get("menus", {}):
-        refs.check(entry, "menu", root, "menu", list(top.data.get("menus") or ()))
+    raw_menus = top.data.get("menus")
+    menu_names = [str(m) for m in raw_menus] if isinstance(raw_menus, dict) else []
+    refs.check(entry, "menu", root, "menu", menu_names)
     agent_sec = top.sub("agent", _LEAF_KEYS, required=False)
     default_agent = _leaf(agent_sec, refs) if agent_sec.data else None
     menus = _menus(top, refs, default_agent, root)

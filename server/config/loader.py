@@ -88,7 +88,10 @@ def load_config(path: str | os.PathLike[str],
         raw = read_mapping(base / name, shown, problems)
         data[name] = raw
         body = {k: v for k, v in (raw or {}).items() if not str(k).startswith("x-")}
-        tops[name] = Section(problems, shown, "", body, _TOP_KEYS[name] if raw else None)
+        # An unreadable file has been reported once; parsing its empty stand-in would
+        # only add "missing key" noise, so its parse reports into a throwaway collector.
+        sink = problems if raw is not None else Problems()
+        tops[name] = Section(sink, shown, "", body, _TOP_KEYS[name] if raw else None)
 
     skills, tiers, agents, users = parse_agents(tops["agents.yaml"])
     policy = parse_policy(tops["queues.yaml"])
@@ -111,7 +114,10 @@ def load_config(path: str | os.PathLike[str],
     if ivr is not None and acd is not None:
         _check_intents(ivr, acd, tops["ivr.yaml"])
     if problems.errors or None in (server, ivr, acd):
-        raise ConfigError(problems.errors or [Problem(str(base), "", "configuration unusable")])
+        # file order, then the order found within each file
+        order = {str(base / name): i for i, name in enumerate(FILES)}
+        errors = sorted(problems.errors, key=lambda p: order.get(p.file, len(FILES)))
+        raise ConfigError(errors or [Problem(str(base), "", "configuration unusable")])
     return Config(str(base), server, ivr, acd, users, tuple(problems.warnings))
 
 

@@ -154,7 +154,8 @@ class Section:
             return Section(self.problems, self.file, self.at(key), {}, keys)
         if not isinstance(value, dict):
             self.error(key, f"expected a mapping, got {describe(value)}")
-            return None
+            # optional sections fall back to empty so callers take their defaults
+            return None if required else Section(self.problems, self.file, self.at(key), {})
         return Section(self.problems, self.file, self.at(key), value, keys)
 
     def items(self, key: str, *, required: bool = True) -> Iterator[tuple[str, Section | Any]]:
