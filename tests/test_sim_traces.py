@@ -11,7 +11,18 @@ from __future__ import annotations
 
 from twisted.internet.task import Clock
 
-from server.sim import AgentBehaviour, AmiUser, CallerScript, Press, PromptCatalog, Simulator
+from server.sim import (
+    DIE,
+    REGISTER,
+    UNREGISTER,
+    AgentBehaviour,
+    AmiUser,
+    CallerScript,
+    PhoneScript,
+    Press,
+    PromptCatalog,
+    Simulator,
+)
 from server.sim.dialplan import parse
 from tests.sim_support import Harness, replay, shape, trace_received
 
@@ -84,3 +95,28 @@ def test_07_agi_edge_cases() -> None:
 
 def test_08_redirect_with_running_moh_and_queued_command() -> None:
     check("08-asyncagi-redirect-to-agent.ami")
+
+
+def phones_of_trace_09(sim: Simulator) -> None:
+    """Trace 09's softphones: 1001 answers after 2 s, holds, hangs up; then declines."""
+    first = AgentBehaviour(2.0, talk=7.9, hold_at=2.6, hold_for=3.3)
+    second = AgentBehaviour(1.5, reject=True)
+    sim.add_phone(PhoneScript("1001", registered=False, calls=(first, second),
+                              timeline=((0.31, REGISTER), (20.58, UNREGISTER))))
+    sim.add_phone(PhoneScript("1002", registered=False, timeline=(
+        (22.6, REGISTER), (24.0, DIE), (31.9, REGISTER), (34.0, UNREGISTER))))
+
+
+def test_09_pjsip_register_call_hold_busy_unregister_die() -> None:
+    clock = Clock()
+    sim = lab(clock)
+    phones_of_trace_09(sim)
+    h = Harness(sim, clock)
+    # The PJSIP list actions are not simulated (see the report); DeviceStateList is.
+    replay(h, "09-pjsip-agent-phone.ami", skip={
+        "PJSIPShowEndpoints", "PJSIPShowEndpoint", "PJSIPShowContacts", "PJSIPShowAors",
+        "PJSIPShowRegistrationsInbound", "ExtensionStateList", "ExtensionState"})
+    got, got_loose = shape(h.client.messages)
+    want, want_loose = shape(trace_received("09-pjsip-agent-phone.ami"))
+    assert got == want
+    assert got_loose == want_loose

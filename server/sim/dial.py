@@ -101,13 +101,16 @@ class DialCall:
                                          linkedid=self.caller.linkedid)
             dest.connected_num = self.caller.caller_num
             dest.connected_name = self.caller.caller_name
+            dest.exten = self.caller.exten
+            self.core.publish(chan_event("NewConnectedLine", "call", dest))
             dest.device = phone.device
             self.dest = dest
             self.core.on_gone[dest.name] = self._cancel_timers
             if phone.state == "reachable":
                 self.core.set_state(dest, RINGING)
-            dest.exten = self.caller.exten
             self.core.publish(dial_event("DialBegin", self.caller, dest, ("DialString", rest)))
+            # chan_pjsip sends the callee's identity back: connected line on the
+            # caller, and caller id on the other half of a Local caller (trace 09).
         else:
             self._finish_unavailable()
             return
@@ -123,8 +126,17 @@ class DialCall:
         if not dead and (b.ring or self.phone is not None):
             if self.phone is None:
                 self.core.set_state(self.dest, RINGING)
+            if self.phone is not None:
+                self.caller.connected_num = self.dest.caller_num
+                self.caller.connected_name = self.dest.caller_name
+                self.core.publish(chan_event("NewConnectedLine", "call", self.caller))
             self.core.publish(dial_event("DialState", self.caller, self.dest,
                                          ("DialStatus", "RINGING")))
+            two = self.caller.peer
+            if self.phone is not None and two is not None and not two.hungup:
+                two.caller_num, two.caller_name = self.dest.caller_num, self.dest.caller_name
+                self.core.publish(chan_event("NewCallerid", "call", two, (
+                    "CID-CallingPres", "0 (Presentation Allowed, Not Screened)")))
             if self.phone is not None:
                 self.phone.call_state = "RINGING"
                 self.dialer.phones.extension_status(self.phone)
@@ -275,9 +287,9 @@ class DialCall:
         self.core.publish(dial_event("DialEnd", self.caller, dest, ("DialStatus", "BUSY")))
         dest.hangup_cause = 17
         self.core.on_gone.pop(dest.name, None)
+        self._done("BUSY", 17)  # the caller goes on before the PJSIP Hangup (trace 09)
         self.core._gone(dest, tech_cause="486")
         self._phone_idle()
-        self._done("BUSY", 17)
 
     def _kill_dest(self, cause: int) -> None:
         """Asterisk hangs up the agent leg (timeout, caller gone)."""
