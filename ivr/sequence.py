@@ -26,6 +26,11 @@ def is_choice(command: AgiCommand | None) -> bool:
 def _cut_key(command: AgiCommand | None, result: AgiResult) -> str | None:
     if not isinstance(command, Play | SayNumber | SayDigits | SayDateTime) or not command.escape:
         return None
+    # STREAM FILE reports the key as its ASCII code; anything else (a GET DATA
+    # digit string fed here by mistake, garbage) is not a key.  AgiResult.digit
+    # itself raises on codes beyond chr()'s range, hence the check first.
+    if not result.result.isdigit() or int(result.result) > 127:
+        return None
     key = result.digit
     return key if key is not None and key in command.escape else None
 

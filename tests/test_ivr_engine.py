@@ -515,3 +515,20 @@ def test_snapshot_restore_and_resume():
     assert [x.agi() for x in again.on_result(DONE, c.now)] == ["GET DATA complaints-menu 5000 1"]
     assert again.on_result(key("2"), c.now) == [Enqueue("english", "complaint", 80, None, "en")]
     assert again.path[-1] == ("complaints", "2")
+
+
+def test_real_hours_sunday_dawn_fault_open_suggestions_closed():
+    from ivr.hours import opener
+    from server.config import load_config
+
+    check = opener(load_config("config").acd.queues)
+    c = Caller(session(is_open=check))
+    c.now = 1_795_899_600.0  # Sunday 2026-11-29 05:00 in Shanghai
+    at_menu(c)
+    c.reply(key("5"))
+    assert c.agi[-1] == "GET DATA closed 5000 1"
+    c = Caller(session(is_open=check))
+    c.now = 1_795_899_600.0
+    at_menu(c)
+    c.replies(key("1"), PLAYED, HASH)
+    assert c.outcomes == [enqueue("fault", "fault", 60)]
