@@ -1,0 +1,133 @@
+"""Callbacks and follow-ups: place kept, quiet hours, no duplicates, retries, due times."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from twisted.internet.task import Clock
+
+from queues.items import Kind, Outcome
+from queues.router import Router
+from queues.sample import RecordingOutput, make_agent, make_config, make_policy, make_queue
+from tests.test_acd_routing import build, offers
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+def at(h, m=0, day=27):
+    return dt.datetime(2026, 11, day, h, m, tzinfo=SH).timestamp()
+
+
+def test_callback_keeps_place_and_is_placed_agent_first():
+    r, clock, out = build([make_queue("q", {"s": 1})], [make_agent("a1", {"s": 1})])
+    r.enqueue("c1", "q")
+    clock.advance(10)
+    r.enqueue("c2", "q")
+    clock.advance(10)
+    cb = r.request_callback("c1", "13800000001")
+    assert cb.kind is Kind.CALLBACK and cb.enqueued_at == clock.seconds() - 20
+    assert out.take() == [("callback_requested", "c1", "c1:cb")]
+    assert [w.id for w in r.waiting()] == ["c1:cb", "c2"]
+    r.login("a1")
+    assert out.take("place_callback", "offer")[0][:3] == ("place_callback", "c1:cb", "a1")
+    r.offer_result("c1:cb", Outcome.ANSWERED)
+    assert r.queue_kpis("q").callbacks == 1
+
+
+def test_duplicate_number_gets_one_callback():
+    r, clock, out = build([make_queue("q", {"s": 1})], [])
+    r.enqueue("c1", "q")
+    r.enqueue("c2", "q")
+    first = r.request_callback("c1", "13800000001")
+    again = r.request_callback("c2", "13800000001")
+    assert again == first
+    assert out.take() == [("callback_requested", "c1", "c1:cb"), ("callback_requested", "c2", None)]
+    assert [w.id for w in r.waiting()] == ["c1:cb"]
+
+
+def test_callback_retry_and_failure():
+    r, clock, out = build([make_queue("q", {"s": 1})], [make_agent("a1", {"s": 1})])
+    r.enqueue("c1", "q")
+    r.request_callback("c1", "555")
+    r.login("a1")
+    attempts = []
+    for _ in range(3):
+        (cid, aid), = offers(out)
+        attempts.append(clock.seconds())
+        r.offer_result(cid, Outcome.CUSTOMER_NO_ANSWER)
+        assert r.agent("a1").state.value == "ready"  # the agent did nothing wrong
+        clock.advance(300)
+    assert attempts[1] - attempts[0] == 300 and attempts[2] - attempts[1] == 300
+    assert out.take("failed") == [("failed", "c1:cb", "no answer after 3 attempts")]
+    assert r.waiting() == []
+    # the number is free again for a new request
+    r.logout("a1")
+    r.enqueue("c9", "q")
+    assert r.request_callback("c9", "555").id == "c9:cb"
+
+
+def _night_router(start):
+    clock = Clock()
+    clock.advance(start)
+    out = RecordingOutput()
+    cfg = make_config([make_queue("q", {"s": 1})], [make_agent("a1", {"s": 1})], make_policy())
+    return Router(cfg, clock, out), clock, out
+
+
+def test_callback_waits_out_quiet_hours():
+    r, clock, out = _night_router(at(20, 59))
+    r.enqueue("c1", "q")
+    clock.advance(60)  # 21:00: quiet hours begin
+    r.request_callback("c1", "555")
+    r.login("a1")
+    assert offers(out) == []
+    assert "quiet hours" in r.explain_wait("c1:cb").text
+    clock.advance(at(7, 59, day=28) - clock.seconds())
+    assert offers(out) == []
+    clock.advance(60)  # 08:00 local
+    assert offers(out) == [("c1:cb", "a1")]
+
+
+def test_inbound_calls_are_not_held_by_quiet_hours():
+    r, clock, out = _night_router(at(23, 0))
+    r.login("a1")
+    r.enqueue("c1", "q")
+    assert offers(out) == [("c1", "a1")]
+
+
+def test_follow_up_waits_for_due_time_and_daytime():
+    r, clock, out = _night_router(at(15, 0))
+    r.login("a1")
+    fu = r.add_follow_up("fu1", "q", "555", due_at=at(16, 0), note="complaint 42")
+    assert fu.kind is Kind.FOLLOW_UP
+    assert offers(out) == []
+    clock.advance(3599)
+    assert offers(out) == []
+    clock.advance(1)
+    assert offers(out) == [("fu1", "a1")]
+    # one due at night waits for the morning
+    r.offer_result("fu1", Outcome.ANSWERED)
+    r.call_ended("fu1")
+    r.end_wrap_up("a1")
+    r.add_follow_up("fu2", "q", "556", due_at=at(22, 0))
+    clock.advance(at(22, 0) - clock.seconds())
+    assert offers(out) == []
+    clock.advance(at(8, 0, day=28) - clock.seconds())
+    assert offers(out) == [("fu2", "a1")]
+
+
+def test_follow_up_order_by_due_time():
+    r, clock, out = _night_router(at(15, 0))
+    r.add_follow_up("late", "q", "1", due_at=at(15, 0) - 10)
+    r.add_follow_up("early", "q", "2", due_at=at(15, 0) - 60)
+    r.login("a1")
+    assert offers(out) == [("early", "a1")]
+
+
+def test_cancel_follow_up():
+    r, clock, out = _night_router(at(15, 0))
+    r.add_follow_up("fu", "q", "1", due_at=at(17, 0))
+    assert r.cancel_item("fu")
+    assert out.take() == [("failed", "fu", "cancelled")]
+    assert clock.getDelayedCalls() == []
