@@ -13,7 +13,7 @@ from pathlib import Path
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import Clock
 
-from server.ami.codec import EVENT, AmiParser, Message, encode_action, iter_blocks
+from server.ami.codec import EVENT, AmiParser, Message, encode_action, encode_message, iter_blocks
 from server.sim import Simulator, advance, connect_in_memory
 from server.sim.events import Event, EventFilter
 
@@ -189,19 +189,24 @@ def local_names(messages: Iterable[Message]) -> list[str]:
 _CHAN = re.compile(r"(Local/\S+?-[0-9a-f]{8};[12]|PJSIP/\d+-[0-9a-f]{8})")
 
 
-def replay(h: Harness, trace: str, skip: set[str] = frozenset(), tail: float = 2.0) -> None:
-    """Send the trace's client actions at their recorded times (channel names mapped)."""
+def replay(h: Harness, trace: str, skip: Iterable[str] = (), tail: float = 2.0,
+           include_login: bool = False) -> None:
+    """Send the trace's client actions at their recorded times (channel names mapped).
+
+    Raw: each action is re-encoded from its parsed headers (lowercase names and
+    empty values survive; header lines without a colon are dropped).
+    """
     recorded = local_names(trace_received(trace))
     for t, msg in trace_sent(trace):
-        if msg.name.lower() in ("login",) or msg.name in skip:
+        if (msg.name.lower() == "login" and not include_login) or msg.name in skip:
             continue
         now = h.clock.seconds()
         if t > now:
             h.run(t - now)
         mapping = dict(zip(recorded, local_names(h.client.messages), strict=False))
-        fields = {k: _map_channels(v, mapping) for k, v in msg.headers
-                  if k.lower() not in ("action", "actionid")}
-        h.send(msg.name, fields, msg.action_id)
+        pairs = [(k, _map_channels(v, mapping)) for k, v in msg.headers]
+        h.client.transport.write(encode_message(pairs))
+        h.pump.flush()
     h.run(tail)
 
 

@@ -79,6 +79,8 @@ class Originator:
 
     def _response(self, m: Message, s: AmiSession, ok: bool, channel: str, target: Target,
                   chan: Channel | None, caller: tuple[str, str] | None) -> None:
+        if (m.get("Async") or "").lower() not in ("true", "yes", "1", "on"):
+            return  # only an async Originate reports through OriginateResponse (05b)
         pairs: list[tuple[str, str]] = []
         if m.action_id is not None:
             pairs.append(("ActionID", m.action_id))
