@@ -26,6 +26,9 @@ class CallbackPrompts:
     enter_number: str = "callback-enter-number"  # "enter the number, then #"
     done: str = "callback-done"  # "thank you, we will call you back"
 
+    def names(self) -> tuple[str, ...]:
+        return (self.confirm, self.confirm_keys, self.enter_number, self.done)
+
 
 class CallbackDialog:
     """``opening()`` then ``decide(digits)`` per answer (a timeout is empty digits).

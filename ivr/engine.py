@@ -14,10 +14,12 @@ once instead of asking again.  See docs/ivr-engine.md for the diagram.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ivr.account import valid_account
 from ivr.callback import CallbackDialog, CallbackPrompts
@@ -104,6 +106,12 @@ class EnginePrompts:
     timezone: str = "Asia/Shanghai"
     callback: CallbackPrompts = field(default_factory=CallbackPrompts)
 
+    def names(self) -> tuple[str, ...]:
+        """Every prompt file this engine may play beyond IvrConfig's (for check-config)."""
+        skip = {"date_format", "timezone", "callback"}
+        own = tuple(v for k, v in vars(self).items() if k not in skip)
+        return own + self.callback.names()
+
 
 def _always_open(queue: str, now: float) -> bool:
     return True
@@ -113,10 +121,12 @@ class IvrSession:
     def __init__(self, config: IvrConfig, *,
                  is_open: Callable[[str, float], bool] = _always_open,
                  prompts: EnginePrompts | None = None,
-                 reason_intents: frozenset[str] = frozenset({"complaint"})) -> None:
+                 reason_intents: frozenset[str] = frozenset({"complaint"}),
+                 closed_queue: Callable[[str], str | None] = lambda queue: None) -> None:
         self.config = config
         self.prompts = prompts or EnginePrompts()
         self._is_open = is_open
+        self._closed_queue_of = closed_queue  # Queue.closed_queue: where calls go out of hours
         self._reason_intents = reason_intents  # intents whose "dissatisfied" asks a reason
         self.state = State.IDLE
         self.language = config.default_language
@@ -146,7 +156,8 @@ class IvrSession:
             return self._run(State.OUTAGE, [
                 Play(self.config.welcome_prompt),
                 Play(outage.prompt or settings.prompt, escape),
-                SayDateTime(int(outage.restore), "HM", self.prompts.timezone, escape),
+                SayDateTime(int(outage.restore), self._restore_format(outage.restore, now),
+                            self.prompts.timezone, escape),
                 self._choice(self.prompts.outage_continue)], now)
         return self._enter_language([Play(self.config.welcome_prompt, KEYS)], now)
 
@@ -229,6 +240,13 @@ class IvrSession:
         return self._enter_menu(self.resume_point(), [SetLanguage(self.language)], now)
 
     # ---- helpers ----------------------------------------------------------------
+
+    def _restore_format(self, restore: float, now: float) -> str:
+        # "back at 18:30" is enough today; a later day needs the date too
+        zone = ZoneInfo(self.prompts.timezone)
+        same_day = (dt.datetime.fromtimestamp(restore, zone).date()
+                    == dt.datetime.fromtimestamp(now, zone).date())
+        return "HM" if same_day else self.prompts.date_format + "HM"
 
     def _choice(self, prompt: str) -> Ask:
         return Ask(prompt, self.config.input.timeout_ms, 1)
@@ -384,8 +402,11 @@ class IvrSession:
     def _enqueue(self, leaf: Leaf, now: float) -> list[Output]:
         queue = self._queue_for(leaf.queue)
         if not self._is_open(queue, now):
-            self._closed_queue = queue
-            return self._run(State.CLOSED, [self._choice(self.prompts.closed)], now)
+            elsewhere = self._closed_queue_of(queue)
+            if elsewhere is None or not self._is_open(elsewhere, now):
+                self._closed_queue = queue
+                return self._run(State.CLOSED, [self._choice(self.prompts.closed)], now)
+            queue = elsewhere
         self.state = State.QUEUED
         self._seq.clear()
         return [Enqueue(queue, leaf.intent, leaf.priority, self.account, self.language)]

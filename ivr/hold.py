@@ -43,6 +43,11 @@ class HoldPrompts:
     offer: str = "hold-callback-offer"  # "press 1 to be called back instead of waiting"
     callback: CallbackPrompts = field(default_factory=CallbackPrompts)
 
+    def names(self) -> tuple[str, ...]:
+        """Every prompt file the loop may play (for check-config and the synthesis script)."""
+        own = (self.position, self.in_queue, self.wait, self.minutes, self.offer)
+        return own + tuple(n for n in self.callback.names() if n not in own)
+
 
 class HoldState(StrEnum):
     MUSIC = "music"

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from queues.model import WEEKDAYS, BusinessHours, Queue
 
-__all__ = ["ALWAYS_OPEN", "is_open", "opener"]
+__all__ = ["ALWAYS_OPEN", "closed_redirect", "is_open", "opener"]
 
 
 def is_open(hours: BusinessHours, now: float) -> bool:
@@ -41,3 +41,13 @@ def opener(queues: Mapping[str, Queue]) -> Callable[[str, float], bool]:
         return True if queue is None else is_open(queue.hours, now)
 
     return queue_is_open
+
+
+def closed_redirect(queues: Mapping[str, Queue]) -> Callable[[str], str | None]:
+    """The engine's ``closed_queue`` callable: a queue's out-of-hours target, if any."""
+
+    def redirect(name: str) -> str | None:
+        queue = queues.get(name)
+        return None if queue is None else queue.closed_queue
+
+    return redirect

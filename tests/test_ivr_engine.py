@@ -393,7 +393,8 @@ def test_withheld_caller_id_goes_straight_to_number_entry():
 # ---- outage announcements --------------------------------------------------------------
 
 def notice(now: float, **kw) -> OutageNotice:
-    return OutageNotice("storm-7", now - 600, now + 7200, area_codes=("0531",),
+    # restored at 22:43 the same evening: only the time is spoken
+    return OutageNotice("storm-7", now - 600, now + 1800, area_codes=("0531",),
                         prefixes=("1386410",), **kw)
 
 
@@ -532,3 +533,24 @@ def test_real_hours_sunday_dawn_fault_open_suggestions_closed():
     at_menu(c)
     c.replies(key("1"), PLAYED, HASH)
     assert c.outcomes == [enqueue("fault", "fault", 60)]
+
+
+def test_restore_on_a_later_day_says_the_date_too():
+    c = Caller(session())
+    n = OutageNotice("storm-8", c.now - 60, c.now + 86400, area_codes=("0531",))
+    c.start(n)
+    c.replies(PLAYED, PLAYED)
+    assert c.agi[-1] == f'SAY DATETIME {int(n.restore)} "1" YBdHM Asia/Shanghai'
+
+
+def test_closed_queue_with_an_out_of_hours_target_is_enqueued_there():
+    c = Caller(session(is_open=lambda queue, now: queue != "suggestions",
+                       closed_queue={"suggestions": "general"}.get))
+    at_menu(c)
+    c.reply(key("5"))
+    assert c.outcomes == [enqueue("general", "suggestion", 20)]
+    c = Caller(session(is_open=lambda queue, now: False,
+                       closed_queue={"suggestions": "general"}.get))
+    at_menu(c)
+    c.reply(key("5"))
+    assert c.agi[-1] == "GET DATA closed 5000 1"  # the target is closed too
