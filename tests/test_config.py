@@ -170,3 +170,11 @@ def test_five_levels_is_allowed(tmp_path: Path) -> None:
         chain[f"menus.d{level}"] = {"prompt": "main-menu", "options": {"1": nxt}}
     config = load_config(broken_copy({"file": "ivr.yaml", "set": chain}, tmp_path), environ=ENV)
     assert config.ivr.menus["d5"].depth == 5 and config.ivr.menus["d5"].parent == "d4"
+
+
+def test_escalation_that_does_not_widen_is_a_warning(tmp_path: Path) -> None:
+    case = {"file": "queues.yaml", "set": {"queues.fault.escalation.0.min_level": 3}}
+    config = load_config(broken_copy(case, tmp_path), environ=ENV)
+    (warning,) = config.warnings
+    assert warning.path == "queues.fault.escalation[0].min_level"
+    assert "does not widen" in warning.message

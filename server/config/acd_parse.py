@@ -196,6 +196,11 @@ def parse_queues(top: Section, skills: Collection[str], tiers: Collection[str],
             sec.number("announce_interval_s", int, 60, lo=10),
         )
         callback = sec.number("callback_offer_after_s", int, None, lo=0)
+        for i, step in enumerate(values[4]):
+            if step.min_level is not None and reqs and step.min_level >= min(
+                    r.min_level for r in reqs):
+                sec.warn(f"escalation[{i}].min_level", f"level {step.min_level} does not widen "
+                         "the search: the queue already accepts that level")
         if None not in values and strategy is not None and reqs:
             queues[name] = Queue(name, reqs, *values, Strategy(strategy), min_tier, callback,
                                  closed)
