@@ -107,3 +107,25 @@ def test_random_callers_keep_the_contract_and_finish(script, outage, deep, close
             assert x.queue in ("fault", "billing", "service", "complaints", "suggestions",
                                "english", "general")
             assert not x.fell_back or x.queue in ("general", "english")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(results, max_size=40), st.lists(st.integers(0, 50), min_size=1, max_size=5),
+       st.sampled_from([None, 0.0, 120.0]))
+def test_random_results_in_the_hold_loop(script, positions, threshold):
+    from ivr.hold import HoldLoop, QueueStatus
+
+    statuses = iter([QueueStatus(p, p * 45.0) for p in positions])
+    loop = HoldLoop("fault", "13864101234", lambda now: next(statuses, None),
+                    callback_above_ewt_s=threshold)
+    out = loop.start(NOW)
+    check_contract(out)
+    log = list(out)
+    for step, result in enumerate(script):
+        out = loop.on_result(result, NOW + step)
+        check_contract(out)
+        log += out
+    wanted = [x for x in log if not is_command(x)]
+    assert len(wanted) <= 1  # at most one callback request, and nothing else
+    if wanted:
+        assert threshold is not None
