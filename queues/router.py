@@ -671,85 +671,16 @@ class Router:
 
     # ------------------------------------------------------- snapshot/restore
     def snapshot(self) -> dict[str, Any]:
-        """Live state as plain JSON-able dicts (waiting items in order, agents)."""
+        """Live state as plain JSON-able dicts: see ``queues.snapshot``."""
+        from queues.snapshot import snapshot
 
-        def item(i: _Item) -> dict[str, Any]:
-            return {
-                "id": i.id, "kind": str(i.kind), "queue": i.queue, "enqueued_at": i.enqueued_at,
-                "seq": i.seq, "priority": i.priority, "queue_entered_at": i.queue_entered_at,
-                "intent": i.intent, "number": i.number, "due_at": i.due_at, "note": i.note,
-                "attempt": i.attempt, "not_before": i.not_before, "offered_to": i.offered_to,
-                "missed_by": sorted(i.missed_by), "agent_id": i.agent_id,
-                "answered_at": i.answered_at, "ended_at": i.ended_at, "hold_s": i.hold_s,
-            }  # fmt: skip
-
-        return {
-            "version": 1,
-            "taken_at": self.clock.seconds(),
-            "waiting": [item(self._items[k[3]]) for k in self._order],
-            "active": [item(i) for i in self._active.values()],
-            "agents": [
-                {
-                    "id": a.spec.id, "state": str(a.state), "since": a.since,
-                    "pause_reason": a.pause_reason, "resume_reason": a.resume_reason,
-                    "device": str(a.device), "item_id": a.item_id, "misses": a.misses,
-                    "idle_since": a.idle_since, "pending_pause": a.pending_pause,
-                    "wrap_ends_at": a.wrap_ends_at,
-                }  # fmt: skip
-                for a in self._agents.values()
-            ],
-            "rr_last": dict(self._rr_last),
-        }
+        return snapshot(self)
 
     @classmethod
     def restore(
         cls, config: AcdConfig, clock: Clock, output: AcdOutput, data: dict[str, Any], **kw: Any
     ) -> Router:
-        """Rebuild after a restart.  Offers in flight are forgotten: the call is waiting
-        at its old place and the agent ready, because the adapter cannot know whether
-        that ring still exists; it reconciles with Asterisk before routing resumes."""
-        r = cls(config, clock, output, **kw)
-        now = clock.seconds()
-        top = -1
+        """Rebuild after a restart from ``snapshot()`` output: see ``queues.snapshot``."""
+        from queues.snapshot import restore
 
-        def mk(d: dict[str, Any]) -> _Item:
-            it = _Item(
-                d["id"], Kind(d["kind"]), d["queue"], d["enqueued_at"], d["seq"], d["priority"],
-                d["queue_entered_at"], d["intent"], d["number"], d["due_at"], d["note"],
-                d["attempt"], d["not_before"], None, set(d["missed_by"]),
-            )  # fmt: skip
-            it.agent_id, it.answered_at = d["agent_id"], d["answered_at"]
-            it.ended_at, it.hold_s = d["ended_at"], d["hold_s"]
-            return it
-
-        for d in data["waiting"]:
-            if d["queue"] not in config.queues:
-                continue
-            it = mk(d)
-            top = max(top, it.seq)
-            r._insert(it)
-            if it.kind is Kind.CALLBACK and it.number:
-                r._callback_numbers[it.number] = it.id
-        for d in data["active"]:
-            r._active[d["id"]] = mk(d)
-        for d in data["agents"]:
-            a = r._agents.get(d["id"])
-            if a is None:
-                continue
-            a.state = AgentState(d["state"])
-            if a.state is S.RESERVED:
-                a.state = S.READY
-            a.since, a.pause_reason = d["since"], d["pause_reason"]
-            a.resume_reason = d["resume_reason"]
-            a.device, a.misses, a.idle_since = Device(d["device"]), d["misses"], d["idle_since"]
-            a.pending_pause = d["pending_pause"]
-            a.item_id = d["item_id"] if a.state in (S.ON_CALL, S.WRAP_UP) else None
-            if a.state is S.WRAP_UP and d["wrap_ends_at"] is not None:
-                a.wrap_ends_at = d["wrap_ends_at"]
-                delay = max(0.0, a.wrap_ends_at - now)
-                a.wrap_timer = clock.callLater(delay, r._wrap_timeout, a.spec.id)
-            r._reindex(a)
-        r._rr_last.update(data.get("rr_last", {}))
-        r._seq = itertools.count(top + 1)
-        r._dispatch()
-        return r
+        return restore(cls(config, clock, output, **kw), data)
