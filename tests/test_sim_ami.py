@@ -20,7 +20,8 @@ def test_banner_and_ping_bytes_exactly_as_asterisk() -> None:
     h.clock.advance(1795807133.693431)
     h.send("Ping", {}, "a-0002")
     h.send("Ping")
-    assert raw[0] == b"Response: Success\r\nActionID: a-0001\r\nMessage: Authentication accepted\r\n\r\n"
+    assert raw[0] == (b"Response: Success\r\nActionID: a-0001\r\n"
+                      b"Message: Authentication accepted\r\n\r\n")
     assert raw[1].startswith(b"Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: ")
     assert raw[-2] == (b"Response: Success\r\nActionID: a-0002\r\nPing: Pong\r\n"
                        b"Timestamp: 1795807133.693431\r\n\r\n")
