@@ -1,0 +1,166 @@
+"""Scripted callers and PJSIP phones through the shipped hotline dialplan."""
+
+from __future__ import annotations
+
+from twisted.internet.task import Clock
+
+from server.ami.codec import parse_agi_result
+from server.sim import (
+    COMMAND,
+    DIE,
+    UNREGISTER,
+    AgentBehaviour,
+    AmiUser,
+    CallerScript,
+    EventFilter,
+    PhoneScript,
+    Press,
+    Simulator,
+)
+from tests.sim_support import Client, Harness
+
+
+def hotline(seed: int = 1, users: list[AmiUser] | None = None) -> Harness:
+    clock = Clock()
+    return Harness(Simulator(clock, seed=seed, users=users), clock)
+
+
+def connect(h: Harness, chan: str, iface: str) -> None:
+    h.send("Setvar", {"Channel": chan, "Variable": "AGENT_IFACE", "Value": iface}, "sv")
+    h.send("Redirect", {"Channel": chan, "Context": "acd-connect", "Exten": "s",
+                        "Priority": "1"}, "rd")
+
+
+def test_full_call_to_a_pjsip_agent_with_hold() -> None:
+    h = hotline()
+    h.sim.add_phone(PhoneScript("1001", AgentBehaviour(2.0, talk=10.0, hold_at=3.0,
+                                                       hold_for=2.0)))
+    h.sim.add_caller(CallerScript("13912345678", "李四", arrive_at=5.0, presses=(
+        Press("1", 0.5, after=COMMAND, command="GET DATA"),)))
+    h.run(5.01)
+    chan = h.client.events("AsyncAGIStart")[0]["Channel"]
+    assert chan.startswith("Local/13912345678@sim-callers-")
+    assert parse_agi_result(h.agi(chan, "GET DATA menu 5000 1", "m")["Result"]) == (200, "1", "")
+    connect(h, chan, "PJSIP/1001")
+    h.run(1.0)
+    assert [m["DialStatus"] for m in h.client.events("DialState")] == ["RINGING"]
+    h.send("DeviceStateList", {}, "d1")
+    ringing = [m for m in h.client.events("DeviceStateChange") if m.get("ActionID") == "d1"]
+    assert [(m["Device"], m["State"]) for m in ringing] == [("PJSIP/1001", "RINGING")]
+    h.run(1.5)
+    assert h.client.events("DialEnd")[-1]["DialStatus"] == "ANSWER"
+    assert len(h.client.events("BridgeEnter")) == 2
+    h.run(3.0)
+    hold = h.client.events("Hold")[0]
+    assert hold["MusicClass"] == "default" and hold["Channel"].startswith("PJSIP/1001-")
+    assert h.client.events("MusicOnHoldStart")[-1]["Channel"] == chan
+    h.send("DeviceStateList", {}, "d2")
+    during = [m for m in h.client.events("DeviceStateChange") if m.get("ActionID") == "d2"]
+    assert [m["State"] for m in during] == ["INUSE"]  # hold changes no device state
+    h.run(10.0)
+    assert len(h.client.events("Unhold")) == 1
+    assert len(h.client.events("AsyncAGIStart")) == 2  # back in AGI after the agent hung up
+    assert parse_agi_result(h.agi(chan, "GET VARIABLE DIALSTATUS", "d")["Result"]) == (
+        200, "1", "(ANSWER)")
+    h.agi(chan, "HANGUP", "bye")
+    s = h.sim.summary()
+    assert (s.calls_started, s.calls_active, s.channels_active) == (1, 0, 0)
+    assert s.events["Hold"] == s.events["Unhold"] == 1
+    assert s.events["BridgeCreate"] == s.events["BridgeDestroy"] == 1
+    assert s.events_sent == len([m for m in h.client.events() if "Privilege" in m])
+    assert h.pending_calls() == 0
+
+
+def test_unregistered_phone_is_chanunavail_and_busy_phone_is_busy() -> None:
+    h = hotline()
+    h.sim.add_phone(PhoneScript("1001", registered=False))
+    h.sim.add_phone(PhoneScript("1002", AgentBehaviour(1.0, reject=True)))
+    h.sim.add_caller(CallerScript("1"))
+    h.run(0.01)
+    chan = h.client.events("AsyncAGIStart")[0]["Channel"]
+    connect(h, chan, "PJSIP/1001")
+    h.run(0.01)
+    assert parse_agi_result(h.agi(chan, "GET VARIABLE DIALSTATUS", "d")["Result"]) == (
+        200, "1", "(CHANUNAVAIL)")
+    assert h.client.events("DialBegin")[-1:] == [] or "PJSIP" not in h.client.events(
+        "DialBegin")[-1].get("DestChannel", "")
+    connect(h, chan, "PJSIP/1002")
+    h.run(1.5)
+    assert parse_agi_result(h.agi(chan, "GET VARIABLE DIALSTATUS", "d2")["Result"]) == (
+        200, "1", "(BUSY)")
+    hangup = [m for m in h.client.events("Hangup") if m["Channel"].startswith("PJSIP/1002-")]
+    assert [(m["Cause"], m["Cause-txt"], m["TechCause"]) for m in hangup] == [
+        ("17", "User busy", "486")]
+
+
+def test_dead_phone_is_noticed_at_the_next_failed_qualify() -> None:
+    h = hotline()
+    h.sim.add_phone(PhoneScript("1002", timeline=((6.0, DIE), (30.0, UNREGISTER))))
+    h.run(6.0)
+    mark = len(h.client.events())
+    h.run(5.9)  # qualifies at 5 and 10 s; the one at 10 s times out at 12 s
+    assert h.client.events()[mark:] == []
+    h.run(0.2)
+    got = [(m.name, m.get("State") or m.get("PeerStatus") or m.get("ContactStatus")
+            or m.get("StatusText")) for m in h.client.events()[mark:]]
+    assert sorted(got) == sorted([("PeerStatus", "Unreachable"),
+                                  ("ExtensionStatus", "Unavailable"),
+                                  ("DeviceStateChange", "UNAVAILABLE"),
+                                  ("ContactStatus", "Unreachable")])
+
+
+def test_caller_abandons_while_the_agent_rings() -> None:
+    h = hotline()
+    h.sim.add_phone(PhoneScript("1001", AgentBehaviour(None)))
+    h.sim.add_caller(CallerScript("1", patience=3.0))
+    h.run(0.01)
+    chan = h.client.events("AsyncAGIStart")[0]["Channel"]
+    connect(h, chan, "PJSIP/1001")
+    h.run(3.5)
+    assert h.client.events("DialEnd")[-1]["DialStatus"] == "CANCEL"
+    assert len(h.client.events("AsyncAGIStart")) == 1
+    assert h.sim.summary().channels_active == 0
+    h.send("DeviceStateList", {}, "d")
+    assert [m["State"] for m in h.client.events("DeviceStateChange")
+            if m.get("ActionID") == "d"] == ["NOT_INUSE"]
+    assert h.pending_calls() == 0
+
+
+def test_same_seed_same_bytes_and_unfiltered_users_see_more_varsets() -> None:
+    def run(seed: int, filt: EventFilter) -> bytes:
+        clock = Clock()
+        sim = Simulator(clock, seed=seed, users=[AmiUser("acd", "secret", filt)])
+        sim.add_phone(PhoneScript("1001"))
+        sim.add_caller(CallerScript("1", arrive_at=1.0, patience=20.0))
+        h = Harness(sim, clock)
+        wire: list[bytes] = []
+        write = h.server.session._write
+        h.server.session._write = lambda data: (wire.append(data), write(data))
+        h.run(1.01)
+        chan = h.client.events("AsyncAGIStart")[0]["Channel"]
+        h.agi(chan, "ANSWER", "a")
+        connect(h, chan, "PJSIP/1001")
+        h.run(25)
+        return b"".join(wire)
+
+    first = run(3, EventFilter.shipped())
+    assert first == run(3, EventFilter.shipped())
+    assert first != run(4, EventFilter.shipped())  # AGI CommandIds and bridge ids differ
+    full = run(3, EventFilter.unfiltered())
+    assert full.count(b"Event: VarSet") > first.count(b"Event: VarSet") > 0
+    assert b"Variable: AGISTATUS" in full and b"Variable: AGISTATUS" not in first
+
+
+def test_two_clients_both_get_events() -> None:
+    h = hotline()
+    other = Client()
+    from server.sim import connect_in_memory
+
+    _, pump = connect_in_memory(h.sim, other)
+    other.send("Login", {"Username": "acd", "Secret": "secret"}, "x")
+    pump.flush()
+    h.sim.add_caller(CallerScript("1"))
+    h.run(0.01)
+    pump.flush()
+    assert len(other.events("AsyncAGIStart")) == len(h.client.events("AsyncAGIStart")) == 1
+    assert h.sim.summary().sessions == 2
