@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m server.bench``.  Not tests: they print figures, assert nothing."""
