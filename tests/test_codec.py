@@ -360,3 +360,20 @@ def test_decode_env_of_a_recorded_async_agi_start():
     assert env["agi_uniqueid"] == start["Uniqueid"]
     assert list(env)[:2] == ["agi_request", "agi_channel"]
     assert list(env)[-1] == "agi_threadid"
+
+
+def test_the_limit_does_not_depend_on_how_the_bytes_arrive():
+    limit = 256
+    for size in range(limit - 8, limit + 8):
+        wire = b"Event: X\r\nData: " + b"d" * (size - 16) + b"\r\n\r\n"
+        outcomes = []
+        for pieces in ([wire], one_byte_at_a_time(wire), [wire[:100], wire[100:]]):
+            try:
+                outcomes.append(
+                    len(feed_pieces(pieces, expect_banner=False, max_message_bytes=limit))
+                )
+            except FrameTooLarge:
+                outcomes.append("too large")
+        assert outcomes[0] == outcomes[1] == outcomes[2], (size, outcomes)
+        text = wire.replace(b"\r\n", b"\n")[:-1]  # the message, up to its last LF
+        assert outcomes[0] == (1 if len(text) <= limit else "too large"), size

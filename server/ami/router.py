@@ -26,8 +26,11 @@ class EventRouter:
     log = Logger()
 
     def __init__(self) -> None:
-        self._handlers: dict[str, list[EventHandler]] = {}
-        self._all: list[EventHandler] = []
+        # Handler lists are tuples, replaced (never mutated) on (un)subscribe:
+        # dispatch iterates them without a per-event copy, and a handler that
+        # unsubscribes during dispatch does not disturb the loop.
+        self._handlers: dict[str, tuple[EventHandler, ...]] = {}
+        self._all: tuple[EventHandler, ...] = ()
         self.counts: Counter[str] = Counter()
 
     def subscribe(self, name: str, handler: EventHandler) -> Callable[[], None]:
@@ -35,12 +38,16 @@ class EventRouter:
 
         Returns a function that undoes the subscription.
         """
-        bucket = self._all if name == ALL else self._handlers.setdefault(name, [])
-        bucket.append(handler)
+        if name == ALL:
+            self._all = (*self._all, handler)
+        else:
+            self._handlers[name] = (*self._handlers.get(name, ()), handler)
 
         def unsubscribe() -> None:
-            if handler in bucket:
-                bucket.remove(handler)
+            if name == ALL:
+                self._all = _without(self._all, handler)
+            elif handler in self._handlers.get(name, ()):
+                self._handlers[name] = _without(self._handlers[name], handler)
 
         return unsubscribe
 
@@ -49,22 +56,33 @@ class EventRouter:
 
     def dispatch(self, message: Message) -> None:
         name = message.name
-        self.counts[name] += 1
+        counts = self.counts
+        # dict.get rather than Counter's __getitem__/__missing__: once per event.
+        counts[name] = counts.get(name, 0) + 1
         handlers = self._handlers.get(name)
         if handlers:
-            for handler in tuple(handlers):
-                self._call(handler, message)
-        if self._all:
-            for handler in tuple(self._all):
-                self._call(handler, message)
+            for handler in handlers:
+                try:
+                    handler(message)
+                except Exception:
+                    self._failed(handler, message)
+        for handler in self._all:
+            try:
+                handler(message)
+            except Exception:
+                self._failed(handler, message)
 
-    def _call(self, handler: EventHandler, message: Message) -> None:
-        try:
-            handler(message)
-        except Exception:
-            self.log.failure(
-                "AMI event handler {handler!r} failed on {event} for {channel}",
-                handler=handler,
-                event=message.name,
-                channel=message.get("Channel"),
-            )
+    def _failed(self, handler: EventHandler, message: Message) -> None:
+        # Called from inside the except block, so log.failure sees the traceback.
+        self.log.failure(
+            "AMI event handler {handler!r} failed on {event} for {channel}",
+            handler=handler,
+            event=message.name,
+            channel=message.get("Channel"),
+        )
+
+
+def _without(handlers: tuple[EventHandler, ...], handler: EventHandler) -> tuple:
+    """``handlers`` minus the first occurrence of ``handler``."""
+    i = handlers.index(handler) if handler in handlers else -1
+    return handlers if i < 0 else handlers[:i] + handlers[i + 1 :]
