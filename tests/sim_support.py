@@ -133,6 +133,22 @@ UNORDERED = {"OriginateResponse", "DeviceStateChange", "ExtensionStatus", "PeerS
 RUN_SORTED = {"BridgeLeave", "Hangup", "SoftHangupRequest"}
 
 
+def floating(m: Message) -> bool:
+    """Single events whose position the recordings show varying, compared as a multiset.
+
+    * the dialled Local agent's ``;1`` Hangup: README ("the relative order of
+      the last three differed"); in 12 it even came after the caller's next
+      AsyncAGIStart;
+    * a PJSIP channel's ``Newstate Ringing``: before DialBegin in 09, after
+      DialState in 10 (the 180 races the Dial bookkeeping).
+    """
+    chan = m.get("Channel") or ""
+    if m.name == "Hangup" and "@sim-agents-" in chan and chan.endswith(";1"):
+        return True
+    return m.name == "Newstate" and chan.startswith("PJSIP/") and m.get(
+        "ChannelStateDesc") == "Ringing"
+
+
 def unsolicited(messages: Iterable[Message], filt: EventFilter) -> list[Message]:
     out = []
     for m in messages:
@@ -155,7 +171,7 @@ def shape(messages: Iterable[Message], filt: EventFilter | None = None
     loose: Counter = Counter()
     for m in unsolicited(messages, filt):
         names = tuple(k for k, _ in m.headers)
-        if m.name in UNORDERED:
+        if m.name in UNORDERED or floating(m):
             loose[(m.name, names, _state_of(m))] += 1
         else:
             ordered.append((m.name, names))

@@ -120,3 +120,22 @@ def test_09_pjsip_register_call_hold_busy_unregister_die() -> None:
     want, want_loose = shape(trace_received("09-pjsip-agent-phone.ami"))
     assert got == want
     assert got_loose == want_loose
+
+
+def test_10_chanspy_listen_and_whisper() -> None:
+    clock = Clock()
+    sim = lab(clock)
+    sim.add_phone(PhoneScript("1001", AgentBehaviour(1.0, talk=9.22), registered=False,
+                              timeline=((0.008, REGISTER), (13.64, UNREGISTER))))
+    h = Harness(sim, clock)
+    replay(h, "10-chanspy-supervisor.ami")
+    got, got_loose = shape(h.client.messages)
+    want, want_loose = shape(trace_received("10-chanspy-supervisor.ami"))
+    assert got == want
+    assert got_loose == want_loose
+    starts = h.client.events("ChanSpyStart")
+    assert [m["SpyeeChannel"][:11] for m in starts] == ["PJSIP/1001-"] * 2
+
+
+def test_12_filtered_user_load_call() -> None:
+    check("12-eventfilter-load-01-call.ami")

@@ -122,7 +122,7 @@ def _redirect(s: AmiSession, m: Message) -> None:
 def _hangup(s: AmiSession, m: Message) -> None:
     name = m.get("Channel") or ""
     cause_text = m.get("Cause") or ""
-    cause = int(cause_text) if cause_text.isdigit() else 0
+    cause = int(cause_text) if cause_text.isdigit() else None
     core = s.sim.core
     if len(name) > 2 and name.startswith("/") and name.endswith("/"):
         pattern = re.compile(name[1:-1])
@@ -140,7 +140,7 @@ def _hangup(s: AmiSession, m: Message) -> None:
     if chan is None:
         return
     s.respond(m, "Success", ("Message", "Channel Hungup"))
-    core.hangup_action(chan, cause if cause_text else 16)
+    core.hangup_action(chan, cause)
 
 
 def _bridge_id(chan) -> str:

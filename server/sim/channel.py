@@ -58,7 +58,13 @@ class Channel:
     application: str = ""
     app_data: str = ""
     hungup: bool = False
-    hangup_cause: int = 16
+    # Asterisk's hangupcause: 0 until something sets it (a Dial result, the
+    # other side's hangup); an AGI HANGUP without a Dial shows Cause 0 (07).
+    hangup_cause: int = 0
+    soft_hangup_sent: bool = False
+    # Originated straight into an application (ChanSpy): no pbx, so no
+    # SoftHangupRequest when it ends (trace 10).
+    app_only: bool = False
     # Why the dialplan was interrupted: "redirect" or "hangup".
     interrupt: str | None = None
     # The dialplan runner's pending step (a DelayedCall or a callable canceller).

@@ -65,8 +65,10 @@ class Core:
         self._agi_queues: dict[str, deque[QueuedCommand]] = {}
         self._mixmonitor: set[str] = set()
         self._redirect_to: dict[str, tuple[str, str, int]] = {}
-        # Hooks the actors and Dial install: channel name -> callable(reason).
+        # Hooks the actors and Dial install: channel name -> callable().
         self.on_gone: dict[str, Callable[[], None]] = {}
+        # ChanSpy: spied channel name -> callable() run just before its Hangup.
+        self.spies: dict[str, Callable[[], None]] = {}
         self.dial = None  # set by server.sim.dial.Dialer (it needs the core first)
         self._apps: dict[str, Callable[[Channel, str], str | None]] = {
             "set": self._app_set, "answer": self._app_answer, "agi": self._app_agi,
@@ -284,16 +286,24 @@ class Core:
         elif not chan.hungup:
             self._pbx_end(chan)
 
-    def hangup_action(self, chan: Channel, cause: int) -> None:
-        """AMI ``Hangup`` on ``chan``."""
-        if chan.name in self.on_gone and chan.pending is None and chan.peer is None:
-            self.on_gone.pop(chan.name)()
-            return
+    def hangup_action(self, chan: Channel, cause: int | None) -> None:
+        """AMI ``Hangup`` on ``chan``; ``cause`` None when the action had no Cause.
+
+        Traced (05a): one ``SoftHangupRequest`` (Cause 16 whatever was asked),
+        then the Local teardown; ``Hangup`` carries the requested cause, or the
+        channel's own (0) without one.
+        """
         if chan.pending is None and chan.peer is not None and chan.name.endswith(";2"):
-            self.hangup_by_actor(chan, cause)
+            self.hangup_by_actor(chan, 16 if cause is None else cause)
             return
-        self.publish(chan_event("SoftHangupRequest", "call", chan, ("Cause", str(cause))))
-        chan.hangup_cause = cause
+        if not chan.app_only:
+            self.publish(chan_event("SoftHangupRequest", "call", chan, ("Cause", "16")))
+            chan.soft_hangup_sent = True
+        if cause is not None:
+            chan.hangup_cause = cause
+        if chan.name in self.on_gone and chan.pending is None:
+            self.on_gone.pop(chan.name)()  # a dialled or originated leg
+            return
         self.peer_gone(chan)
 
     def _pbx_end(self, chan: Channel) -> None:
@@ -301,7 +311,8 @@ class Core:
         if chan.hungup:
             return
         chan.pending = None
-        self.publish(chan_event("SoftHangupRequest", "call", chan, ("Cause", "16")))
+        if not (chan.soft_hangup_sent or chan.app_only):
+            self.publish(chan_event("SoftHangupRequest", "call", chan, ("Cause", "16")))
         if chan.name in self._mixmonitor:
             self._mixmonitor.discard(chan.name)
             self.publish(chan_event("MixMonitorStop", "call", chan))
@@ -320,6 +331,9 @@ class Core:
 
     def _gone(self, chan: Channel, tech_cause: str | None = None) -> None:
         """Emit ``Hangup`` and forget the channel."""
+        spy = self.spies.pop(chan.name, None)
+        if spy is not None:
+            spy()  # ChanSpyStop comes before the spied channel's Hangup (trace 10)
         chan.hungup = True
         chan.dtmf_sink = None
         extra = [("Cause", str(chan.hangup_cause)),

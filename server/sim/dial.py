@@ -241,8 +241,12 @@ class DialCall:
             self.core.bridge_leave(self.bridge, dest)
             self.core.bridge_leave(self.bridge, caller)
             self.core.set_var(dest, "BRIDGEPEER", "")
-        self.core._gone(dest)
-        self._phone_idle()
+        # A spied-on agent leg lingers until ChanSpy lets go: the caller is
+        # back in AsyncAGI before its Hangup (trace 10).
+        spied = dest.name in self.core.spies
+        if not spied:
+            self.core._gone(dest)
+            self._phone_idle()
         if not bridged:
             self.core.publish(dial_event("DialEnd", caller, dest, ("DialStatus", "CANCEL")))
             self._done("CANCEL", dest.hangup_cause)
@@ -254,6 +258,9 @@ class DialCall:
         if "g" not in self.options:
             caller.interrupt = "hangup"  # without g the caller hangs up with the agent
         self._done(None, 16)
+        if spied:
+            self.core._gone(dest)
+            self._phone_idle()
 
     def _answered_vars(self) -> None:
         now = self.core.clock.seconds()

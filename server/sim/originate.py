@@ -173,6 +173,7 @@ class Originator:
         for k, v in target.variables:
             self.core.set_var(chan, k, v)
         if target.app:
+            chan.app_only = True
             if target.app.lower() == "chanspy":
                 ChanSpy(self.core, chan, target.data).start()
             else:
@@ -221,7 +222,7 @@ class ChanSpy:
             return
         self.state = "spying"
         self._spy_event("ChanSpyStart")
-        self.core.subscribe(self._watch)
+        self.core.spies[self.spyee.name] = self._spyee_gone
 
     def _spy_event(self, name: str) -> None:
         assert self.spyee is not None
@@ -234,20 +235,24 @@ class ChanSpy:
                 if others:
                     self.core.set_var(chan, "BRIDGEPEER", others[0].name)
 
-    def _watch(self, ev: Any) -> None:
-        if ev.name == "Hangup" and self.spyee is not None and ev.get("Channel") == self.spyee.name:
-            # Option E: leave when the spied-on channel hangs up; the spyer's
-            # Hangup then shows Cause 0 (trace 10).
-            self._stop()
-            self.spyer.hangup_cause = 0
+    def _spyee_gone(self) -> None:
+        # Option E: leave when the spied-on channel hangs up; the spyer's
+        # Hangup then shows Cause 0, after the spyee's Hangup (trace 10).
+        self._stop()
+        self.spyer.hangup_cause = 0
+        self.core.clock.callLater(0, self._end_spyer)
+
+    def _end_spyer(self) -> None:
+        if self.spyer.pending == self.interrupt:
             self.spyer.interrupt = "hangup"
-            self.core.clock.callLater(0, self.core.resume, self.spyer)
+            self.core.resume(self.spyer)
 
     def _stop(self) -> None:
         if self.state == "spying":
             self._spy_event("ChanSpyStop")
+            if self.spyee is not None:
+                self.core.spies.pop(self.spyee.name, None)
         self.state = "done"
-        self.core.unsubscribe(self._watch)
         if self.timer is not None and self.timer.active():
             self.timer.cancel()
 
