@@ -24,7 +24,7 @@ from server.ami.codec import (
     percent_decode,
     percent_encode,
 )
-from tests.trace_util import SMALL_TRACES, header, reference, trace, wire_bytes
+from tests.trace_util import ALL_TRACES, SMALL_TRACES, header, reference, trace, wire_bytes
 
 BANNER_LINE = b"Asterisk Call Manager/11.0.0\r\n"
 
@@ -91,7 +91,7 @@ def test_lf_only_input_parses_like_crlf():
 
 
 @pytest.mark.parametrize("direction,expect_banner", [("<<<", True), (">>>", False)])
-@pytest.mark.parametrize("path", SMALL_TRACES, ids=[p.name for p in SMALL_TRACES])
+@pytest.mark.parametrize("path", ALL_TRACES, ids=[p.name for p in ALL_TRACES])
 def test_trace_fed_one_byte_at_a_time_gives_the_same_messages(path, direction, expect_banner):
     data = wire_bytes(path, direction)
     whole = AmiParser(expect_banner).feed(data)
