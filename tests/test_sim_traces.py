@@ -41,6 +41,11 @@ exten => 95598,1,NoOp(hotline call from ${CALLERID(all)})
  same => n,Set(AGENT_IFACE=)
  same => n,Goto(agi)
  same => n(done),Hangup()
+exten => 5000,1,Set(HOLD_NOTE=parked-for-actions)
+ same => n,Answer()
+ same => n,Wait(120)
+exten => 5001,1,NoOp(redirected here)
+ same => n,Wait(120)
 """
 
 #: enter-account: the README says 3.0 s, but 04's STREAM FILE was cut by the
@@ -139,3 +144,19 @@ def test_10_chanspy_listen_and_whisper() -> None:
 
 def test_12_filtered_user_load_call() -> None:
     check("12-eventfilter-load-01-call.ami")
+
+
+def test_05a_actions_on_a_live_channel() -> None:
+    h = check("05a-actions-live-channel.ami", lab_dialplan=True)
+    want = trace_received("05a-actions-live-channel.ami")
+
+    def answers(messages):
+        return [(m.kind, m.name, [k for k, _ in m.headers])
+                for m in messages if m.kind == "response" or "ActionID" in m]
+
+    assert answers(h.client.messages) == answers(want)
+    getvars = [(m.get("Variable"), m.get("Value")) for m in h.client.responses()
+               if m.get("Variable")]
+    assert getvars[:3] == [("HOLD_NOTE", "parked-for-actions"), ("NO_SUCH_VAR", ""),
+                           ("CHANNEL(state)", "Up")]
+    assert ("ACD_TAG", "vip customer") in getvars

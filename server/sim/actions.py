@@ -80,7 +80,7 @@ def _setvar(s: AmiSession, m: Message) -> None:
         return
     name = m.get("Channel")
     if not name:
-        s.sim.globals[var] = m.get("Value") or ""
+        s.sim.core.globals[var] = m.get("Value") or ""
         s.respond(m, "Success", ("Message", "Variable Set"))
         return
     chan = s.sim.core.find(name)
@@ -102,7 +102,7 @@ def _getvar(s: AmiSession, m: Message) -> None:
             return
         value = s.sim.core.expand(chan, "${" + var + "}")
     else:
-        value = s.sim.globals.get(var, "")
+        value = s.sim.core.globals.get(var, "")
     s.respond(m, "Success", ("Variable", var), ("Value", value))
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from server.sim.agi import AgiSession, QueuedCommand
-from server.sim.channel import CAUSE_TEXT, DOWN, RING, RINGING, UP, Channel
+from server.sim.channel import CAUSE_TEXT, DOWN, RING, RINGING, STATE_DESC, UP, Channel
 from server.sim.dialplan import Dialplan, evaluate, split_args, substitute
 from server.sim.events import Event, bridge_block, chan_event, event
 from server.sim.prompts import PromptCatalog
@@ -57,6 +57,8 @@ class Core:
         self.rng = random.Random(seed)
         self.agi_delay = agi_delay
         self.channels: dict[str, Channel] = {}
+        #: global variables (Setvar without Channel); ${VAR} falls back to them
+        self.globals: dict[str, str] = {"ASTETCDIR": "/etc/asterisk"}
         self.counts: Counter[str] = Counter()
         self.calls_started = 0
         self._listeners: list[Callable[[Event], None]] = []
@@ -166,7 +168,14 @@ class Core:
         }
         if name in special:
             return special[name]
-        return chan.variables.get(name, "")
+        if name == "CHANNEL(state)":
+            return STATE_DESC[chan.state]
+        if name in ("CHANNEL(name)", "CHANNEL(uniqueid)", "CHANNEL(linkedid)"):
+            return {"CHANNEL(name)": chan.name, "CHANNEL(uniqueid)": chan.uniqueid,
+                    "CHANNEL(linkedid)": chan.linkedid}[name]
+        if name in chan.variables:
+            return chan.variables[name]
+        return self.globals.get(name, "")
 
     def expand(self, chan: Channel, text: str) -> str:
         return substitute(text, lambda name: self.lookup(chan, name))

@@ -67,7 +67,6 @@ class Simulator:
         self.users = {u.username: u for u in (users or [AmiUser("acd", "secret")])}
         self.actions = dict(ACTIONS)
         self.sessions: list[AmiSession] = []
-        self.globals: dict[str, str] = {}
         self.callers: list[CallerActor] = []
 
     def uptime(self) -> float:
