@@ -23,7 +23,7 @@ def test_answered_call_with_two_holds():
     r.hold_start(100)
     r.hold_end(125)
     r.bridge_end(200, hung_up_by="caller")
-    r.survey(215, score=5)
+    r.survey(215, answer="satisfied")
     r.wrap_up_end(230, disposition="fault.reported")
     r.finish(230, "answered")
     assert compute_durations(r.snapshot().timeline) == Durations(

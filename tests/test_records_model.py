@@ -22,7 +22,7 @@ def _full_call() -> CallRecorder:
     r.answered(1090.0, agent="1001", tier="senior")
     r.update(recording="1700000000.7.wav")
     r.bridge_end(1200.0, hung_up_by="caller")
-    r.survey(1210.0, score=4, reason="slow")
+    r.survey(1210.0, answer="dissatisfied", reason="slow")
     r.wrap_up_end(1230.0, disposition="fault.dispatched", notes="crew sent")
     r.finish(1230.0, "answered")
     return r

@@ -76,7 +76,9 @@ class CallRecord:
     agent_tier: str | None = None
     disposition: str | None = None
     notes: str | None = None
-    satisfaction: int | None = None
+    # The survey answer as config/ivr.yaml names it: "satisfied",
+    # "fairly_satisfied" or "dissatisfied"; None if not surveyed or no answer.
+    satisfaction: str | None = None
     satisfaction_reason: str | None = None
     recording: str | None = None
     outage_notice: str | None = None
@@ -229,10 +231,10 @@ class CallRecorder:
         self._bump(disposition=disposition, notes=notes)
         self._event(now, WRAP_UP_END, disposition=disposition)
 
-    def survey(self, now: float, score: int | None, reason: str | None = None) -> None:
-        """``score`` None: the caller was asked but gave no answer."""
-        self._bump(satisfaction=score, satisfaction_reason=reason)
-        self._event(now, SURVEY, score=score)
+    def survey(self, now: float, answer: str | None, reason: str | None = None) -> None:
+        """``answer`` is the survey label; None: asked, but the caller gave none."""
+        self._bump(satisfaction=answer, satisfaction_reason=reason)
+        self._event(now, SURVEY, answer=answer)
 
     def abandoned(self, now: float, position: int | None = None) -> None:
         self._event(now, ABANDONED, position=position)
