@@ -1,0 +1,184 @@
+"""Scorecards from finished records: per agent, per team, per queue per interval.
+
+Pure. Durations come from durations.py; the queue figures (offered, SL, ASA, AHT,
+abandons) are computed by feeding each record's facts into the ACD's own
+``queues.stats.AcdStats``, so a scorecard and the live wallboard share one
+definition of every KPI (GUIDE §4).
+
+Counting rules:
+- A call belongs to the interval (and the period) in which it was first enqueued;
+  intervals are aligned on the epoch (whole for UTC+8 and any whole-hour offset).
+- Only inbound calls are offered/answered/abandoned; callbacks and follow-ups are
+  outbound work and count in ``handled`` and AHT only.
+- A call is handled when its after-call work ended (wrap_up_end), as in AcdStats;
+  it counts for the agent who answered it. Missed offers are offers to that agent
+  with outcome no_answer or rejected.
+- Satisfaction rate = (satisfied + fairly_satisfied) / surveyed with an answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from queues.stats import AcdStats, QueueKpis
+from server.records.durations import compute_durations
+from server.records.model import CallRecord
+
+SATISFIED = frozenset({"satisfied", "fairly_satisfied"})
+
+
+def is_complaint(record: CallRecord) -> bool:
+    intent = record.intent or ""
+    return intent == "complaint" or intent.startswith("complaint.") or \
+        "complaint" in record.queues
+
+
+@dataclass(frozen=True)
+class AgentScorecard:
+    agent_id: str
+    handled: int
+    talk_s: float
+    hold_s: float
+    acw_s: float
+    aht_s: float | None
+    hold_ratio: float | None  # hold / (talk + hold)
+    offers: int
+    missed_offers: int
+    surveyed: int
+    satisfaction_rate: float | None
+    complaints: int
+    asa_s: float | None  # ASA of the queues this agent answered in, whole period
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if b > 0 else None
+
+
+@dataclass
+class _Tally:
+    handled: int = 0
+    talk_s: float = 0.0
+    hold_s: float = 0.0
+    acw_s: float = 0.0
+    offers: int = 0
+    missed: int = 0
+    surveyed: int = 0
+    satisfied: int = 0
+    complaints: int = 0
+
+    def card(self, agent_id: str, asa_s: float | None) -> AgentScorecard:
+        return AgentScorecard(
+            agent_id=agent_id, handled=self.handled,
+            talk_s=round(self.talk_s, 3), hold_s=round(self.hold_s, 3),
+            acw_s=round(self.acw_s, 3),
+            aht_s=_ratio(self.talk_s + self.hold_s + self.acw_s, self.handled),
+            hold_ratio=_ratio(self.hold_s, self.talk_s + self.hold_s),
+            offers=self.offers, missed_offers=self.missed, surveyed=self.surveyed,
+            satisfaction_rate=_ratio(self.satisfied, self.surveyed),
+            complaints=self.complaints, asa_s=asa_s)
+
+
+def agent_scorecards(records: Iterable[CallRecord],
+                     team_of: Mapping[str, str] | None = None,
+                     complaint: Callable[[CallRecord], bool] = is_complaint,
+                     ) -> dict[str, AgentScorecard]:
+    """Scorecards keyed by agent id, or by team when ``team_of`` (agent → team) is
+    given. ``records`` are the period's final records."""
+    def key(agent: str) -> str:
+        return team_of.get(agent, "(no team)") if team_of is not None else agent
+
+    tallies: dict[str, _Tally] = {}
+    queues_of: dict[str, set[str]] = {}
+    queue_wait: dict[str, list[float]] = {}  # queue -> [answered wait sum, answered]
+    for record in records:
+        d = compute_durations(record.timeline)
+        for event in record.timeline:
+            if event.kind == "offer":
+                t = tallies.setdefault(key(event.details["agent"]), _Tally())
+                t.offers += 1
+                t.missed += event.details.get("outcome") != "answered"
+        answered_in = _answer_queue(record)
+        if answered_in is None or record.agent_id is None:
+            continue
+        if record.kind == "inbound":
+            w = queue_wait.setdefault(answered_in, [0.0, 0])
+            w[0] += d.queue_wait_s
+            w[1] += 1
+        k = key(record.agent_id)
+        queues_of.setdefault(k, set()).add(answered_in)
+        if not any(e.kind == "wrap_up_end" for e in record.timeline):
+            continue
+        t = tallies.setdefault(k, _Tally())
+        t.handled += 1
+        t.talk_s += d.talk_s
+        t.hold_s += d.hold_s
+        t.acw_s += d.acw_s
+        t.complaints += complaint(record)
+        if record.satisfaction is not None:
+            t.surveyed += 1
+            t.satisfied += record.satisfaction in SATISFIED
+
+    def asa(k: str) -> float | None:
+        waits = [queue_wait[q] for q in queues_of.get(k, ()) if q in queue_wait]
+        return _ratio(sum(w[0] for w in waits), sum(w[1] for w in waits))
+
+    return {k: t.card(k, asa(k)) for k, t in sorted(tallies.items())}
+
+
+def _answer_queue(record: CallRecord) -> str | None:
+    """The queue the call was in when answered (after any overflow), else None."""
+    current = None
+    for event in record.timeline:
+        if event.kind == "enqueued":
+            current = event.details["queue"]
+        elif event.kind == "overflow":
+            current = event.details["to_queue"]
+        elif event.kind == "answered":
+            return current
+    return None
+
+
+def queue_intervals(records: Iterable[CallRecord], sl_threshold_s: Mapping[str, int],
+                    short_abandon_s: float = 5.0, interval_s: int = 900,
+                    ) -> dict[tuple[float, str], QueueKpis]:
+    """KPIs per (interval start, queue), e.g. 15-minute intervals for the daily report."""
+    stats: dict[float, AcdStats] = {}
+    for record in records:
+        first = next((e for e in record.timeline if e.kind == "enqueued"), None)
+        if first is None:
+            continue
+        start = first.t - first.t % interval_s
+        acd = stats.setdefault(start, AcdStats(dict(sl_threshold_s), short_abandon_s))
+        _feed(acd, record)
+    return {(start, queue): acd.kpis(queue)
+            for start, acd in sorted(stats.items()) for queue in sorted(acd.queues)}
+
+
+def _feed(acd: AcdStats, record: CallRecord) -> None:
+    d = compute_durations(record.timeline)
+    inbound = record.kind == "inbound"
+    entered: set[str] = set()
+    current: str | None = None
+    for event in record.timeline:
+        kind = event.kind
+        if kind == "enqueued":
+            current = event.details["queue"]
+            # A requeue after a missed offer re-enters the same queue: one offer.
+            if inbound and current not in entered:
+                acd.offered(current)
+            entered.add(current)
+        elif kind == "overflow" and current is not None:
+            to_queue = event.details["to_queue"]
+            if inbound:
+                acd.overflowed(current, to_queue)
+            entered.add(to_queue)
+            current = to_queue
+        elif kind == "answered" and inbound and current is not None:
+            acd.answered(current, d.queue_wait_s)
+        elif kind == "abandoned" and inbound and current is not None:
+            acd.abandoned(current, d.queue_wait_s)
+        elif kind == "callback_requested" and inbound and current is not None:
+            acd.callback(current)
+        elif kind == "wrap_up_end" and current is not None:
+            acd.handled(current, d.talk_s, d.hold_s, d.acw_s)
