@@ -53,7 +53,7 @@ class Durations:
 
 
 def _ms(seconds: float) -> float:
-    return round(max(seconds, 0.0), 3)
+    return float(round(max(seconds, 0.0), 3))
 
 
 def _first(events: list[_Event], kind: str, after: float | None = None) -> _Event | None:
