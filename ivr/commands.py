@@ -11,7 +11,7 @@ caller's journey decided (queue the call, record a survey score, ...).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 __all__ = [
     "AgiCommand",
@@ -132,8 +132,14 @@ AgiCommand = Play | Ask | SayNumber | SayDigits | SayDateTime | SetVariable | Se
 ) | Hangup
 
 
-def to_agi(command: AgiCommand) -> str:
-    """The ``Command:`` header text for ``command``."""
+def to_agi(command: AgiCommand, sound_dir: str = "") -> str:
+    """The ``Command:`` header text for ``command``.
+
+    ``sound_dir`` prefixes prompt names (``welcome`` -> ``hotline/welcome``):
+    Asterisk then finds the file under ``sounds/<CHANNEL(language)>/hotline/``.
+    """
+    if sound_dir and isinstance(command, (Play, Ask)):
+        command = replace(command, prompt=f"{sound_dir}/{command.prompt}")
     return command.agi()
 
 
@@ -169,4 +175,5 @@ class AgiResult:
             value = int(self.result)
         except ValueError:
             return None
-        return chr(value) if value > 0 else None
+        # DTMF keys are ASCII; anything else is not a key press.
+        return chr(value) if 0 < value < 128 else None

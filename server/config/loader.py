@@ -113,6 +113,8 @@ def load_config(path: str | os.PathLike[str],
         _check_staffing(acd, tops["queues.yaml"])
     if ivr is not None and acd is not None:
         _check_intents(ivr, acd, tops["ivr.yaml"])
+    if ivr is not None:
+        _check_engine_prompts(ivr, tops["ivr.yaml"])
     if problems.errors or None in (server, ivr, acd):
         # file order, then the order found within each file
         order = {str(base / name): i for i, name in enumerate(FILES)}
@@ -140,6 +142,18 @@ def _check_staffing(acd: AcdConfig, top: Section) -> None:
         if not any(all(a.skills.get(r.skill, 0) >= r.min_level for r in q.skills)
                    and acd.tier_rank(a.tier) >= floor for a in acd.agents.values()):
             top.warn(f"queues.{q.name}", "no agent has the skills and tier this queue needs")
+
+
+def _check_engine_prompts(ivr: IvrConfig, top: Section) -> None:
+    """The engine and the waiting loop play fixed prompt names: each must be configured."""
+    from ivr.engine import EnginePrompts
+    from ivr.hold import HoldPrompts
+
+    needed = dict.fromkeys((*EnginePrompts().names(), *HoldPrompts().names()))
+    for name in needed:
+        if name not in ivr.prompts:
+            top.error(f"prompts.{name}", "missing: the IVR plays this prompt "
+                      "(add zh/en texts so deploy/prompts/synthesize.py can make it)")
 
 
 def _check_intents(ivr: IvrConfig, acd: AcdConfig, top: Section) -> None:
