@@ -90,8 +90,11 @@ class RedisProcess:
     def _drain(self) -> None:
         proc = self.proc
         if proc is not None and proc.stdout is not None:
-            for _ in proc.stdout:
-                pass
+            try:
+                for _ in proc.stdout:
+                    pass
+            except (ValueError, OSError):
+                pass  # the pipe was closed by stop()/kill(): nothing left to drain
 
     def kill(self) -> None:
         """SIGKILL: for the tests that prove nothing is lost when Redis dies."""
