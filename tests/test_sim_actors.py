@@ -164,3 +164,28 @@ def test_two_clients_both_get_events() -> None:
     pump.flush()
     assert len(other.events("AsyncAGIStart")) == len(h.client.events("AsyncAGIStart")) == 1
     assert h.sim.summary().sessions == 2
+
+
+def test_hangup_action_on_the_agent_leg_returns_the_caller_to_agi() -> None:
+    h = hotline()
+    h.sim.add_phone(PhoneScript("1001", AgentBehaviour(0.5, talk=60.0)))
+    h.sim.add_phone(PhoneScript("1002", AgentBehaviour(None)))
+    h.sim.add_caller(CallerScript("1"))
+    h.run(0.01)
+    chan = h.client.events("AsyncAGIStart")[0]["Channel"]
+    connect(h, chan, "PJSIP/1001")
+    h.run(1.0)
+    agent = h.client.events("BridgeEnter")[0]["Channel"]
+    h.send("Hangup", {"Channel": agent, "Cause": "16"}, "kill")
+    assert h.client.responses()[-1]["Message"] == "Channel Hungup"
+    assert len(h.client.events("AsyncAGIStart")) == 2
+    assert [m["Channel"] for m in h.client.events("Hangup")] == [agent]
+    connect(h, chan, "PJSIP/1002")  # rings for ever: hang the ringing leg up
+    h.run(1.0)
+    ringing = h.client.events("DialBegin")[-1]["DestChannel"]
+    h.send("Hangup", {"Channel": ringing}, "kill2")
+    assert h.client.events("DialEnd")[-1]["DialStatus"] == "NOANSWER"
+    assert len(h.client.events("AsyncAGIStart")) == 3
+    h.agi(chan, "HANGUP", "bye")
+    assert h.sim.summary().channels_active == 0
+    assert h.pending_calls() == 0

@@ -160,3 +160,38 @@ def test_05a_actions_on_a_live_channel() -> None:
     assert getvars[:3] == [("HOLD_NOTE", "parked-for-actions"), ("NO_SUCH_VAR", ""),
                            ("CHANNEL(state)", "Up")]
     assert ("ACD_TAG", "vip customer") in getvars
+
+
+def test_09_list_actions_have_the_traced_shapes() -> None:
+    clock = Clock()
+    sim = lab(clock)
+    phones_of_trace_09(sim)
+    h = Harness(sim, clock)
+    replay(h, "09-pjsip-agent-phone.ami", skip={
+        "PJSIPShowEndpoint", "PJSIPShowContacts", "PJSIPShowAors",
+        "PJSIPShowRegistrationsInbound"})
+    want = trace_received("09-pjsip-agent-phone.ami")
+    kinds = {"EndpointList", "EndpointListComplete", "ExtensionStatus",
+             "ExtensionStateListComplete", "DeviceStateChange", "DeviceStateListComplete"}
+
+    def answers(messages, action_id):
+        return [(m.name, [k for k, _ in m.headers], m.get("Device"),
+                 m.get("DeviceState") or m.get("State") or m.get("StatusText"))
+                for m in messages if m.get("ActionID") == action_id
+                and (m.kind == "response" or m.name in kinds)]
+
+    # a-0003: endpoints with 1001 registered; the lab's extra loopback endpoint
+    # (no AOR, so no Contacts header) has no simulated counterpart.
+    exp = [a for a in answers(want, "a-0003")
+           if not (a[0] == "EndpointList" and "Contacts" not in a[1])]
+    assert answers(h.client.messages, "a-0003") == exp
+    assert [a[3] for a in exp[1:3]] == ["Not in use", "Unavailable"]
+    # a-0010: ExtensionState for 1001; a-0014: DeviceStateList during the call
+    assert answers(h.client.messages, "a-0010") == answers(want, "a-0010")
+    # (the lab's app_queue and loopback devices have no simulated counterpart)
+    assert answers(h.client.messages, "a-0014") == [
+        a for a in answers(want, "a-0014") if "Queue:" not in str(a) and "loopback" not in str(a)]
+    states = [m for m in h.client.messages if m.get("ActionID") == "a-0009"
+              and m.name == "ExtensionStatus"]
+    assert [(m["Exten"], m["StatusText"]) for m in states][:2] == [
+        ("1001", "Idle"), ("1002", "Unavailable")]

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from server.ami.codec import Message
 from server.sim.ami_server import AmiSession
+from server.sim.phones import EXT_STATUS
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +228,55 @@ def _device_state_list(s: AmiSession, m: Message) -> None:
                       [("EventList", "Complete"), ("ListItems", len(phones))])
 
 
+_DEVICE_TEXT = {"NOT_INUSE": "Not in use", "INUSE": "In use", "RINGING": "Ringing",
+                "UNAVAILABLE": "Unavailable"}
+
+
+def _hint_status(s: AmiSession, context: str, exten: str) -> tuple[str, str, str] | None:
+    """(hint, Status, StatusText) of a dialplan hint, from the phone behind it."""
+    hint = s.sim.core.dialplan.hints.get((context, exten))
+    if hint is None:
+        return None
+    phone = s.sim.phones.phones.get(hint.partition("/")[2]) if hint.startswith("PJSIP/") else None
+    code, text = EXT_STATUS[phone.device_state if phone else "UNAVAILABLE"]
+    return hint, str(code), text
+
+
+def _extension_state_list(s: AmiSession, m: Message) -> None:
+    hints = sorted(s.sim.core.dialplan.hints)
+    s.respond(m, "Success", ("EventList", "start"), ("Message", "Extension Statuses will follow"))
+    for context, exten in hints:
+        hint, code, text = _hint_status(s, context, exten) or ("", "-1", "Unknown")
+        s.send_list_event("ExtensionStatus", m, [("Exten", exten), ("Context", context),
+                          ("Hint", hint), ("Status", code), ("StatusText", text)])
+    s.send_list_event("ExtensionStateListComplete", m,
+                      [("EventList", "Complete"), ("ListItems", len(hints))])
+
+
+def _extension_state(s: AmiSession, m: Message) -> None:
+    exten, context = m.get("Exten") or "", m.get("Context") or ""
+    found = _hint_status(s, context, exten)
+    hint, code, text = found or ("", "-1", "Unknown")
+    s.respond(m, "Success", ("Message", "Extension Status"), ("Exten", exten),
+              ("Context", context), ("Hint", hint), ("Status", code), ("StatusText", text))
+
+
+def _pjsip_show_endpoints(s: AmiSession, m: Message) -> None:
+    phones = sorted(s.sim.phones.phones.values(), key=lambda p: p.endpoint)
+    s.respond(m, "Success", ("EventList", "start"),
+              ("Message", "A listing of Endpoints follows, presented as EndpointList events"))
+    for p in phones:
+        contacts = f"{p.endpoint}/{p.contact}," if p.contact else ""
+        active = "1" if p.call_state else "0"
+        s.send_list_event("EndpointList", m, [
+            ("ObjectType", "endpoint"), ("ObjectName", p.endpoint), ("Transport", ""),
+            ("Aor", p.endpoint), ("Auths", p.endpoint), ("OutboundAuths", ""),
+            ("Contacts", contacts), ("DeviceState", _DEVICE_TEXT[p.device_state]),
+            ("ActiveChannels", active)])
+    s.send_list_event("EndpointListComplete", m,
+                      [("EventList", "Complete"), ("ListItems", len(phones))])
+
+
 def _originate(s: AmiSession, m: Message) -> None:
     s.sim.originator.originate(s, m)
 
@@ -237,6 +287,7 @@ ACTIONS: dict[str, Handler] = {
     "redirect": _redirect, "hangup": _hangup, "coreshowchannels": _core_show_channels,
     "status": _status, "playdtmf": _play_dtmf, "mixmonitor": _mixmonitor,
     "stopmixmonitor": _stop_mixmonitor, "devicestatelist": _device_state_list,
-    "originate": _originate,
+    "originate": _originate, "extensionstatelist": _extension_state_list,
+    "extensionstate": _extension_state, "pjsipshowendpoints": _pjsip_show_endpoints,
 }
 

@@ -67,8 +67,11 @@ class Core:
         self._agi_queues: dict[str, deque[QueuedCommand]] = {}
         self._mixmonitor: set[str] = set()
         self._redirect_to: dict[str, tuple[str, str, int]] = {}
-        # Hooks the actors and Dial install: channel name -> callable().
+        # Told after a channel's Hangup (actors stop their timers): name -> callable().
         self.on_gone: dict[str, Callable[[], None]] = {}
+        # Dial's outbound legs: name -> callable() that tears the leg down
+        # (its Local ;2 vanished, or a Hangup action).
+        self.legs: dict[str, Callable[[], None]] = {}
         # ChanSpy: spied channel name -> callable() run just before its Hangup.
         self.spies: dict[str, Callable[[], None]] = {}
         self.dial = None  # set by server.sim.dial.Dialer (it needs the core first)
@@ -104,8 +107,7 @@ class Core:
     ) -> Channel:
         tech = base.split("/", 1)[0]
         if seq is None:
-            seq = self._name_seq[tech]
-            self._name_seq[tech] += 1
+            seq = self.next_seq(tech)
         uid = f"{int(self.clock.seconds())}.{self._uid_seq}"
         self._uid_seq += 1
         chan = Channel(
@@ -122,8 +124,7 @@ class Core:
         dialed_peer: str | None = None,
     ) -> tuple[Channel, Channel]:
         """Create ``Local/exten@context-N;1`` and ``;2`` with the traced events."""
-        seq = self._name_seq["Local"]
-        self._name_seq["Local"] += 1
+        seq = self.next_seq("Local")
         base = f"Local/{exten}@{context}"
         one = self.new_channel(base, context, exten, linkedid=linkedid, suffix=";1", seq=seq)
         two = self.new_channel(base, context, exten, state=RING, linkedid=one.linkedid,
@@ -141,6 +142,12 @@ class Core:
         self.publish(event("LocalBridge", "call", one.block("LocalOne"), two.block("LocalTwo"),
                            [("Context", context), ("Exten", exten), ("LocalOptimization", "Yes")]))
         return one, two
+
+    def next_seq(self, tech: str) -> int:
+        """The next channel number for ``tech`` (the 8 hex digits in its name)."""
+        seq = self._name_seq[tech]
+        self._name_seq[tech] += 1
+        return seq
 
     def set_state(self, chan: Channel, state: int) -> None:
         if chan.state != state and not chan.hungup:
@@ -276,7 +283,7 @@ class Core:
         if peer is not None and not peer.hungup:
             self.publish(chan_event("HangupRequest", "call", peer, ("Cause", str(cause))))
         chan.hangup_cause = cause
-        self._gone(chan)
+        self.hangup_now(chan)
         if peer is not None and not peer.hungup:
             peer.hangup_cause = cause
             self.peer_gone(peer)
@@ -290,8 +297,8 @@ class Core:
             pending("hangup")
             if chan.pending is None and not chan.hungup:
                 self._run(chan)
-        elif chan.name in self.on_gone:
-            self.on_gone.pop(chan.name)()  # a dialled channel: Dial tears it down
+        elif chan.name in self.legs:
+            self.legs.pop(chan.name)()  # a dialled channel: Dial tears it down
         elif not chan.hungup:
             self._pbx_end(chan)
 
@@ -310,8 +317,8 @@ class Core:
             chan.soft_hangup_sent = True
         if cause is not None:
             chan.hangup_cause = cause
-        if chan.name in self.on_gone and chan.pending is None:
-            self.on_gone.pop(chan.name)()  # a dialled or originated leg
+        if chan.name in self.legs and chan.pending is None:
+            self.legs.pop(chan.name)()  # a dialled leg: Dial tears it down
             return
         self.peer_gone(chan)
 
@@ -329,16 +336,16 @@ class Core:
         cause = chan.hangup_cause
         if peer is not None and not peer.hungup:
             self.publish(chan_event("HangupRequest", "call", peer, ("Cause", str(cause))))
-        self._gone(chan)
+        self.hangup_now(chan)
         if peer is not None and not peer.hungup:
             peer.hangup_cause = cause
             stop = self.on_gone.pop(peer.name, None)
             if stop is not None:
                 stop()
             self.publish(chan_event("SoftHangupRequest", "call", peer, ("Cause", "16")))
-            self._gone(peer)
+            self.hangup_now(peer)
 
-    def _gone(self, chan: Channel, tech_cause: str | None = None) -> None:
+    def hangup_now(self, chan: Channel, tech_cause: str | None = None) -> None:
         """Emit ``Hangup`` and forget the channel."""
         spy = self.spies.pop(chan.name, None)
         if spy is not None:
@@ -351,6 +358,7 @@ class Core:
             extra.append(("TechCause", tech_cause))
         self.publish(chan_event("Hangup", "call", chan, *extra))
         self.channels.pop(chan.name, None)
+        self.legs.pop(chan.name, None)
         self._agi_queues.pop(chan.name, None)
         self._redirect_to.pop(chan.name, None)
         stop = self.on_gone.pop(chan.name, None)

@@ -80,7 +80,7 @@ class DialCall:
                                             linkedid=self.caller.linkedid, dialed_peer=rest)
             one.connected_num, one.connected_name = self.caller.caller_num, self.caller.caller_name
             self.dest, self.two = one, two
-            self.core.on_gone[one.name] = self._dest_gone
+            self.core.legs[one.name] = self._dest_gone
             self.core.on_gone[two.name] = self._cancel_timers
             self.core.publish(dial_event("DialBegin", self.caller, one, ("DialString", rest)))
         elif tech == "PJSIP":
@@ -105,6 +105,7 @@ class DialCall:
             self.core.publish(chan_event("NewConnectedLine", "call", dest))
             dest.device = phone.device
             self.dest = dest
+            self.core.legs[dest.name] = self._dest_gone
             self.core.on_gone[dest.name] = self._cancel_timers
             if phone.state == "reachable":
                 self.core.set_state(dest, RINGING)
@@ -233,7 +234,7 @@ class DialCall:
             return
         dest, caller = self.dest, self.caller
         assert dest is not None
-        self.core.on_gone.pop(dest.name, None)
+        self.core.legs.pop(dest.name, None)
         self._cancel_timers()
         bridged = self.state == "bridged"
         self.state = "done"
@@ -245,11 +246,14 @@ class DialCall:
         # back in AsyncAGI before its Hangup (trace 10).
         spied = dest.name in self.core.spies
         if not spied:
-            self.core._gone(dest)
+            self.core.hangup_now(dest)
             self._phone_idle()
         if not bridged:
-            self.core.publish(dial_event("DialEnd", caller, dest, ("DialStatus", "CANCEL")))
-            self._done("CANCEL", dest.hangup_cause)
+            # The callee hung up while ringing (Normal Clearing): app_dial's
+            # handle_cause counts nothing for cause 16, so the status is NOANSWER.
+            # Not traced.
+            self.core.publish(dial_event("DialEnd", caller, dest, ("DialStatus", "NOANSWER")))
+            self._done("NOANSWER", dest.hangup_cause)
             return
         self.core.set_var(caller, "BRIDGEPEER", "")
         self._answered_vars()
@@ -259,7 +263,7 @@ class DialCall:
             caller.interrupt = "hangup"  # without g the caller hangs up with the agent
         self._done(None, 16)
         if spied:
-            self.core._gone(dest)
+            self.core.hangup_now(dest)
             self._phone_idle()
 
     def _answered_vars(self) -> None:
@@ -293,27 +297,27 @@ class DialCall:
                                      ("TechCause", "486")))
         self.core.publish(dial_event("DialEnd", self.caller, dest, ("DialStatus", "BUSY")))
         dest.hangup_cause = 17
-        self.core.on_gone.pop(dest.name, None)
+        self.core.legs.pop(dest.name, None)
         self._done("BUSY", 17)  # the caller goes on before the PJSIP Hangup (trace 09)
-        self.core._gone(dest, tech_cause="486")
+        self.core.hangup_now(dest, tech_cause="486")
         self._phone_idle()
 
     def _kill_dest(self, cause: int) -> None:
         """Asterisk hangs up the agent leg (timeout, caller gone)."""
         dest, two = self.dest, self.two
         assert dest is not None
-        self.core.on_gone.pop(dest.name, None)
+        self.core.legs.pop(dest.name, None)
         if two is not None and not two.hungup:
             self.core.on_gone.pop(two.name, None)
             self.core.publish(chan_event("HangupRequest", "call", two, ("Cause", str(cause))))
             dest.hangup_cause = two.hangup_cause = cause
-            self.core._gone(dest)
+            self.core.hangup_now(dest)
             self.core.publish(chan_event("SoftHangupRequest", "call", two, ("Cause", "16")))
-            self.core._gone(two)
+            self.core.hangup_now(two)
         elif not dest.hungup:
             # Not traced for PJSIP: Asterisk hangs up the outbound leg (CANCEL/BYE).
             dest.hangup_cause = cause
-            self.core._gone(dest)
+            self.core.hangup_now(dest)
         self._phone_idle()
 
     def _phone_idle(self) -> None:

@@ -121,15 +121,14 @@ class Originator:
 
     def _fail_local(self, m: Message, s: AmiSession, channel: str, exten: str, context: str,
                     target: Target, caller: tuple[str, str] | None) -> None:
-        one, two = (self.core.new_channel(f"Local/{exten}@{context}", context, exten,
-                                          suffix=";1", seq=self.core._name_seq["Local"]), None)
+        seq = self.core.next_seq("Local")
+        one = self.core.new_channel(f"Local/{exten}@{context}", context, exten,
+                                    suffix=";1", seq=seq)
         two = self.core.new_channel(f"Local/{exten}@{context}", context, exten, state=0,
-                                    linkedid=one.linkedid, suffix=";2",
-                                    seq=self.core._name_seq["Local"])
-        self.core._name_seq["Local"] += 1
+                                    linkedid=one.linkedid, suffix=";2", seq=seq)
         two.hangup_cause = one.hangup_cause = 0
-        self.core._gone(two)
-        self.core._gone(one)
+        self.core.hangup_now(two)
+        self.core.hangup_now(one)
         self.core.device_state(f"Local/{exten}@{context}", "INVALID")
         self._response(m, s, False, channel, target, None, caller)
         self.core.device_state(f"Local/{exten}@{context}", "INVALID")
