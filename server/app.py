@@ -6,32 +6,73 @@ itself in a module global, and no part is handed its collaborators later.
 
 from __future__ import annotations
 
-from twisted.application.service import MultiService
+from dataclasses import dataclass
+from pathlib import Path
+
+from twisted.application.service import MultiService, Service
+from twisted.internet import defer
 from twisted.internet.endpoints import clientFromString
 from twisted.internet.interfaces import IStreamClientEndpoint
 
-from server.agi import AgiDriver
 from server.ami.router import EventRouter
 from server.ami.service import AmiOptions, AmiService
+from server.bills import make_bill_lookup
+from server.calls import CallCenter
 from server.config import Config
+from server.records.spool import DurableRecords
+from server.records.store import RecordStore
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What the demo and the tests change from the config files."""
+
+    ami_endpoint: str | None = None
+    redis_url: str | None = None
+    spool_dir: str | None = None
+
+
+class _RecordsService(Service):
+    """Starts the durable writer (replaying a spool left by an earlier run) and stops it."""
+
+    def __init__(self, records: DurableRecords, store: RecordStore) -> None:
+        self.records = records
+        self.store = store
+
+    def startService(self) -> None:
+        super().startService()
+        self.records.start()
+
+    @defer.inlineCallbacks
+    def stopService(self):
+        super().stopService()
+        self.records.stop()
+        yield self.store.close()
 
 
 class Hotline:
-    """The running server: AMI link, AsyncAGI driver and the call handling on top."""
+    """The running server: AMI link, records, and the call handling on top."""
 
     def __init__(self, reactor, cfg: Config, ami_endpoint: IStreamClientEndpoint,
-                 ami_options: AmiOptions) -> None:
+                 ami_options: AmiOptions, redis_url: str, spool_dir: str) -> None:
         self.reactor = reactor
         self.cfg = cfg
         self.services = MultiService()
         self.events = EventRouter()
         self.ami = AmiService(reactor, ami_endpoint, ami_options, self.events)
         self.ami.setServiceParent(self.services)
-        self.agi = AgiDriver(self.ami, on_start=self._agi_started)
+        Path(spool_dir).mkdir(parents=True, exist_ok=True)
+        self.store = RecordStore.from_url(redis_url)
+        self.records = DurableRecords(self.store, Path(spool_dir) / "spool.jsonl", reactor)
+        _RecordsService(self.records, self.store).setServiceParent(self.services)
+        self.calls = CallCenter(
+            reactor, cfg, self.ami, save=self.records.put,
+            bills=make_bill_lookup(reactor, cfg.ivr.bill_lookup, cfg.acd.policy.timezone),
+        )
 
     @classmethod
     def from_config(cls, reactor, cfg: Config, secret: str,
-                    ami_endpoint: str | None = None) -> Hotline:
+                    overrides: Overrides = Overrides()) -> Hotline:
         a = cfg.server.ami
         options = AmiOptions(
             username=a.username,
@@ -42,8 +83,7 @@ class Hotline:
             backoff_initial=a.reconnect_initial_s,
             backoff_max=a.reconnect_max_s,
         )
-        endpoint = clientFromString(reactor, ami_endpoint or a.endpoint)
-        return cls(reactor, cfg, endpoint, options)
-
-    def _agi_started(self, session, event) -> None:
-        """Placeholder until the call adapter lands: park the call politely."""
+        endpoint = clientFromString(reactor, overrides.ami_endpoint or a.endpoint)
+        return cls(reactor, cfg, endpoint, options,
+                   redis_url=overrides.redis_url or cfg.server.redis.url,
+                   spool_dir=overrides.spool_dir or cfg.server.records.spool)

@@ -1,0 +1,508 @@
+"""The adapter: AMI events in, core decisions out, AMI actions and records written.
+
+This is the one module that knows both sides.  Per call it feeds the IVR
+engine (``ivr.engine``), the waiting loop (``ivr.hold``) and the ACD router
+(``queues.router``) with what Asterisk reports, and turns what they decide into
+AsyncAGI commands, ``Setvar``/``Redirect`` for a connect, and record facts.
+
+A call's phases, as the server sees them::
+
+    ivr ──Enqueue──▶ queued ──offer──▶ connecting ──DialEnd ANSWER──▶ talking
+     │                 ▲                  │                              │
+     │                 └──DialEnd other───┘           agent hangs up ──▶ survey ──▶ ended
+     └── goodbye / deflected / self-service / hangup ───────────────────────────────▶ ended
+
+The caller's channel keeps its identity across all of it: after the Dial the
+dialplan (deploy/asterisk/extensions.conf, ``acd-connect``) sends it back into
+``AGI(agi:async)``, where a new ``AsyncAGIStart`` continues the same call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from ivr import outcomes as out
+from ivr.commands import AgiResult, Hangup, Play, to_agi
+from ivr.engine import CallInfo, IvrSession
+from ivr.hold import HoldLoop, HoldState, QueueStatus
+from ivr.hours import closed_redirect, opener
+from ivr.outage import OutageBoard
+from ivr.sequence import Sequence
+from queues.agents import AgentState
+from queues.items import Decision, Outcome, WorkItem
+from queues.router import Router
+from server.agi import AgiDriver, AgiSession, AgiSessionEnded
+from server.ami.codec import Message
+from server.config import Config
+from server.records.model import CallRecorder
+
+SOUND_DIR = "hotline"
+CONNECT_CONTEXT = ("acd-connect", "s", "1")
+DIAL_OUTCOMES = {
+    "NOANSWER": Outcome.NO_ANSWER,
+    "BUSY": Outcome.BUSY,
+    "CHANUNAVAIL": Outcome.FAILED,
+    "CONGESTION": Outcome.FAILED,
+    "DONTCALL": Outcome.FAILED,
+    "TORTURE": Outcome.FAILED,
+    "INVALIDARGS": Outcome.FAILED,
+}
+OFFER_LABELS = {Outcome.ANSWERED: "answered", Outcome.NO_ANSWER: "no_answer",
+                Outcome.BUSY: "rejected", Outcome.FAILED: "rejected"}
+
+
+@dataclass
+class Call:
+    id: str  # Asterisk Linkedid: the call's id everywhere (records, ACD)
+    channel: str
+    caller: str
+    dialled: str
+    ivr: IvrSession
+    record: CallRecorder
+    session: AgiSession | None = None
+    phase: str = "ivr"
+    hold: HoldLoop | None = None
+    queue: str | None = None
+    intent: str | None = None
+    priority: int | None = None
+    account: str | None = None
+    agent_id: str | None = None
+    agent_channel: str | None = None
+    ring_start: float | None = None
+    talked: bool = False
+    caller_gone: bool = False
+    wrap_done: bool = True  # no agent, nothing to wait for
+    outcome: str | None = None
+    farewell: Sequence = field(default_factory=Sequence)
+    in_farewell: bool = False
+
+
+class CallCenter:
+    """Owns the live calls.  Built by the composition root; see server/app.py.
+
+    :param clock: ``seconds()`` and ``callLater`` (the reactor, or ``task.Clock``).
+    :param ami: the ``AmiService`` (``sendAction`` and ``router``).
+    :param save: ``save(record_dict)`` persists a record (``DurableRecords.put``).
+    :param bills: ``lookup(account) -> Deferred[BillInfo | None]``.
+    :param router_factory: builds the ACD ``Router`` with this object as its output.
+    """
+
+    log = Logger()
+
+    def __init__(self, clock, cfg: Config, ami, *, save: Callable[[dict], object],
+                 bills, outages: OutageBoard | None = None, ring_timeout_s: int = 20,
+                 hold_chunk_s: int = 20) -> None:
+        self.clock = clock
+        self.cfg = cfg
+        self.ami = ami
+        self._save = save
+        self.bills = bills
+        self.outages = outages if outages is not None else OutageBoard()
+        self.ring_timeout_s = ring_timeout_s
+        self.hold_chunk_s = hold_chunk_s
+        self.acd = Router(cfg.acd, clock, self)
+        self.agi = AgiDriver(ami, on_start=self._agi_started, on_end=self._agi_ended)
+        self.calls: dict[str, Call] = {}  # by call id
+        self._by_channel: dict[str, Call] = {}
+        self._by_agent_channel: dict[str, Call] = {}
+        self._last_call_of_agent: dict[str, Call] = {}
+        self._is_open = opener(cfg.acd.queues)
+        self._closed_queue = closed_redirect(cfg.acd.queues)
+        self.counters: dict[str, int] = {
+            "ivr_entered": 0, "ivr_finished": 0, "ivr_deflected": 0, "ivr_self_service": 0,
+            "ivr_fell_back": 0, "ivr_hangup": 0, "records_written": 0, "calls_ended": 0,
+        }
+        router = ami.router
+        for name, handler in (("DialBegin", self._dial_begin), ("DialEnd", self._dial_end),
+                              ("Hangup", self._hangup), ("Hold", self._hold),
+                              ("Unhold", self._unhold),
+                              ("DeviceStateChange", self._device_state)):
+            router.subscribe(name, handler)
+
+    # ---------------------------------------------------------------- AsyncAGI
+
+    def _agi_started(self, session: AgiSession, event: Message) -> None:
+        call = self._by_channel.get(session.channel)
+        now = self.clock.seconds()
+        if call is None:
+            call = self._new_call(session, event, now)
+            if call is None:
+                return
+            self._run(call, call.ivr.start(
+                CallInfo(call.channel, call.caller, call.dialled, session.uniqueid), now,
+                self.outages.covering(call.caller, now, self.cfg.ivr.outage.max_age_s)))
+            return
+        call.session = session
+        if call.phase == "connecting":
+            return  # a Redirect to the agent is on its way: send nothing
+        if call.phase == "survey":
+            self._run(call, call.ivr.start_survey(now, call.intent or ""))
+        elif call.phase == "queued":
+            self._start_hold(call, now)  # back from a Dial nobody answered
+        else:
+            self.log.warn("{call}: AsyncAGIStart in phase {phase}; ending politely",
+                          call=call.id, phase=call.phase)
+            self._farewell(call)
+
+    def _new_call(self, session: AgiSession, event: Message, now: float) -> Call | None:
+        env = session.env
+        call_id = session.linkedid or session.uniqueid
+        caller = env.get("agi_callerid", "unknown")
+        if caller in ("", "unknown"):
+            caller = ""
+        call = Call(call_id, session.channel, caller, env.get("agi_extension", ""),
+                    IvrSession(self.cfg.ivr, is_open=self._is_open,
+                               closed_queue=self._closed_queue),
+                    CallRecorder(call_id, now, caller, env.get("agi_extension", "")),
+                    session=session)
+        self.calls[call_id] = call
+        self._by_channel[session.channel] = call
+        self.counters["ivr_entered"] += 1
+        self._persist(call)
+        return call
+
+    def _agi_ended(self, session: AgiSession, event: Message) -> None:
+        call = self._by_channel.get(session.channel)
+        if call is not None and call.session is session:
+            call.session = None
+
+    def _run(self, call: Call, outputs: list) -> None:
+        """Handle outcomes, then send the one AGI command (always last), if any."""
+        command = None
+        for item in outputs:
+            if isinstance(item, (out.Enqueue, out.Deflected, out.SelfServed,
+                                 out.CallbackRequested, out.SurveyAnswered,
+                                 out.BillLookupRequest, out.Goodbye, out.IvrAbandoned)):
+                self._outcome(call, item)
+            else:
+                command = item
+        if command is None or call.session is None or call.phase == "connecting":
+            return
+        d = self.agi.run(call.session, to_agi(command, SOUND_DIR))
+        d.addCallbacks(self._result, self._agi_failed, callbackArgs=(call,),
+                       errbackArgs=(call,))
+
+    def _result(self, result: AgiResult, call: Call) -> None:
+        now = self.clock.seconds()
+        if call.in_farewell:
+            following, _ = call.farewell.advance(result)
+            if following is not None:
+                self._send(call, following)
+            return
+        if call.phase in ("ivr", "survey"):
+            self._run(call, call.ivr.on_result(result, now))
+        elif call.hold is not None and call.hold.state is not HoldState.DONE:
+            # Also after a callback was booked: the loop says goodbye and hangs up.
+            self._run(call, call.hold.on_result(result, now))
+
+    def _agi_failed(self, failure, call: Call) -> None:
+        if failure.check(AgiSessionEnded):
+            return  # redirected to an agent or hung up: the events tell the rest
+        self.log.warn("{call}: AGI command failed: {err}", call=call.id,
+                      err=failure.getErrorMessage())
+
+    def _send(self, call: Call, command) -> None:
+        if call.session is None:
+            return
+        d = self.agi.run(call.session, to_agi(command, SOUND_DIR))
+        d.addCallbacks(self._result, self._agi_failed, callbackArgs=(call,),
+                       errbackArgs=(call,))
+
+    def _farewell(self, call: Call) -> None:
+        """Say goodbye and hang up: for calls the ACD gave up on."""
+        call.in_farewell = True
+        self._send(call, call.farewell.start([Play(call.ivr.prompts.goodbye), Hangup()]))
+
+    # ---------------------------------------------------------------- IVR outcomes
+
+    def _outcome(self, call: Call, item) -> None:
+        now = self.clock.seconds()
+        rec = call.record
+        if isinstance(item, out.Enqueue):
+            self.counters["ivr_finished"] += 1
+            if item.fell_back:
+                self.counters["ivr_fell_back"] += 1
+            self._record_path(call)
+            rec.update(language=item.language, account=item.account, intent=item.intent)
+            rec.ivr_end(now)
+            call.queue, call.intent, call.account = item.queue, item.intent, item.account
+            call.priority = item.priority
+            self._enqueue(call, now)
+        elif isinstance(item, out.Deflected):
+            self.counters["ivr_deflected"] += 1
+            rec.update(outage_notice=item.notice_id)
+            call.outcome = "deflected"
+        elif isinstance(item, out.SelfServed):
+            self.counters["ivr_self_service"] += 1
+            rec.update(account=item.account)
+            call.outcome = "self_service"
+        elif isinstance(item, out.CallbackRequested):
+            self._callback_from_ivr(call, item, now)
+        elif isinstance(item, out.SurveyAnswered):
+            rec.survey(now, item.score, item.reason)
+        elif isinstance(item, out.BillLookupRequest):
+            self.bills.lookup(item.account).addBoth(self._bill_arrived, call)
+        elif isinstance(item, out.Goodbye):
+            call.outcome = call.outcome or "ivr_goodbye"
+        elif isinstance(item, out.IvrAbandoned):
+            if call.phase == "ivr":
+                self.counters["ivr_hangup"] += 1
+                call.outcome = call.outcome or "ivr_hangup"
+            self._record_path(call)
+        self._persist(call)
+
+    def _record_path(self, call: Call) -> None:
+        known = len(call.record.snapshot().ivr_path)
+        for menu, key in call.ivr.path[known:]:
+            call.record.ivr_key(menu, key)
+
+    def _bill_arrived(self, info, call: Call) -> None:
+        if not isinstance(info, out.BillInfo):
+            info = None
+        if call.caller_gone:
+            return
+        self._run(call, call.ivr.on_lookup(info, self.clock.seconds()))
+
+    # ---------------------------------------------------------------- queueing
+
+    def _enqueue(self, call: Call, now: float) -> None:
+        call.phase = "queued"
+        call.record.enqueued(now, call.queue or "", call.priority)
+        self.acd.enqueue(call.id, call.queue or "", intent=call.intent, number=call.caller,
+                         priority=call.priority)
+        if call.phase == "queued":  # not offered at once
+            self._start_hold(call, now)
+
+    def _start_hold(self, call: Call, now: float) -> None:
+        queue = self.cfg.acd.queues.get(call.queue or "")
+        call.hold = HoldLoop(
+            call.queue or "", call.caller or None, lambda t: self._status(call),
+            chunk_s=int(queue.announce_interval_s) if queue else self.hold_chunk_s,
+            callback_above_ewt_s=queue.callback_offer_after_s if queue else None,
+            intent=call.intent, account=call.account,
+        )
+        self._run(call, call.hold.start(now))
+
+    def _status(self, call: Call) -> QueueStatus | None:
+        item = self.acd.item(call.id)
+        if item is None or call.phase != "queued":
+            return None
+        return QueueStatus(self.acd.position(call.id), self.acd.estimated_wait(call.id))
+
+    def _callback_from_ivr(self, call: Call, item: out.CallbackRequested, now: float) -> None:
+        call.record.callback_requested(now, item.number)
+        if call.phase == "queued":
+            self.acd.request_callback(call.id, item.number)
+        else:
+            # Closed hours: the caller was never queued.  Queue, then convert at
+            # once, so the callback takes its place like any waiting call.
+            call.queue = call.queue or item.queue
+            call.record.enqueued(now, item.queue)
+            self.acd.enqueue(call.id, item.queue, intent=item.intent, number=item.number)
+            self.acd.request_callback(call.id, item.number)
+        call.outcome = "callback"
+
+    # ---------------------------------------------------------------- ACD outputs
+
+    def offer(self, item: WorkItem, agent_id: str, decision: Decision) -> None:
+        call = self.calls.get(item.id)
+        if call is None:
+            self.log.error("Offer for unknown call {id}", id=item.id)
+            return
+        agent = self.cfg.acd.agents[agent_id]
+        self.log.info("Route {text}", text=decision.text())
+        call.phase = "connecting"
+        call.agent_id = agent_id
+        call.ring_start = None
+        if call.hold is not None:
+            call.hold.stop()
+        channel = call.channel
+        d = self.ami.sendAction("Setvar", [("Channel", channel), ("Variable", "AGENT_IFACE"),
+                                           ("Value", agent.interface)])
+        d.addCallback(lambda _: self.ami.sendAction(
+            "Setvar", [("Channel", channel), ("Variable", "DIAL_TIMEOUT"),
+                       ("Value", str(self.ring_timeout_s))]))
+        context, exten, priority = CONNECT_CONTEXT
+        d.addCallback(lambda _: self.ami.sendAction(
+            "Redirect", [("Channel", channel), ("Context", context), ("Exten", exten),
+                         ("Priority", priority)]))
+        d.addErrback(self._connect_failed, call, item)
+
+    def _connect_failed(self, failure, call: Call, item: WorkItem) -> None:
+        self.log.warn("{call}: connecting to {agent} failed: {err}", call=call.id,
+                      agent=call.agent_id, err=failure.getErrorMessage())
+        if call.phase == "connecting" and not call.caller_gone:
+            call.phase = "queued"
+            self.acd.offer_result(item.id, Outcome.FAILED)
+
+    def place_callback(self, item: WorkItem, agent_id: str, decision: Decision) -> None:
+        # Callback placement (Originate the agent into acd-callback-agent, then the
+        # dialplan dials the customer) is not wired yet: report it as failed so the
+        # item goes back to the router instead of holding the agent.
+        self.log.warn("Callback {id} for {agent}: placement not implemented", id=item.id,
+                      agent=agent_id)
+        self.clock.callLater(0, self.acd.offer_result, item.id, Outcome.CUSTOMER_NO_ANSWER)
+
+    def cancel_offer(self, item: WorkItem, agent_id: str, reason: str) -> None:
+        call = self.calls.get(item.id)
+        if call is not None and call.agent_channel and not call.caller_gone:
+            self.ami.sendAction("Hangup", [("Channel", call.agent_channel)]).addErrback(
+                lambda f: None)
+
+    def agent_state_changed(self, agent_id: str, old: AgentState, new: AgentState,
+                            reason: str) -> None:
+        self.log.info("Agent {agent}: {old} -> {new} ({reason})", agent=agent_id, old=old,
+                      new=new, reason=reason)
+        if old is AgentState.WRAP_UP and new is not AgentState.WRAP_UP:
+            call = self._last_call_of_agent.get(agent_id)
+            if call is not None and not call.wrap_done:
+                call.wrap_done = True
+                call.record.wrap_up_end(self.clock.seconds(), "none")
+                self._maybe_finish(call)
+
+    def call_abandoned(self, item: WorkItem, short: bool) -> None:
+        call = self.calls.get(item.id)
+        if call is not None:
+            call.record.abandoned(self.clock.seconds())
+            call.outcome = "abandoned"
+
+    def call_overflowed(self, item: WorkItem, from_queue: str, to_queue: str | None) -> None:
+        call = self.calls.get(item.id)
+        if call is None:
+            return
+        now = self.clock.seconds()
+        if to_queue is not None:
+            call.queue = to_queue
+            call.record.overflow(now, from_queue, to_queue)
+            if call.hold is not None:
+                call.hold.queue = to_queue
+            return
+        call.outcome = "overflowed"
+        if call.hold is not None:
+            call.hold.stop()
+        call.phase = "ended"
+        self._farewell(call)
+
+    def callback_requested(self, call_item: WorkItem, callback: WorkItem | None) -> None:
+        call = self.calls.get(call_item.id)
+        if call is not None:
+            call.outcome = "callback"  # the hold loop says goodbye and hangs up
+
+    def work_item_failed(self, item: WorkItem, reason: str) -> None:
+        self.log.warn("Work item {id} failed: {reason}", id=item.id, reason=reason)
+
+    # ---------------------------------------------------------------- dial and bridge
+
+    def _dial_begin(self, event: Message) -> None:
+        call = self._by_channel.get(event.get("Channel", ""))
+        if call is None or call.phase != "connecting":
+            return
+        call.agent_channel = event.get("DestChannel")
+        call.ring_start = self.clock.seconds()
+        if call.agent_channel:
+            self._by_agent_channel[call.agent_channel] = call
+
+    def _dial_end(self, event: Message) -> None:
+        call = self._by_channel.get(event.get("Channel", ""))
+        if call is None or call.phase != "connecting" or call.agent_id is None:
+            return
+        status = event.get("DialStatus", "")
+        now = self.clock.seconds()
+        ring_start = call.ring_start if call.ring_start is not None else now
+        if status == "ANSWER":
+            agent = self.cfg.acd.agents[call.agent_id]
+            call.phase, call.talked, call.wrap_done = "talking", True, False
+            call.record.offer(now, call.agent_id, ring_start, "answered")
+            call.record.answered(now, call.agent_id, agent.tier)
+            call.record.update(recording=f"{call.id}.wav")
+            self._last_call_of_agent[call.agent_id] = call
+            self.acd.offer_result(call.id, Outcome.ANSWERED)
+        elif status == "CANCEL":
+            return  # the caller hung up while it rang: the Hangup handler abandons
+        else:
+            outcome = DIAL_OUTCOMES.get(status, Outcome.FAILED)
+            call.record.offer(now, call.agent_id, ring_start, OFFER_LABELS[outcome])
+            self._forget_agent_channel(call)
+            call.phase = "queued"  # back to AsyncAGI: the hold loop resumes there
+            call.agent_id = None
+            self.acd.offer_result(call.id, outcome)
+        self._persist(call)
+
+    def _hold(self, event: Message) -> None:
+        call = self._by_agent_channel.get(event.get("Channel", ""))
+        if call is not None and call.phase == "talking":
+            call.record.hold_start(self.clock.seconds())
+            self.acd.hold(call.id, True)
+
+    def _unhold(self, event: Message) -> None:
+        call = self._by_agent_channel.get(event.get("Channel", ""))
+        if call is not None and call.phase == "talking":
+            call.record.hold_end(self.clock.seconds())
+            self.acd.hold(call.id, False)
+
+    def _hangup(self, event: Message) -> None:
+        channel = event.get("Channel", "")
+        call = self._by_agent_channel.get(channel)
+        now = self.clock.seconds()
+        if call is not None:
+            self._forget_agent_channel(call)
+            if call.phase == "talking":
+                call.record.bridge_end(now, "agent")
+                call.phase = "survey" if self.cfg.ivr.survey.enabled else "ended"
+                self.acd.call_ended(call.id)
+                self._persist(call)
+                if call.phase == "ended":
+                    self._farewell(call)
+            return
+        call = self._by_channel.get(channel)
+        if call is None:
+            return
+        call.caller_gone = True
+        del self._by_channel[channel]
+        phase = call.phase
+        if phase == "talking":
+            call.record.bridge_end(now, "caller")
+            self._forget_agent_channel(call)
+            self.acd.call_ended(call.id)
+        elif phase in ("queued", "connecting"):
+            if call.hold is not None:
+                call.hold.on_hangup(now)
+            self.acd.abandon(call.id)
+        elif phase in ("ivr", "survey"):
+            self._run(call, call.ivr.on_hangup(now))
+        call.phase = "ended"
+        self._maybe_finish(call)
+
+    def _forget_agent_channel(self, call: Call) -> None:
+        if call.agent_channel:
+            self._by_agent_channel.pop(call.agent_channel, None)
+        call.agent_channel = None
+
+    def _device_state(self, event: Message) -> None:
+        self.acd.device_state(event.get("Device", ""), event.get("State", ""))
+
+    # ---------------------------------------------------------------- records
+
+    def _maybe_finish(self, call: Call) -> None:
+        """A record is final once the caller is gone and any wrap-up has ended."""
+        if not call.caller_gone or not call.wrap_done or call.id not in self.calls:
+            return
+        outcome = call.outcome or ("answered" if call.talked else "ivr_hangup")
+        if call.talked:
+            outcome = "answered"
+        call.record.finish(self.clock.seconds(), outcome)
+        del self.calls[call.id]
+        self.counters["calls_ended"] += 1
+        self._persist(call, final=True)
+
+    def _persist(self, call: Call, final: bool = False) -> None:
+        d = defer.maybeDeferred(self._save, call.record.to_dict())
+        if final:
+            def written(_):
+                self.counters["records_written"] += 1
+            d.addCallback(written)
+        d.addErrback(lambda f: self.log.failure("Record for {call} not saved", f, call=call.id))
