@@ -228,3 +228,12 @@ def replay(h: Harness, trace: str, skip: Iterable[str] = (), tail: float = 2.0,
 
 def _map_channels(text: str, mapping: dict[str, str]) -> str:
     return _CHAN.sub(lambda m: mapping.get(m.group(0), m.group(0)), text)
+
+
+_SEQ = re.compile(r"-[0-9a-f]{8}(?=;|$)")
+
+
+def varsets(messages: Iterable[Message]) -> list[tuple[str, str]]:
+    """(channel without its sequence number, variable) of every VarSet, in order."""
+    return [(_SEQ.sub("", m["Channel"]), m["Variable"]) for m in messages
+            if m.kind == EVENT and m.name == "VarSet"]

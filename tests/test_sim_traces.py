@@ -9,6 +9,7 @@ orders the traces README calls variable are compared as multisets.
 
 from __future__ import annotations
 
+import pytest
 from twisted.internet.task import Clock
 
 from server.sim import (
@@ -18,13 +19,14 @@ from server.sim import (
     AgentBehaviour,
     AmiUser,
     CallerScript,
+    EventFilter,
     PhoneScript,
     Press,
     PromptCatalog,
     Simulator,
 )
 from server.sim.dialplan import parse
-from tests.sim_support import Harness, replay, shape, trace_received
+from tests.sim_support import Harness, replay, shape, trace_received, varsets
 
 #: The lab's hotline as the traces README describes it: after the AGI it dials
 #: inline instead of jumping to acd-connect, and a FAILED AGI hangs up (07).
@@ -53,9 +55,10 @@ exten => 5001,1,NoOp(redirected here)
 LAB_PROMPTS = PromptCatalog({"welcome": 1.9, "menu": 2.8, "enter-account": 3.2})
 
 
-def lab(clock: Clock, lab_dialplan: bool = False) -> Simulator:
+def lab(clock: Clock, lab_dialplan: bool = False, filt: EventFilter | None = None) -> Simulator:
     """The lab's sim-callers and sim-agents (traces README); AGI loop poll 0.1 s."""
-    sim = Simulator(clock, users=[AmiUser("acd", "secret")], prompts=LAB_PROMPTS, agi_delay=0.1,
+    user = AmiUser("acd", "secret", filt or EventFilter.shipped())
+    sim = Simulator(clock, users=[user], prompts=LAB_PROMPTS, agi_delay=0.1,
                     dialplan=parse(LAB_DIALPLAN) if lab_dialplan else None)
     sim.add_originate_caller("1", CallerScript(
         "13800001", presses=(Press("1", 4.3), Press("2", 6.75)), patience=40))
@@ -195,3 +198,27 @@ def test_09_list_actions_have_the_traced_shapes() -> None:
               and m.name == "ExtensionStatus"]
     assert [(m["Exten"], m["StatusText"]) for m in states][:2] == [
         ("1001", "Idle"), ("1002", "Unavailable")]
+
+
+PHONE_10 = PhoneScript("1001", AgentBehaviour(1.0, talk=9.22), registered=False,
+                       timeline=((0.008, REGISTER), (13.64, UNREGISTER)))
+
+
+@pytest.mark.parametrize(("trace", "lab_dialplan"), [
+    ("02-asyncagi-full-call.ami", False), ("03-asyncagi-dial-noanswer.ami", False),
+    ("04-asyncagi-caller-abandons.ami", False), ("05a-actions-live-channel.ami", True),
+    ("07-asyncagi-edge-cases.ami", True), ("08-asyncagi-redirect-to-agent.ami", False),
+    ("09-pjsip-agent-phone.ami", False), ("10-chanspy-supervisor.ami", False),
+])
+def test_unfiltered_user_gets_the_traced_varsets(trace: str, lab_dialplan: bool) -> None:
+    """Without the event filter, every VarSet of the trace, in order, on the same channel."""
+    clock = Clock()
+    sim = lab(clock, lab_dialplan, EventFilter.unfiltered())
+    if trace.startswith("09"):
+        phones_of_trace_09(sim)
+    if trace.startswith("10"):
+        sim.add_phone(PHONE_10)
+    h = Harness(sim, clock)
+    replay(h, trace, skip={"PJSIPShowEndpoint", "PJSIPShowContacts", "PJSIPShowAors",
+                           "PJSIPShowRegistrationsInbound"})
+    assert varsets(h.client.messages) == varsets(trace_received(trace))

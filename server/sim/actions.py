@@ -81,8 +81,8 @@ def _setvar(s: AmiSession, m: Message) -> None:
         return
     name = m.get("Channel")
     if not name:
-        s.sim.core.globals[var] = m.get("Value") or ""
         s.respond(m, "Success", ("Message", "Variable Set"))
+        s.sim.core.set_global(var, m.get("Value") or "")
         return
     chan = s.sim.core.find(name)
     if chan is None:

@@ -163,6 +163,23 @@ class Core:
         chan.variables[name] = value
         self.publish(chan_event("VarSet", "dialplan", chan, ("Variable", name), ("Value", value)))
 
+    def set_global(self, name: str, value: str) -> None:
+        """A global variable: VarSet with ``Channel: none`` (trace 05a)."""
+        self.globals[name] = value
+        self.publish(event("VarSet", "dialplan", [("Channel", "none"), ("Uniqueid", "none"),
+                                                  ("Variable", name), ("Value", value)]))
+
+    def reevaluate_bridge(self, bridge: Bridge) -> None:
+        """BRIDGEPEER on each member, BRIDGEPVTCALLID facing a PJSIP peer (09, 10)."""
+        for chan in bridge.channels:
+            others = [c for c in bridge.channels if c is not chan]
+            if others:
+                self.set_var(chan, "BRIDGEPEER", others[0].name)
+        for chan in bridge.channels:
+            others = [c for c in bridge.channels if c is not chan]
+            if others and others[0].tech == "PJSIP":
+                self.set_var(chan, "BRIDGEPVTCALLID", f"sim-{others[0].uniqueid}")
+
     def device_state(self, device: str, state: str) -> None:
         self.publish(event("DeviceStateChange", "call", [("Device", device), ("State", state)]))
 

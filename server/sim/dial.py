@@ -21,6 +21,19 @@ from server.sim.scripts import AgentBehaviour
 
 log = logging.getLogger(__name__)
 
+_RTP_QOS = (
+    ("RTPAUDIOQOS", "ssrc=0;themssrc=0;lp=0;rxjitter=0.000000;rxcount=0;txjitter=0.000000;"
+                    "txcount=0;rlp=0;rtt=0.000000;rxmes=0.000000;txmes=0.000000"),
+    ("RTPAUDIOQOSJITTER", "minrxjitter=000.000000;maxrxjitter=000.000000;"
+                          "avgrxjitter=000.000000;stdevrxjitter=000.000000;"),
+    ("RTPAUDIOQOSLOSS", "minrxlost=000.000000;maxrxlost=000.000000;avgrxlost=000.000000;"
+                        "stdevrxlost=000.000000;"),
+    ("RTPAUDIOQOSRTT", "minrtt=000.000000;maxrtt=000.000000;avgrtt=000.000000;"
+                       "stdevrtt=000.000000;"),
+    ("RTPAUDIOQOSMES", "minrxmes=000.000000;maxrxmes=000.000000;avgrxmes=000.000000;"
+                       "stdevrxmes=000.000000;"),
+)
+
 _EMPTY_DIAL_VARS = (
     "DIALSTATUS", "DIALEDPEERNUMBER", "DIALEDPEERNAME", "ANSWEREDTIME", "ANSWEREDTIME_MS",
     "DIALEDTIME", "DIALEDTIME_MS", "RINGTIME", "RINGTIME_MS", "PROGRESSTIME", "PROGRESSTIME_MS",
@@ -99,6 +112,7 @@ class DialCall:
             dest = self.core.new_channel(f"PJSIP/{phone.endpoint}", "agent-phones", "s",
                                          caller=(phone.endpoint, name),
                                          linkedid=self.caller.linkedid)
+            self.core.set_var(dest, "DIALEDPEERNUMBER", rest)
             dest.connected_num = self.caller.caller_num
             dest.connected_name = self.caller.caller_name
             dest.exten = self.caller.exten
@@ -131,6 +145,9 @@ class DialCall:
                 self.caller.connected_num = self.dest.caller_num
                 self.caller.connected_name = self.dest.caller_name
                 self.core.publish(chan_event("NewConnectedLine", "call", self.caller))
+            ring = self.core.clock.seconds() - self.started
+            self.core.set_var(self.caller, "RINGTIME", str(int(ring)))
+            self.core.set_var(self.caller, "RINGTIME_MS", str(int(ring * 1000)))
             self.core.publish(dial_event("DialState", self.caller, self.dest,
                                          ("DialStatus", "RINGING")))
             two = self.caller.peer
@@ -186,10 +203,7 @@ class DialCall:
             self.phone.call_state = "INUSE"
             self.core.device_state(self.phone.device, "INUSE")
             self.dialer.phones.extension_status(self.phone)
-        self.core.set_var(dest, "BRIDGEPEER", caller.name)
-        self.core.set_var(caller, "BRIDGEPEER", dest.name)
-        if self.phone is not None:
-            self.core.set_var(caller, "BRIDGEPVTCALLID", f"sim-{dest.uniqueid}")
+        self.core.reevaluate_bridge(self.bridge)
         b = self.behaviour
         if b.hold_at is not None and self.phone is not None:
             self._later(b.hold_at, self._hold)
@@ -211,10 +225,7 @@ class DialCall:
 
     def _reevaluate_bridge(self) -> None:
         # Hold/Unhold re-emit BRIDGEPEER x2 and BRIDGEPVTCALLID (trace 09).
-        assert self.dest is not None
-        self.core.set_var(self.dest, "BRIDGEPEER", self.caller.name)
-        self.core.set_var(self.caller, "BRIDGEPEER", self.dest.name)
-        self.core.set_var(self.caller, "BRIDGEPVTCALLID", f"sim-{self.dest.uniqueid}")
+        self.core.reevaluate_bridge(self.bridge)
 
     def _agent_hangs_up(self) -> None:
         if self.state != "bridged":
@@ -224,12 +235,21 @@ class DialCall:
             return
         dest = self.dest
         assert dest is not None
+        self._rtp_qos()
         self.core.publish(chan_event("HangupRequest", "call", dest, ("Cause", "16")))
         dest.hangup_cause = 16
         self._dest_gone()
 
+    def _rtp_qos(self) -> None:
+        """chan_pjsip's RTP statistics, set as the media ends (trace 09)."""
+        dest = self.dest
+        assert dest is not None
+        for name, value in _RTP_QOS:
+            self.core.set_var(dest, name, value)
+            self.core.set_var(self.caller, name + "BRIDGED", value)
+
     def _dest_gone(self) -> None:
-        """The agent leg hung up while ringing or bridged."""
+        """The agent leg hung up while ringing or bridged (traces 02, 09, 10)."""
         if self.state == "done":
             return
         dest, caller = self.dest, self.caller
@@ -238,33 +258,40 @@ class DialCall:
         self._cancel_timers()
         bridged = self.state == "bridged"
         self.state = "done"
-        if bridged:
-            self.core.bridge_leave(self.bridge, dest)
-            self.core.bridge_leave(self.bridge, caller)
-            self.core.set_var(dest, "BRIDGEPEER", "")
         # A spied-on agent leg lingers until ChanSpy lets go: the caller is
         # back in AsyncAGI before its Hangup (trace 10).
         spied = dest.name in self.core.spies
-        if not spied:
-            self.core.hangup_now(dest)
-            self._phone_idle()
+
+        def hang_up_dest() -> None:
+            if not dest.hungup:
+                self.core.hangup_now(dest)
+                self._phone_idle()
+
         if not bridged:
+            hang_up_dest()
             # The callee hung up while ringing (Normal Clearing): app_dial's
             # handle_cause counts nothing for cause 16, so the status is NOANSWER.
             # Not traced.
             self.core.publish(dial_event("DialEnd", caller, dest, ("DialStatus", "NOANSWER")))
             self._done("NOANSWER", dest.hangup_cause)
             return
+        self.core.set_var(dest, "BRIDGEPEER", "")
         self.core.set_var(caller, "BRIDGEPEER", "")
+        if self.phone is not None:
+            self.core.set_var(caller, "BRIDGEPVTCALLID", "")
+        self.core.bridge_leave(self.bridge, dest)
+        if self.phone is not None and not spied:
+            hang_up_dest()  # PJSIP: Hangup between the two BridgeLeaves (09)
+        self.core.bridge_leave(self.bridge, caller)
+        if self.phone is None:
+            hang_up_dest()  # Local ;1: after both BridgeLeaves (02)
         self._answered_vars()
         self.core.set_var(caller, "DIALSTATUS", "ANSWER")
         self.core.bridge_destroy(self.bridge)
         if "g" not in self.options:
             caller.interrupt = "hangup"  # without g the caller hangs up with the agent
         self._done(None, 16)
-        if spied:
-            self.core.hangup_now(dest)
-            self._phone_idle()
+        hang_up_dest()
 
     def _answered_vars(self) -> None:
         now = self.core.clock.seconds()

@@ -227,12 +227,8 @@ class ChanSpy:
         assert self.spyee is not None
         self.core.publish(event(name, "call", self.spyer.block("Spyer"),
                                 self.spyee.block("Spyee")))
-        bridge = self.spyee.bridge
-        if bridge is not None:  # the agent's bridge is re-evaluated (trace 10)
-            for chan in bridge.channels:
-                others = [c for c in bridge.channels if c is not chan]
-                if others:
-                    self.core.set_var(chan, "BRIDGEPEER", others[0].name)
+        if self.spyee.bridge is not None:  # the agent's bridge is re-evaluated (trace 10)
+            self.core.reevaluate_bridge(self.spyee.bridge)
 
     def _spyee_gone(self) -> None:
         # Option E: leave when the spied-on channel hangs up; the spyer's
