@@ -189,3 +189,43 @@ def test_hangup_action_on_the_agent_leg_returns_the_caller_to_agi() -> None:
     h.agi(chan, "HANGUP", "bye")
     assert h.sim.summary().channels_active == 0
     assert h.pending_calls() == 0
+
+
+def test_demo_scenario_runs_deterministically_under_a_clock() -> None:
+    from server.sim.__main__ import scenario
+
+    def run() -> tuple[list[str], object]:
+        h = hotline(seed=5)
+        scenario(h.sim, callers=3, every=2.0, phones=2, seed=5)
+        h.run(8.0)
+        for start in h.client.events("AsyncAGIStart"):
+            h.send("AGI", {"Channel": start["Channel"], "Command": "GET DATA menu 3000 1",
+                           "CommandID": "m"}, "m")
+        h.run(6.0)
+        return [m["Result"] for m in h.client.events("AsyncAGIExec")], h.sim.summary()
+
+    first, summary = run()
+    assert first == run()[0]
+    assert len(first) == 3 and all(r.startswith("200%20result%3D") for r in first)
+    assert summary.calls_started == 3 and summary.events_sent_by_type["DTMFEnd"] == 3
+
+
+def test_play_dtmf_mixmonitor_and_event_class_mask() -> None:
+    h = hotline()
+    h.sim.add_caller(CallerScript("1"))
+    h.run(0.01)
+    chan = h.client.events("AsyncAGIStart")[0]["Channel"]
+    h.send("AGI", {"Channel": chan, "Command": "WAIT FOR DIGIT 5000", "CommandID": "w"}, "w")
+    h.run(0.05)
+    h.send("PlayDTMF", {"Channel": chan, "Digit": "7"}, "p")
+    h.run(0.2)
+    assert parse_agi_result(h.client.events("AsyncAGIExec")[-1]["Result"]) == (200, "55", "")
+    h.send("MixMonitor", {"Channel": chan, "File": "x.wav"}, "mm")
+    h.send("StopMixMonitor", {"Channel": chan}, "smm")
+    assert [m.name for m in h.client.events()][-2:] == ["MixMonitorStart", "MixMonitorStop"]
+    h.send("Events", {"EventMask": "agi"}, "e")
+    h.send("AGI", {"Channel": chan, "Command": "NOOP", "CommandID": "n"}, "n")
+    h.send("PlayDTMF", {"Channel": chan, "Digit": "1"}, "p2")
+    h.run(0.5)
+    late = h.client.events()[-3:]
+    assert [m.name for m in late] == ["AGIExecStart", "AGIExecEnd", "AsyncAGIExec"]  # no DTMF

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -50,7 +51,7 @@ class AmiSession:
         self.user: AmiUser | None = None
         self.challenge: str | None = None
         self.event_classes: frozenset[str] | None = None  # None: all classes
-        self.events_sent = 0
+        self.events_sent: Counter[str] = Counter()  # by event name, after the filter
 
     # -- output ------------------------------------------------------------
     def send(self, pairs: Pairs) -> None:
@@ -77,7 +78,7 @@ class AmiSession:
                 return
         if not self.user.event_filter.allows(ev):
             return
-        self.events_sent += 1
+        self.events_sent[ev.name] += 1
         self.send(ev.pairs())
 
     def send_list_event(self, name: str, msg: Message, pairs: Pairs, id_last: bool = False

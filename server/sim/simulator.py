@@ -36,6 +36,7 @@ class Summary:
     calls_active: int  # hotline legs (;1 of sim-callers pairs) still up
     sessions: int
     events_sent: int  # events written to AMI sessions after their filters
+    events_sent_by_type: dict[str, int]
 
 
 class Simulator:
@@ -108,11 +109,15 @@ class Simulator:
     def summary(self) -> Summary:
         live = [c for c in self.core.channels.values() if not c.hungup]
         calls = [c for c in live if "@sim-callers-" in c.name and c.name.endswith(";1")]
+        sent: Counter[str] = Counter()
+        for session in self.sessions:
+            sent.update(session.events_sent)
         return Summary(
             events=dict(Counter(self.core.counts)),
             channels_active=len(live),
             calls_started=self.core.calls_started,
             calls_active=len(calls),
             sessions=len(self.sessions),
-            events_sent=sum(s.events_sent for s in self.sessions),
+            events_sent=sum(sent.values()),
+            events_sent_by_type=dict(sent),
         )
