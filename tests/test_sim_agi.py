@@ -221,3 +221,12 @@ def test_redirect_cuts_running_moh_and_keeps_the_queued_command() -> None:
     execs = h.client.events("AsyncAGIExec")
     assert execs[-1]["CommandId"] == "queued"
     assert result(h.agi(chan, "GET VARIABLE DIALSTATUS", "d1")) == (200, "1", "(NOANSWER)")
+
+
+def test_agi_to_a_channel_that_never_ran_agi_is_refused() -> None:
+    h, chan = arrive(CallerScript("1"))
+    two = chan[:-1] + "2"  # the caller's own half never runs AGI(agi:async)
+    h.send("AGI", {"Channel": two, "Command": "ANSWER", "CommandID": "x"}, "x")
+    assert h.client.responses()[-1]["Message"] == "Failed to add AGI command to queue"
+    h.send("AGI", {"Channel": two}, "y")
+    assert h.client.responses()[-1]["Message"] == "Both, Channel and Command are *required*"

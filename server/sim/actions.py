@@ -70,6 +70,9 @@ def _agi(s: AmiSession, m: Message) -> None:
     if chan is None:
         s.error(m, f"Channel {name} does not exist.")
         return
+    if not s.sim.core.has_agi(chan):
+        s.error(m, "Failed to add AGI command to queue")
+        return
     s.respond(m, "Success", ("Message", "Added AGI command to queue"))
     s.sim.core.queue_agi(chan, command, m.get("CommandID"))
 

@@ -75,7 +75,7 @@ class AgiSession:
         self._exec_id = ""
         self._timers: list = []
         self._on_interrupt: Callable[[], tuple[str, tuple[str, str]]] | None = None
-        self._on_interrupt_played: Callable[[], float] = lambda: 0.0  # seconds played
+        self._play_started = 0.0
         self._wakeup = None
 
     # -- lifecycle ---------------------------------------------------------
@@ -205,8 +205,12 @@ class AgiSession:
 
         self.chan.dtmf_sink = on_digit if escape else None
         self.later(duration, on_end)
-        self._on_interrupt_played = lambda: self.core.clock.seconds() - started
+        self._play_started = started
         return True
+
+    def played(self) -> float:
+        """Seconds of the current prompt played so far."""
+        return self.core.clock.seconds() - self._play_started
 
     def wait_digit(self, timeout: float | None, done: Callable[[str | None], None]) -> None:
         """Wait up to ``timeout`` seconds (None: forever) for one digit."""
@@ -256,7 +260,7 @@ def _stream_file(s: AgiSession, args: list[str]) -> None:
 
     def cut() -> tuple[str, tuple[str, str]]:
         s.core.set_var(s.chan, "PLAYBACKSTATUS", "FAILED")
-        return f"200 result=-1 endpos={endpos(s._on_interrupt_played())}", FAILURE
+        return f"200 result=-1 endpos={endpos(s.played())}", FAILURE
 
     s._on_interrupt = cut
 

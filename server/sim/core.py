@@ -527,6 +527,7 @@ class Core:
             self.resume(chan)
 
         session = AgiSession(self, chan, on_end)
+        self.agi_queue(chan)  # creates the command datastore
         chan.agi = session
         self.park(chan, session.interrupt)
         session.start()
@@ -537,6 +538,15 @@ class Core:
         self.dial.dial(chan, data)
 
     # -- AGI action --------------------------------------------------------
+    def has_agi(self, chan: Channel) -> bool:
+        """The channel has run ``AGI(agi:async)``: res_agi's command datastore exists.
+
+        Before that, res_agi refuses commands ("Failed to add AGI command to
+        queue", Asterisk 22 source, not traced); afterwards the queue stays on
+        the channel across AGI sessions (trace 08).
+        """
+        return chan.name in self._agi_queues
+
     def queue_agi(self, chan: Channel, command: str, command_id: str | None) -> None:
         cmd = QueuedCommand(command, command_id)
         if chan.agi is not None:
