@@ -1,8 +1,27 @@
 """A simulated Asterisk 22 (AMI + AsyncAGI + the hotline dialplan) for tests and demos.
 
-See :class:`server.sim.simulator.Simulator`; scripts for callers and phones are
-in :mod:`server.sim.scripts`; :func:`server.sim.memory.connect_in_memory` wires
-a client protocol to it without sockets.
+Ground truth: the byte-exact recordings in tests/fixtures/ami-traces; where
+they are silent, Asterisk 22's documented behaviour (each such place says so).
+
+Use::
+
+    sim = Simulator(clock)                       # a task.Clock or the reactor
+    sim.add_phone(PhoneScript("1001", AgentBehaviour(answer_after=2.0, talk=60)))
+    sim.add_caller(CallerScript("13912345678", "张伟", arrive_at=5.0,
+                                presses=(Press("1", 0.5, after=COMMAND, command="GET DATA"),)))
+    server, pump = connect_in_memory(sim, my_client_protocol)   # tests
+    advance(clock, pump, 10.0)
+    port = sim.listen(reactor, port=0)                           # real TCP
+    sim.summary()
+
+Modules: :mod:`.simulator` (composition), :mod:`.core` (channels, dialplan
+runner, hangups), :mod:`.agi` (AsyncAGI), :mod:`.dial` (Dial, bridges, hold),
+:mod:`.phones` (PJSIP registration), :mod:`.originate` (Originate, ChanSpy),
+:mod:`.actions` / :mod:`.ami_server` (AMI), :mod:`.actors` (callers),
+:mod:`.dialplan` (extensions.conf subset), :mod:`.events` (values, filter).
+
+Not simulated (events): Newexten, Cdr, CEL, NewCallerid on dialplan Set,
+RTCP*, app_queue (Queue() only plays music), the ``Bridge`` action (trace 11).
 """
 
 from server.sim.ami_server import AmiUser
