@@ -211,7 +211,7 @@ def _mixmonitor(s: AmiSession, m: Message) -> None:
     if chan is None:
         return
     s.respond(m, "Success")
-    s.sim.core.mixmonitor_action(chan, m.get("File") or f"{chan.uniqueid}.wav", True)
+    s.sim.core.apps.mixmonitor_action(chan, m.get("File") or f"{chan.uniqueid}.wav", True)
 
 
 def _stop_mixmonitor(s: AmiSession, m: Message) -> None:
@@ -219,7 +219,7 @@ def _stop_mixmonitor(s: AmiSession, m: Message) -> None:
     if chan is None:
         return
     s.respond(m, "Success")
-    s.sim.core.mixmonitor_action(chan, "", False)
+    s.sim.core.apps.mixmonitor_action(chan, "", False)
 
 
 def _device_state_list(s: AmiSession, m: Message) -> None:

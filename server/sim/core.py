@@ -21,18 +21,14 @@ from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
 
-from server.sim.agi import AgiSession, QueuedCommand
+from server.sim.agi import QueuedCommand
+from server.sim.apps import JUMPED, NEXT, PARKED, Applications
 from server.sim.channel import CAUSE_TEXT, DOWN, RING, RINGING, STATE_DESC, UP, Channel
-from server.sim.dialplan import Dialplan, evaluate, split_args, substitute
+from server.sim.dialplan import Dialplan, substitute
 from server.sim.events import Event, bridge_block, chan_event, event
 from server.sim.prompts import PromptCatalog
 
 log = logging.getLogger(__name__)
-
-NEXT = "next"  # an application finished synchronously: go on to the next priority
-JUMPED = "jumped"  # it moved the channel itself (Goto)
-PARKED = None  # it is asynchronous and will call Core.resume(chan)
-
 
 class Bridge:
     def __init__(self, bridge_id: str) -> None:
@@ -65,7 +61,7 @@ class Core:
         self._uid_seq = 0
         self._name_seq: Counter[str] = Counter()
         self._agi_queues: dict[str, deque[QueuedCommand]] = {}
-        self._mixmonitor: set[str] = set()
+        self.mixmonitor: set[str] = set()  # channels with a MixMonitor running
         self._redirect_to: dict[str, tuple[str, str, int]] = {}
         # Told after a channel's Hangup (actors stop their timers): name -> callable().
         self.on_gone: dict[str, Callable[[], None]] = {}
@@ -75,13 +71,7 @@ class Core:
         # ChanSpy: spied channel name -> callable() run just before its Hangup.
         self.spies: dict[str, Callable[[], None]] = {}
         self.dial = None  # set by server.sim.dial.Dialer (it needs the core first)
-        self._apps: dict[str, Callable[[Channel, str], str | None]] = {
-            "set": self._app_set, "answer": self._app_answer, "agi": self._app_agi,
-            "gotoif": self._app_gotoif, "goto": self._app_goto, "noop": self._app_noop,
-            "mixmonitor": self._app_mixmonitor, "stopmixmonitor": self._app_stopmixmonitor,
-            "hangup": self._app_hangup, "playback": self._app_playback,
-            "wait": self._app_wait, "queue": self._app_queue, "dial": self._app_dial,
-        }
+        self.apps = Applications(self)
 
     # -- events ------------------------------------------------------------
     def subscribe(self, fn: Callable[[Event], None]) -> None:
@@ -244,7 +234,7 @@ class Core:
     def _run(self, chan: Channel) -> None:
         while True:
             if chan.hungup or chan.interrupt in ("hangup", "agi-hangup"):
-                self._pbx_end(chan)
+                self.end_pbx(chan)
                 return
             target = self._redirect_to.pop(chan.name, None)
             if target is not None:
@@ -252,14 +242,14 @@ class Core:
                 chan.context, chan.exten, chan.priority = target
             step = self.dialplan.step(chan.context, chan.exten, chan.priority)
             if step is None:
-                self._pbx_end(chan)
+                self.end_pbx(chan)
                 return
             chan.application = step.app
             chan.app_data = self.expand(chan, step.data)
-            handler = self._apps.get(step.app.lower())
+            handler = self.apps.get(step.app)
             if handler is None:
                 log.error("%s: application %s not simulated; hanging up", chan.name, step.app)
-                self._pbx_end(chan)
+                self.end_pbx(chan)
                 return
             outcome = handler(chan, chan.app_data)
             if outcome is PARKED:
@@ -317,7 +307,7 @@ class Core:
         elif chan.name in self.legs:
             self.legs.pop(chan.name)()  # a dialled channel: Dial tears it down
         elif not chan.hungup:
-            self._pbx_end(chan)
+            self.end_pbx(chan)
 
     def hangup_action(self, chan: Channel, cause: int | None) -> None:
         """AMI ``Hangup`` on ``chan``; ``cause`` None when the action had no Cause.
@@ -339,15 +329,15 @@ class Core:
             return
         self.peer_gone(chan)
 
-    def _pbx_end(self, chan: Channel) -> None:
+    def end_pbx(self, chan: Channel) -> None:
         """The dialplan of ``chan`` ends: the channel hangs up (and its Local peer)."""
         if chan.hungup:
             return
         chan.pending = None
         if not (chan.soft_hangup_sent or chan.app_only):
             self.publish(chan_event("SoftHangupRequest", "call", chan, ("Cause", "16")))
-        if chan.name in self._mixmonitor:
-            self._mixmonitor.discard(chan.name)
+        if chan.name in self.mixmonitor:
+            self.mixmonitor.discard(chan.name)
             self.publish(chan_event("MixMonitorStop", "call", chan))
         peer = chan.peer
         cause = chan.hangup_cause
@@ -405,137 +395,6 @@ class Core:
 
     def bridge_destroy(self, bridge: Bridge) -> None:
         self.publish(event("BridgeDestroy", "call", bridge_block(bridge.id, 0)))
-
-    # -- applications ------------------------------------------------------
-    def _app_noop(self, chan: Channel, data: str) -> str:
-        return NEXT
-
-    def _app_set(self, chan: Channel, data: str) -> str:
-        name, _, value = data.partition("=")
-        self.set_var(chan, name.strip(), value)
-        return NEXT
-
-    def _app_answer(self, chan: Channel, data: str) -> str:
-        self.answer(chan)
-        return NEXT
-
-    def _app_hangup(self, chan: Channel, data: str) -> str | None:
-        if data.strip().isdigit():
-            chan.hangup_cause = int(data)
-        self._pbx_end(chan)
-        return PARKED
-
-    def _goto(self, chan: Channel, target: str) -> None:
-        parts = [p.strip() for p in target.split(",")]
-        if len(parts) == 3:
-            chan.context, chan.exten = parts[0], parts[1]
-        elif len(parts) == 2:
-            chan.exten = parts[0]
-        label = parts[-1]
-        if label.isdigit():
-            chan.priority = int(label)
-        else:
-            prio = self.dialplan.label_priority(chan.context, chan.exten, label)
-            if prio is None:
-                log.error("%s: no label %r in %s,%s", chan.name, label, chan.context, chan.exten)
-                chan.priority = 10_000  # falls off the dialplan: hangup, like Asterisk
-            else:
-                chan.priority = prio
-
-    def _app_goto(self, chan: Channel, data: str) -> str:
-        self._goto(chan, data)
-        return JUMPED
-
-    def _app_gotoif(self, chan: Channel, data: str) -> str:
-        cond, _, labels = data.partition("?")
-        if_true, _, if_false = labels.partition(":")
-        target = if_true if evaluate(cond) else if_false
-        if not target:
-            return NEXT
-        self._goto(chan, target)
-        return JUMPED
-
-    def _app_mixmonitor(self, chan: Channel, data: str) -> str:
-        filename = split_args(data)[0]
-        self.set_var(chan, "MIXMONITOR_FILENAME", f"/var/spool/asterisk/monitor/{filename}")
-        self._mixmonitor.add(chan.name)
-        self.publish(chan_event("MixMonitorStart", "call", chan))
-        return NEXT
-
-    def _app_stopmixmonitor(self, chan: Channel, data: str) -> str:
-        if chan.name in self._mixmonitor:
-            self._mixmonitor.discard(chan.name)
-            self.publish(chan_event("MixMonitorStop", "call", chan))
-        return NEXT
-
-    def mixmonitor_action(self, chan: Channel, filename: str, start: bool) -> None:
-        if start:
-            self._app_mixmonitor(chan, filename)
-        else:
-            self._app_stopmixmonitor(chan, "")
-
-    def _timed(self, chan: Channel, seconds: float, before_resume: Callable[[], None] | None = None
-               ) -> None:
-        def done() -> None:
-            if before_resume is not None:
-                before_resume()
-            self.resume(chan)
-
-        call = self.clock.callLater(seconds, done)
-
-        def interrupt(reason: str) -> None:
-            if call.active():
-                call.cancel()
-            self.resume(chan)
-
-        self.park(chan, interrupt)
-
-    def _app_wait(self, chan: Channel, data: str) -> None:
-        self._timed(chan, float(data or 0))
-
-    def _app_playback(self, chan: Channel, data: str) -> None:
-        name = split_args(data)[0]
-        duration = self.prompts.duration(name)
-        if duration is None:
-            self.set_var(chan, "PLAYBACKSTATUS", "FAILED")
-            self._timed(chan, 0)
-            return
-        self._timed(chan, duration, lambda: self.set_var(chan, "PLAYBACKSTATUS", "SUCCESS"))
-
-    def _app_queue(self, chan: Channel, data: str) -> None:
-        # app_queue is not simulated: the caller hears music until they hang up
-        # (no Queue* events).  Documented limitation.
-        self.moh_start(chan, "default")
-
-        def interrupt(reason: str) -> None:
-            self.moh_stop(chan)
-            self.resume(chan)
-
-        self.park(chan, interrupt)
-
-    def _app_agi(self, chan: Channel, data: str) -> None:
-        if not data.startswith("agi:async"):
-            log.error("%s: only AGI(agi:async) is simulated, got %r", chan.name, data)
-            self._pbx_end(chan)
-            return
-
-        def on_end(status: str) -> None:
-            chan.agi = None
-            chan.pending = None
-            if chan.interrupt == "redirect":
-                chan.interrupt = None
-            self.resume(chan)
-
-        session = AgiSession(self, chan, on_end)
-        self.agi_queue(chan)  # creates the command datastore
-        chan.agi = session
-        self.park(chan, session.interrupt)
-        session.start()
-
-    def _app_dial(self, chan: Channel, data: str) -> None:
-        if self.dial is None:
-            raise RuntimeError("no Dialer attached to the core")
-        self.dial.dial(chan, data)
 
     # -- AGI action --------------------------------------------------------
     def has_agi(self, chan: Channel) -> bool:
