@@ -229,3 +229,41 @@ def test_play_dtmf_mixmonitor_and_event_class_mask() -> None:
     h.run(0.5)
     late = h.client.events()[-3:]
     assert [m.name for m in late] == ["AGIExecStart", "AGIExecEnd", "AsyncAGIExec"]  # no DTMF
+
+
+def test_originate_an_agent_phone_into_the_dialplan_then_dial_a_customer() -> None:
+    """The callback shape: agent phone first, then the customer (GUIDE §2.6)."""
+    from server.sim.dialplan import parse
+
+    clock = Clock()
+    sim = Simulator(clock, dialplan=parse("""
+[cb-agent]
+exten => s,1,AGI(agi:async)
+ same => n,Dial(Local/${CUSTOMER}@sim-customers,30,g)
+ same => n,Hangup()
+"""))
+    sim.add_phone(PhoneScript("1001", AgentBehaviour(1.0, talk=30.0)))
+    sim.add_local_agent("95598123", AgentBehaviour(2.0, talk=4.0, ring=True),
+                        context="sim-customers")
+    h = Harness(sim, clock)
+    h.send("Originate", {"Channel": "PJSIP/1001", "Context": "cb-agent", "Exten": "s",
+                         "Priority": "1", "Async": "true", "CallerID": "95598 <95598>",
+                         "Variable": "CUSTOMER=95598123"}, "o1")
+    assert h.client.responses()[-1]["Message"] == "Originate successfully queued"
+    h.run(1.01)
+    resp = h.client.events("OriginateResponse")[0]
+    assert (resp["Response"], resp["Reason"]) == ("Success", "4")
+    agent = resp["Channel"]
+    assert agent.startswith("PJSIP/1001-")
+    start = h.client.events("AsyncAGIStart")[0]
+    assert start["Channel"] == agent
+    h.agi(agent, "ASYNCAGI BREAK", "b")
+    h.run(2.5)
+    assert h.client.events("DialEnd")[-1]["DialStatus"] == "ANSWER"
+    assert h.client.events("DialBegin")[-1]["DestChannel"].startswith(
+        "Local/95598123@sim-customers-")
+    h.run(5.0)  # the customer hangs up after 4 s; g: the agent leg goes on, then Hangup()
+    assert h.sim.summary().channels_active == 0
+    h.send("DeviceStateList", {}, "d")
+    assert [m["State"] for m in h.client.events("DeviceStateChange")
+            if m.get("ActionID") == "d"] == ["NOT_INUSE"]

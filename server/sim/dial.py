@@ -1,7 +1,8 @@
 """``Dial(iface,timeout,options)`` to simulated agents, with the traced events.
 
-Targets: ``Local/<exten>@sim-agents`` (a Local pair whose ``;2`` half follows
-the :class:`AgentBehaviour` registered for ``exten``; traces 02, 03, 08) and
+Targets: ``Local/<exten>@<context>`` (a Local pair whose ``;2`` half follows
+the :class:`AgentBehaviour` registered for that exten and context, e.g. the
+lab's ``sim-agents``, traces 02, 03, 08, or ``sim-customers`` for callbacks) and
 ``PJSIP/<endpoint>`` (a simulated softphone, trace 09).  One :class:`DialCall`
 per Dial; its states: ``ringing`` -> ``bridged`` -> ``done``, or ``ringing`` ->
 ``done`` (NOANSWER, BUSY, CANCEL).
@@ -44,7 +45,8 @@ class Dialer:
     def __init__(self, core: Core, phones: PhoneRegistry) -> None:
         self.core = core
         self.phones = phones
-        self.local_agents: dict[str, AgentBehaviour] = {}
+        #: (context, exten) -> behaviour of the ;2 half of Local/<exten>@<context>
+        self.local_agents: dict[tuple[str, str], AgentBehaviour] = {}
         core.dial = self
 
     def dial(self, caller: Channel, data: str) -> None:
@@ -81,15 +83,15 @@ class DialCall:
     def start(self) -> None:
         self.core.park(self.caller, self.interrupt)
         tech, _, rest = self.iface.partition("/")
-        if tech == "Local" and rest.endswith("@sim-agents"):
-            exten = rest.split("@", 1)[0]
-            behaviour = self.dialer.local_agents.get(exten)
+        if tech == "Local":
+            exten, _, context = rest.partition("@")
+            behaviour = self.dialer.local_agents.get((context, exten))
             if behaviour is None:
-                self._finish_unavailable()
+                self._finish_unavailable()  # Local/ to a missing extension
                 return
             self.behaviour = behaviour
             caller_id = (self.caller.exten, self.caller.caller_name)
-            one, two = self.core.local_pair(exten, "sim-agents", caller_id,
+            one, two = self.core.local_pair(exten, context, caller_id,
                                             linkedid=self.caller.linkedid, dialed_peer=rest)
             one.connected_num, one.connected_name = self.caller.caller_num, self.caller.caller_name
             self.dest, self.two = one, two
@@ -136,7 +138,7 @@ class DialCall:
         b = self.behaviour
         dead = self.phone is not None and self.phone.state == "dead"
         if self.phone is None and b.answer_after == 0 and not b.reject:
-            self._answer()  # the lab's sim-agents answer at once: no Ringing state (trace 02)
+            self._answer()  # the lab's agents answered at once: no Ringing state (trace 02)
             return
         if not dead and (b.ring or self.phone is not None):
             if self.phone is None:

@@ -89,9 +89,14 @@ class Simulator:
         """Behaviour of ``Local/<exten>@sim-callers`` when a client Originates it (lab style)."""
         self.originator.callers[exten] = script
 
-    def add_local_agent(self, exten: str, behaviour: AgentBehaviour) -> None:
-        """Behaviour of ``Local/<exten>@sim-agents`` when the dialplan Dials it."""
-        self.dialer.local_agents[exten] = behaviour
+    def add_local_agent(self, exten: str, behaviour: AgentBehaviour,
+                        context: str = "sim-agents") -> None:
+        """Behaviour of ``Local/<exten>@<context>`` when the dialplan Dials it.
+
+        ``context`` is ``sim-agents`` for the lab's agents; use ``sim-customers``
+        for callback customers (Dial from the callback contexts).
+        """
+        self.dialer.local_agents[(context, exten)] = behaviour
 
     def add_phone(self, script: PhoneScript) -> None:
         """A PJSIP softphone ``PJSIP/<endpoint>`` (registers now if ``script.registered``)."""
