@@ -116,3 +116,10 @@ def test_byte_at_a_time_actions_are_understood() -> None:
         h.pump.flush()
     assert h.client.responses()[-1].headers[:3] == [
         ("Response", "Success"), ("ActionID", "x-1"), ("Ping", "Pong")]
+
+
+def test_empty_action_id_is_omitted_like_a_missing_one() -> None:
+    h = Harness()
+    h.client.transport.write(b"Action: Ping\r\nActionID: \r\n\r\n")
+    h.pump.flush()
+    assert [k for k, _ in h.client.responses()[-1].headers] == ["Response", "Ping", "Timestamp"]

@@ -61,7 +61,7 @@ class AmiSession:
 
     def respond(self, msg: Message, status: str, *pairs: tuple[str, Any]) -> None:
         head: Pairs = [("Response", status)]
-        if msg.action_id is not None:
+        if msg.action_id:  # Asterisk omits an empty ActionID too (astman_send_response)
             head.append(("ActionID", msg.action_id))
         self.send(head + list(pairs))
 
@@ -84,7 +84,7 @@ class AmiSession:
     def send_list_event(self, name: str, msg: Message, pairs: Pairs, id_last: bool = False
                         ) -> None:
         """List events: ActionID 2nd (or last for Status), no Privilege (trace 05a)."""
-        aid = [("ActionID", msg.action_id)] if msg.action_id is not None else []
+        aid = [("ActionID", msg.action_id)] if msg.action_id else []
         body = list(pairs) + aid if id_last else aid + list(pairs)
         self.send([("Event", name), *body])
 

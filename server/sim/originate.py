@@ -82,7 +82,7 @@ class Originator:
         if (m.get("Async") or "").lower() not in ("true", "yes", "1", "on"):
             return  # only an async Originate reports through OriginateResponse (05b)
         pairs: list[tuple[str, str]] = []
-        if m.action_id is not None:
+        if m.action_id:
             pairs.append(("ActionID", m.action_id))
         pairs += [("Response", "Success" if ok else "Failure"), ("Channel", channel)]
         if target.app:
