@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.internet.task import Clock
 
 from server.ami.codec import decode_env, parse_agi_result
@@ -230,3 +232,22 @@ def test_agi_to_a_channel_that_never_ran_agi_is_refused() -> None:
     assert h.client.responses()[-1]["Message"] == "Failed to add AGI command to queue"
     h.send("AGI", {"Channel": two}, "y")
     assert h.client.responses()[-1]["Message"] == "Both, Channel and Command are *required*"
+
+
+COMMANDS = ['STREAM FILE welcome ""', "NOOP", "SET VARIABLE X 1", "WAIT FOR DIGIT 200",
+            "GET DATA menu 300 1", "EXEC Wait 0.3", "SAY DIGITS 12 #", "FOO"]
+
+
+@settings(derandomize=True, max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(COMMANDS), st.floats(0, 3)), min_size=1, max_size=8))
+def test_random_command_bursts_run_fifo_without_overlap(burst) -> None:
+    h, chan = arrive(CallerScript("1"))
+    for i, (cmd, gap) in enumerate(burst):
+        h.send("AGI", {"Channel": chan, "Command": cmd, "CommandID": f"c{i}"}, f"a{i}")
+        h.run(gap)
+    h.run(15.0)
+    agi = [m for m in h.client.events() if m.name in ("AGIExecStart", "AGIExecEnd",
+                                                      "AsyncAGIExec")]
+    assert [m.name for m in agi] == ["AGIExecStart", "AGIExecEnd", "AsyncAGIExec"] * len(burst)
+    assert [m["CommandId"] for m in agi[2::3]] == [f"c{i}" for i in range(len(burst))]
+    assert h.client.events("AsyncAGIEnd") == []
