@@ -15,6 +15,7 @@ the router runs one dispatch pass:
 from __future__ import annotations
 
 import bisect
+import heapq
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,6 +111,12 @@ class Router:
         self._by_iface = {a.interface: a.id for a in config.agents.values()}
         self._items: dict[str, _Item] = {}  # waiting or ringing
         self._order: list[tuple[int, float, int, str]] = []
+        # queue -> sorted queue_entered_at of its items: the first one has the widest
+        # escalation step, which tells a dispatch pass when a whole queue is dead.
+        self._qorder: dict[str, list[tuple[int, float, int, str]]] = {}  # same, per queue
+        self._entered: dict[str, list[float]] = {}
+        self._moved_in: dict[str, int] = {}  # items overflowed in: entered != enqueued
+        self._offered_n: dict[str, int] = {}  # items ringing an agent, per queue
         self._active: dict[str, _Item] = {}  # answered, until wrap-up ends
         self._callback_numbers: dict[str, str] = {}  # number -> pending callback id
         self._ready: dict[str, set[str]] = {}  # skill -> offerable agent ids
@@ -238,7 +245,7 @@ class Router:
                 self._callback_numbers.pop(it.number, None)
         elif outcome in (Outcome.CUSTOMER_NO_ANSWER, Outcome.CUSTOMER_BUSY):
             # The agent did their part; the customer did not pick up: retry later.
-            it.offered_to = None
+            self._clear_offer(it)
             agent.item_id = None
             self._settle(agent, E.CANCEL_OFFER, f"customer did not answer {it.id}")
             it.attempt += 1
@@ -252,7 +259,7 @@ class Router:
                 self._arm(it)
         else:
             # RONA: the item keeps its key, so it is at the head of its queue again.
-            it.offered_to = None
+            self._clear_offer(it)
             agent.item_id = None
             it.missed_by.add(agent.spec.id)
             agent.misses += 1
@@ -458,22 +465,40 @@ class Router:
     def _insert(self, it: _Item) -> None:
         self._items[it.id] = it
         bisect.insort(self._order, it.key())
+        bisect.insort(self._qorder.setdefault(it.queue, []), it.key())
+        bisect.insort(self._entered.setdefault(it.queue, []), it.queue_entered_at)
+        if it.queue_entered_at != it.enqueued_at:
+            self._moved_in[it.queue] = self._moved_in.get(it.queue, 0) + 1
         self._arm(it)
 
     def _remove(self, it: _Item) -> None:
         del self._items[it.id]
         k = it.key()
         del self._order[bisect.bisect_left(self._order, k)]
+        qorder = self._qorder[it.queue]
+        del qorder[bisect.bisect_left(qorder, k)]
+        entered = self._entered[it.queue]
+        del entered[bisect.bisect_left(entered, it.queue_entered_at)]
+        if it.queue_entered_at != it.enqueued_at:
+            self._moved_in[it.queue] -= 1
+        if it.offered_to is not None:
+            self._offered_n[it.queue] -= 1
         if it.timer is not None and it.timer.active():
             it.timer.cancel()
         it.timer = None
+
+    def _clear_offer(self, it: _Item) -> None:
+        if it.offered_to is not None:
+            it.offered_to = None
+            self._offered_n[it.queue] -= 1
 
     def _release_offer(self, it: _Item, reason: str) -> None:
         """Withdraw a ringing offer; the agent goes back to ready (or pending pause)."""
         if it.offered_to is None:
             return
         a = self._agents[it.offered_to]
-        it.offered_to, a.item_id = None, None
+        self._clear_offer(it)
+        a.item_id = None
         self.output.cancel_offer(it.view(), a.spec.id, reason)
         if reason == "agent logged out":
             return  # the caller moves the agent to logged_out itself
@@ -611,32 +636,50 @@ class Router:
             self._dispatching = False
 
     def _dispatch_pass(self) -> None:
+        """Walk the waiting work in global order, offering while ready agents remain.
+
+        The global order is a merge of the per-queue orders (a heap of queue heads),
+        so a queue found dead is dropped from the walk instead of being stepped over
+        item by item.  Steps only widen with waiting time, so when an item finds no
+        agent, every item of its queue that entered the queue no earlier is dead for
+        this pass too.  Offers do not change the orders, and outputs do not re-enter.
+        """
         if not self._ready_ids:
             return
         now = self.clock.seconds()
         quiet: bool | None = None
-        dead: set[tuple[str, int]] = set()  # (queue, step) with no ready agent this pass
-        for key in list(self._order):
-            it = self._items.get(key[3])
-            if it is None or it.offered_to is not None or it.not_before > now:
-                continue
-            if it.kind is not Kind.CALL:
-                if quiet is None:
-                    quiet = self.quiet.active(now)
-                if quiet:
-                    self._arm_quiet(now)
-                    continue
-            q = self.config.queues[it.queue]
-            step = step_in_force(q, now - it.queue_entered_at)
-            if (it.queue, step.index) in dead:
-                continue
-            cands = self._candidates(q, step)
-            if not cands:
-                dead.add((it.queue, step.index))
-                continue
-            self._offer(it, q, step, cands, now)
-            if not self._ready_ids:
-                return
+        dead_from: dict[str, float] = {}
+        heads = [(lst[0], qn, 0) for qn, lst in self._qorder.items() if lst]
+        heapq.heapify(heads)
+        while heads:
+            key, qn, idx = heapq.heappop(heads)
+            lst = self._qorder[qn]
+            it = self._items[key[3]]
+            go_on = True  # keep walking this queue after this item
+            if it.offered_to is not None or it.not_before > now:
+                pass
+            elif (th := dead_from.get(qn)) is not None and it.queue_entered_at >= th:
+                pass
+            elif it.kind is not Kind.CALL and (quiet := self.quiet.active(now)
+                                               if quiet is None else quiet):  # fmt: skip
+                self._arm_quiet(now)
+            else:
+                q = self.config.queues[qn]
+                step = step_in_force(q, now - it.queue_entered_at)
+                cands = self._candidates(q, step)
+                if cands:
+                    self._offer(it, q, step, cands, now)
+                    if not self._ready_ids:
+                        return
+                else:
+                    dead_from[qn] = it.queue_entered_at
+                    # Without overflowed-in items a queue's order is its entry order, so
+                    # this death kills the rest; otherwise go on if someone entered earlier.
+                    go_on = bool(self._moved_in.get(qn)) and it.queue_entered_at > (
+                        self._entered[qn][0]
+                    )
+            if go_on and idx + 1 < len(lst):
+                heapq.heappush(heads, (lst[idx + 1], qn, idx + 1))
 
     def _candidates(self, q: Queue, step: Step) -> list[AgentRuntime]:
         pools = [self._ready.get(s, _EMPTY) for s, _ in step.levels]
@@ -662,6 +705,7 @@ class Router:
             len(cands), str(q.strategy), why,
         )  # fmt: skip
         it.decision, it.offered_to, win.item_id = d, win.spec.id, it.id
+        self._offered_n[it.queue] = self._offered_n.get(it.queue, 0) + 1
         self._rr_last[q.name] = win.spec.id
         self._go(win, E.OFFER, f"offered {it.id}")
         if it.kind is Kind.CALL:

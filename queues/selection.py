@@ -19,24 +19,28 @@ class Step:
 
 
 def step_in_force(queue: Queue, waited: float) -> Step:
-    """The widest non-overflow step reached after ``waited`` seconds in the queue.
+    """The requirements in force after ``waited`` seconds in the queue.
 
-    A step only ever widens: "level >= 2" lowers a base of 3 but never raises a base
-    of 1, so an escalation can never make a call harder to place.
+    Every step reached so far applies (the lowest level wins), so a step only ever
+    widens the search: "level >= 2" lowers a base of 3 but never raises a base of 1,
+    and a later step can never undo an earlier one.  The dispatch pass relies on this.
     """
     base = tuple((r.skill, r.min_level) for r in queue.skills)
-    chosen: tuple[int, EscalationStep] | None = None
+    floor: int | None = None
+    last: tuple[int, EscalationStep] | None = None
     for i, st in enumerate(queue.escalation):
-        if st.after_s <= waited and st.overflow_to is None:
-            chosen = (i, st)
-    if chosen is None:
+        if st.after_s > waited:
+            break
+        if st.overflow_to is not None:
+            continue
+        last = (i, st)
+        lvl = 1 if st.any_level else (st.min_level or 1)
+        floor = lvl if floor is None else min(floor, lvl)
+    if last is None or floor is None:
         return Step(-1, "base", base)
-    i, st = chosen
-    if st.any_level:
-        return Step(i, f"after {st.after_s}s: any level", tuple((s, 1) for s, _ in base))
-    lvl = st.min_level or 1
-    levels = tuple((s, min(b, lvl)) for s, b in base)
-    return Step(i, f"after {st.after_s}s: level>={lvl}", levels)
+    i, st = last
+    label = "any level" if floor == 1 and st.any_level else f"level>={floor}"
+    return Step(i, f"after {st.after_s}s: {label}", tuple((s, min(b, floor)) for s, b in base))
 
 
 def overflow_due(queue: Queue, waited: float) -> str | None:
