@@ -647,7 +647,7 @@ class Router:
         if not self._ready_ids:
             return
         now = self.clock.seconds()
-        quiet: bool | None = None
+        quiet = self.quiet.active(now)
         dead_from: dict[str, float] = {}
         heads = [(lst[0], qn, 0) for qn, lst in self._qorder.items() if lst]
         heapq.heapify(heads)
@@ -660,9 +660,8 @@ class Router:
                 pass
             elif (th := dead_from.get(qn)) is not None and it.queue_entered_at >= th:
                 pass
-            elif it.kind is not Kind.CALL and (quiet := self.quiet.active(now)
-                                               if quiet is None else quiet):  # fmt: skip
-                self._arm_quiet(now)
+            elif it.kind is not Kind.CALL and quiet:
+                self._arm_quiet(now)  # callbacks and follow-ups wait for the morning
             else:
                 q = self.config.queues[qn]
                 step = step_in_force(q, now - it.queue_entered_at)
