@@ -251,3 +251,13 @@ def test_random_command_bursts_run_fifo_without_overlap(burst) -> None:
     assert [m.name for m in agi] == ["AGIExecStart", "AGIExecEnd", "AsyncAGIExec"] * len(burst)
     assert [m["CommandId"] for m in agi[2::3]] == [f"c{i}" for i in range(len(burst))]
     assert h.client.events("AsyncAGIEnd") == []
+
+
+def test_a_long_queue_of_instant_commands_does_not_recurse() -> None:
+    h, chan = arrive(CallerScript("1"))
+    for i in range(3000):
+        h.client.send("AGI", {"Channel": chan, "Command": "NOOP", "CommandID": f"n{i}"})
+    h.pump.flush()
+    h.run(0.05)
+    execs = h.client.events("AsyncAGIExec")
+    assert len(execs) == 3000 and execs[-1]["CommandId"] == "n2999"

@@ -77,6 +77,7 @@ class AgiSession:
         self._on_interrupt: Callable[[], tuple[str, tuple[str, str]]] | None = None
         self._play_started = 0.0
         self._wakeup = None
+        self._pumping = False
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> None:
@@ -99,8 +100,17 @@ class AgiSession:
         self._pump()
 
     def _pump(self) -> None:
-        while self.state == "idle" and self.queue:
-            self._run(self.queue.popleft())
+        # A trampoline: commands that finish at once (NOOP, SET VARIABLE) call
+        # back into _pump from _finish; the outer loop picks the next one, so a
+        # long queue does not recurse.
+        if self._pumping:
+            return
+        self._pumping = True
+        try:
+            while self.state == "idle" and self.queue:
+                self._run(self.queue.popleft())
+        finally:
+            self._pumping = False
 
     def interrupt(self, reason: str) -> None:
         """The channel was hung up (``hangup``) or redirected (``redirect``)."""
