@@ -160,6 +160,15 @@ class Router:
         )
         return self.position(item_id) * aht / max(1, staffed)
 
+    def should_offer_callback(self, item_id: str) -> bool:
+        """True when the IVR should offer this caller a callback (press 1): the queue
+        offers callbacks and the estimated wait has passed its threshold."""
+        it = self._items.get(item_id)
+        if it is None or it.kind is not Kind.CALL or it.offered_to is not None:
+            return False
+        limit = self.config.queues[it.queue].callback_offer_after_s
+        return limit is not None and self.estimated_wait(item_id) >= limit
+
     def queue_kpis(self, queue: str) -> QueueKpis:
         now = self.clock.seconds()
         waits = [now - i.enqueued_at for i in self._items.values()

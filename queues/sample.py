@@ -49,6 +49,7 @@ def make_queue(
     min_tier: str | None = None,
     max_wait_s: int = 3600,
     sl: tuple[float, int] = (0.8, 20),
+    callback_offer_after_s: int | None = None,
 ) -> Queue:
     skills = {name: 1} if skills is None else skills
     return Queue(
@@ -62,6 +63,7 @@ def make_queue(
         announce_interval_s=30,
         strategy=strategy,
         min_tier=min_tier,
+        callback_offer_after_s=callback_offer_after_s,
     )
 
 

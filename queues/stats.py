@@ -59,6 +59,7 @@ class QueueKpis:
     asa_s: float | None
     aht_s: float | None
     abandon_rate: float | None
+    connection_rate: float | None  # 接通率: answered / offered (95598 target >= 0.95)
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -148,4 +149,5 @@ class AcdStats:
             asa_s=_ratio(c.answered_wait_s, c.answered),
             aht_s=_ratio(c.talk_s + c.hold_s + c.acw_s, c.handled),
             abandon_rate=_ratio(c.abandoned, c.offered),
+            connection_rate=_ratio(c.answered, c.offered),
         )

@@ -131,3 +131,17 @@ def test_cancel_follow_up():
     assert r.cancel_item("fu")
     assert out.take() == [("failed", "fu", "cancelled")]
     assert clock.getDelayedCalls() == []
+
+
+def test_callback_offered_when_estimated_wait_is_long():
+    q = make_queue("q", {"s": 1}, callback_offer_after_s=300)
+    r, clock, out = build([q], [make_agent("a1", {"s": 1})])
+    r.login("a1")
+    r.enqueue("c0", "q")  # a1 busy with c0
+    r.offer_result("c0", Outcome.ANSWERED)
+    r.enqueue("c1", "q")
+    r.enqueue("c2", "q")
+    # no handled calls yet: AHT defaults to 180 s; one staffed agent
+    assert r.estimated_wait("c1") == 180 and r.estimated_wait("c2") == 360
+    assert not r.should_offer_callback("c1")
+    assert r.should_offer_callback("c2")

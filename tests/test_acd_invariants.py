@@ -109,7 +109,18 @@ def storm(seed: int, steps: int) -> None:
         n += 1
         return f"{prefix}{n}"
 
-    for _ in range(steps):
+    for step_no in range(steps):
+        if step_no == steps // 2:
+            # A restart: persist, rebuild on a fresh clock, forget the rings in flight.
+            data = r.snapshot()
+            t = clock.seconds()
+            clock = Clock()
+            clock.advance(t)
+            for iid, agent in list(out.ringing.items()):
+                del out.ringing[iid]
+                out.holding.pop(agent, None)
+            r = Router.restore(r.config, clock, out, data, callback_retry_delay_s=30)
+            check_consistency(r, out)
         ev = rnd.random()
         aid = rnd.choice(ids)
         try:

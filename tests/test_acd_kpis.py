@@ -49,6 +49,7 @@ def test_queue_kpis_hand_computed():
     # AHT = (talk 80 + hold 20 + acw 0) + (talk 60 + acw 10) over 2 handled = 85
     assert k.aht_s == pytest.approx(85)
     assert k.abandon_rate == pytest.approx(0.5)
+    assert k.connection_rate == pytest.approx(0.5)
     # the agent was never ready and idle: offered at login, then back to back
     assert r.stats.occupancy("a") == pytest.approx(1.0)
     assert r.queue_kpis("q").waiting == 0
