@@ -374,9 +374,11 @@ def encode_action(
 
 # -- AsyncAGI payloads ------------------------------------------------------
 
-# Asterisk leaves these unescaped in AsyncAGI Env/Result (seen in the traces:
-# '(', ')', '.', '-', '_'); everything else non-alphanumeric is %XX.
-_AGI_SAFE = "()._-"
+# Asterisk encodes AsyncAGI Env/Result with ast_uri_encode(..., ast_uri_http),
+# which leaves RFC 3986's unreserved marks unescaped: '-', '_', '.', '!', '~',
+# '*', "'", '(', ')'.  The traces show '(', ')', '.', '-', '_' left as they are;
+# the others do not occur in them and follow Asterisk's source.
+_AGI_SAFE = "-_.!~*'()"
 
 
 def percent_encode(text: str) -> str:
