@@ -663,9 +663,11 @@ class Router:
         while heads:
             key, qn, idx = heapq.heappop(heads)
             lst = self._qorder[qn]
-            it = self._items[key[3]]
+            it = self._items.get(key[3])
             go_on = True  # keep walking this queue after this item
-            if it.offered_to is not None or it.not_before > now:
+            if it is None:
+                pass  # removed by a re-entrant output; the pass after this one sees it
+            elif it.offered_to is not None or it.not_before > now:
                 pass
             elif (th := dead_from.get(qn)) is not None and it.queue_entered_at >= th:
                 pass
