@@ -210,14 +210,20 @@ class Router:
 
     # ----------------------------------------------------------- call inputs
     def enqueue(
-        self, call_id: str, queue: str, *, intent: str | None = None, number: str | None = None
+        self, call_id: str, queue: str, *, intent: str | None = None, number: str | None = None,
+        priority: int | None = None,
     ) -> WorkItem:
-        """A caller enters a queue from the IVR."""
+        """A caller enters a queue from the IVR.
+
+        ``priority`` is the IVR leaf's (complaints above billing, say); without
+        it the queue's own priority applies.
+        """
         if call_id in self._items or call_id in self._active:
             raise ValueError(f"{call_id} already routed")
         q = self.config.queues[queue]
         now = self.clock.seconds()
-        it = _Item(call_id, Kind.CALL, queue, now, next(self._seq), q.priority, now, intent, number)
+        prio = q.priority if priority is None else priority
+        it = _Item(call_id, Kind.CALL, queue, now, next(self._seq), prio, now, intent, number)
         self.stats.offered(queue)
         self._insert(it)
         self._dispatch()

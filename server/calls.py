@@ -182,9 +182,7 @@ class CallCenter:
                 command = item
         if command is None or call.session is None or call.phase == "connecting":
             return
-        d = self.agi.run(call.session, to_agi(command, SOUND_DIR))
-        d.addCallbacks(self._result, self._agi_failed, callbackArgs=(call,),
-                       errbackArgs=(call,))
+        self._send(call, command)
 
     def _result(self, result: AgiResult, call: Call) -> None:
         now = self.clock.seconds()
@@ -211,6 +209,14 @@ class CallCenter:
         d = self.agi.run(call.session, to_agi(command, SOUND_DIR))
         d.addCallbacks(self._result, self._agi_failed, callbackArgs=(call,),
                        errbackArgs=(call,))
+        d.addErrback(self._crashed, call)
+
+    def _crashed(self, failure, call: Call) -> None:
+        """A bug in our handling of this call: log it, and never leave the caller in silence."""
+        self.log.failure("{call}: call handling failed in phase {phase}", failure,
+                         call=call.id, phase=call.phase)
+        if not call.caller_gone and not call.in_farewell:
+            self._farewell(call)
 
     def _farewell(self, call: Call) -> None:
         """Say goodbye and hang up: for calls the ACD gave up on."""

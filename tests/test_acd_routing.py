@@ -231,3 +231,16 @@ def test_one_call_per_agent_and_one_agent_per_call():
     r.abandon("c1")
     assert out.take("cancel_offer", "offer")[0][0] == "cancel_offer"
     assert r.agent("a").item_id == "c2"
+
+
+def test_leaf_priority_overrides_the_queue_priority():
+    clock = Clock()
+    out = RecordingOutput()
+    cfg = make_config(queues=[make_queue("general", skills={"general": 1}, priority=10)],
+                      agents=[make_agent("a1", skills={"general": 1})])
+    router = Router(cfg, clock, out)
+    router.enqueue("low", "general", priority=5)
+    clock.advance(1)
+    router.enqueue("high", "general", priority=90)
+    router.enqueue("plain", "general")
+    assert [w.id for w in router.waiting()] == ["high", "plain", "low"]
