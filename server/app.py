@@ -19,6 +19,7 @@ from server.ami.service import AmiOptions, AmiService
 from server.bills import make_bill_lookup
 from server.calls import CallCenter
 from server.config import Config
+from server.notify import Notifier
 from server.records.spool import DurableRecords
 from server.records.store import RecordStore
 
@@ -59,6 +60,7 @@ class Hotline:
         self.cfg = cfg
         self.services = MultiService()
         self.events = EventRouter()
+        self.notifier = Notifier()
         self.ami = AmiService(reactor, ami_endpoint, ami_options, self.events)
         self.ami.setServiceParent(self.services)
         Path(spool_dir).mkdir(parents=True, exist_ok=True)
@@ -68,6 +70,7 @@ class Hotline:
         self.calls = CallCenter(
             reactor, cfg, self.ami, save=self.records.put,
             bills=make_bill_lookup(reactor, cfg.ivr.bill_lookup, cfg.acd.policy.timezone),
+            notifier=self.notifier,
         )
 
     @classmethod

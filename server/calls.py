@@ -38,6 +38,7 @@ from queues.router import Router
 from server.agi import AgiDriver, AgiSession, AgiSessionEnded
 from server.ami.codec import Message
 from server.config import Config
+from server.notify import Notifier
 from server.records.model import CallRecorder
 
 SOUND_DIR = "hotline"
@@ -95,8 +96,9 @@ class CallCenter:
 
     def __init__(self, clock, cfg: Config, ami, *, save: Callable[[dict], object],
                  bills, outages: OutageBoard | None = None, ring_timeout_s: int = 20,
-                 hold_chunk_s: int = 20) -> None:
+                 hold_chunk_s: int = 20, notifier: Notifier | None = None) -> None:
         self.clock = clock
+        self.notifier = notifier if notifier is not None else Notifier()
         self.cfg = cfg
         self.ami = ami
         self._save = save
@@ -276,7 +278,7 @@ class CallCenter:
     # ---------------------------------------------------------------- queueing
 
     def _enqueue(self, call: Call, now: float) -> None:
-        call.phase = "queued"
+        self._set_phase(call, "queued")
         call.record.enqueued(now, call.queue or "", call.priority)
         self.acd.enqueue(call.id, call.queue or "", intent=call.intent, number=call.caller,
                          priority=call.priority)
@@ -321,8 +323,11 @@ class CallCenter:
             return
         agent = self.cfg.acd.agents[agent_id]
         self.log.info("Route {text}", text=decision.text())
-        call.phase = "connecting"
         call.agent_id = agent_id
+        self._set_phase(call, "connecting")
+        self.notifier.publish("offer", {"call_id": call.id, "agent_id": agent_id,
+                                        "decision": decision.text(),
+                                        "screen": self.screen(call.id)})
         call.ring_start = None
         if call.hold is not None:
             call.hold.stop()
@@ -342,7 +347,7 @@ class CallCenter:
         self.log.warn("{call}: connecting to {agent} failed: {err}", call=call.id,
                       agent=call.agent_id, err=failure.getErrorMessage())
         if call.phase == "connecting" and not call.caller_gone:
-            call.phase = "queued"
+            self._set_phase(call, "queued")
             self.acd.offer_result(item.id, Outcome.FAILED)
 
     def place_callback(self, item: WorkItem, agent_id: str, decision: Decision) -> None:
@@ -363,6 +368,8 @@ class CallCenter:
                             reason: str) -> None:
         self.log.info("Agent {agent}: {old} -> {new} ({reason})", agent=agent_id, old=old,
                       new=new, reason=reason)
+        self.notifier.publish("agent", {"agent_id": agent_id, "old": str(old), "new": str(new),
+                                        "reason": reason, "at": self.clock.seconds()})
         if old is AgentState.WRAP_UP and new is not AgentState.WRAP_UP:
             call = self._last_call_of_agent.get(agent_id)
             if call is not None and not call.wrap_done:
@@ -390,7 +397,7 @@ class CallCenter:
         call.outcome = "overflowed"
         if call.hold is not None:
             call.hold.stop()
-        call.phase = "ended"
+        self._set_phase(call, "ended")
         self._farewell(call)
 
     def callback_requested(self, call_item: WorkItem, callback: WorkItem | None) -> None:
@@ -421,7 +428,8 @@ class CallCenter:
         ring_start = call.ring_start if call.ring_start is not None else now
         if status == "ANSWER":
             agent = self.cfg.acd.agents[call.agent_id]
-            call.phase, call.talked, call.wrap_done = "talking", True, False
+            call.talked, call.wrap_done = True, False
+            self._set_phase(call, "talking")
             call.record.offer(now, call.agent_id, ring_start, "answered")
             call.record.answered(now, call.agent_id, agent.tier)
             call.record.update(recording=f"{call.id}.wav")
@@ -433,7 +441,7 @@ class CallCenter:
             outcome = DIAL_OUTCOMES.get(status, Outcome.FAILED)
             call.record.offer(now, call.agent_id, ring_start, OFFER_LABELS[outcome])
             self._forget_agent_channel(call)
-            call.phase = "queued"  # back to AsyncAGI: the hold loop resumes there
+            self._set_phase(call, "queued")  # back to AsyncAGI: the hold loop resumes there
             call.agent_id = None
             self.acd.offer_result(call.id, outcome)
         self._persist(call)
@@ -458,7 +466,7 @@ class CallCenter:
             self._forget_agent_channel(call)
             if call.phase == "talking":
                 call.record.bridge_end(now, "agent")
-                call.phase = "survey" if self.cfg.ivr.survey.enabled else "ended"
+                self._set_phase(call, "survey" if self.cfg.ivr.survey.enabled else "ended")
                 self.acd.call_ended(call.id)
                 self._persist(call)
                 if call.phase == "ended":
@@ -480,7 +488,7 @@ class CallCenter:
             self.acd.abandon(call.id)
         elif phase in ("ivr", "survey"):
             self._run(call, call.ivr.on_hangup(now))
-        call.phase = "ended"
+        self._set_phase(call, "ended")
         self._maybe_finish(call)
 
     def _forget_agent_channel(self, call: Call) -> None:
@@ -490,6 +498,26 @@ class CallCenter:
 
     def _device_state(self, event: Message) -> None:
         self.acd.device_state(event.get("Device", ""), event.get("State", ""))
+
+    # ---------------------------------------------------------------- notifications
+
+    def _set_phase(self, call: Call, phase: str) -> None:
+        call.phase = phase
+        self.notifier.publish("call", {
+            "call_id": call.id, "phase": phase, "queue": call.queue, "agent_id": call.agent_id,
+            "caller": call.caller, "at": self.clock.seconds()})
+
+    def screen(self, call_id: str) -> dict | None:
+        """What the agent's desk shows when this call is offered (the screen-pop)."""
+        call = self.calls.get(call_id)
+        if call is None:
+            return None
+        rec = call.record.snapshot()
+        enqueued = next((e.t for e in rec.timeline if e.kind == "enqueued"), None)
+        return {"call_id": call.id, "caller": call.caller, "account": call.account,
+                "ivr_path": [list(p) for p in call.ivr.path], "intent": call.intent,
+                "queue": call.queue, "language": call.ivr.language,
+                "waited_s": None if enqueued is None else self.clock.seconds() - enqueued}
 
     # ---------------------------------------------------------------- records
 
@@ -508,6 +536,8 @@ class CallCenter:
     def _persist(self, call: Call, final: bool = False) -> None:
         d = defer.maybeDeferred(self._save, call.record.to_dict())
         if final:
+            self.notifier.publish("record", call.record.to_dict())
+
             def written(_):
                 self.counters["records_written"] += 1
             d.addCallback(written)
