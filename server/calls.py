@@ -112,6 +112,9 @@ class CallCenter:
         self._by_channel: dict[str, Call] = {}
         self._by_agent_channel: dict[str, Call] = {}
         self._last_call_of_agent: dict[str, Call] = {}
+        self._context_handlers: dict[str, Callable[[AgiSession, Message], object]] = {}
+        #: places callbacks and follow-ups (server/outbound.py); None: not wired
+        self.outbound = None
         self._is_open = opener(cfg.acd.queues)
         self._closed_queue = closed_redirect(cfg.acd.queues)
         self.counters: dict[str, int] = {
@@ -127,7 +130,20 @@ class CallCenter:
 
     # ---------------------------------------------------------------- AsyncAGI
 
+    def route_context(self, context: str, handler: Callable[[AgiSession, Message], object]
+                      ) -> None:
+        """Send AsyncAGI sessions started in dialplan ``context`` to ``handler``.
+
+        Inbound hotline calls are this class's own; callback legs and the agents'
+        feature codes run in their own contexts and have their own handlers.
+        """
+        self._context_handlers[context] = handler
+
     def _agi_started(self, session: AgiSession, event: Message) -> None:
+        handler = self._context_handlers.get(session.env.get("agi_context", ""))
+        if handler is not None and session.channel not in self._by_channel:
+            handler(session, event)
+            return
         call = self._by_channel.get(session.channel)
         now = self.clock.seconds()
         if call is None:
@@ -351,10 +367,12 @@ class CallCenter:
             self.acd.offer_result(item.id, Outcome.FAILED)
 
     def place_callback(self, item: WorkItem, agent_id: str, decision: Decision) -> None:
-        # Callback placement (Originate the agent into acd-callback-agent, then the
-        # dialplan dials the customer) is not wired yet: report it as failed so the
-        # item goes back to the router instead of holding the agent.
-        self.log.warn("Callback {id} for {agent}: placement not implemented", id=item.id,
+        if self.outbound is not None:
+            self.outbound.place(item, agent_id, decision)
+            return
+        # Nothing can place it: give the item back to the router (a retry, not the
+        # agent's miss) instead of holding the agent reserved.
+        self.log.warn("Callback {id} for {agent}: no outbound placer", id=item.id,
                       agent=agent_id)
         self.clock.callLater(0, self.acd.offer_result, item.id, Outcome.CUSTOMER_NO_ANSWER)
 
