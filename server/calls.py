@@ -209,6 +209,14 @@ class CallCenter:
             if following is not None:
                 self._send(call, following)
             return
+        if result.code != 200:
+            # 510/520: Asterisk refused the command; a bug on our side, not the
+            # caller's doing.  Never leave them in silence.
+            self.log.error("{call}: Asterisk refused an AGI command: {code} {data}",
+                           call=call.id, code=result.code, data=result.data)
+            call.outcome = call.outcome or "system_failure"
+            self._farewell(call)
+            return
         if call.phase in ("ivr", "survey"):
             self._run(call, call.ivr.on_result(result, now))
         elif call.hold is not None and call.hold.state is not HoldState.DONE:
@@ -273,10 +281,7 @@ class CallCenter:
         elif isinstance(item, out.Goodbye):
             call.outcome = call.outcome or "ivr_goodbye"
         elif isinstance(item, out.IvrAbandoned):
-            if call.phase == "ivr":
-                self.counters["ivr_hangup"] += 1
-                call.outcome = call.outcome or "ivr_hangup"
-            self._record_path(call)
+            self._record_path(call)  # the Hangup handler counts and closes the call
         self._persist(call)
 
     def _record_path(self, call: Call) -> None:
@@ -506,6 +511,9 @@ class CallCenter:
             self.acd.abandon(call.id)
         elif phase in ("ivr", "survey"):
             self._run(call, call.ivr.on_hangup(now))
+            if phase == "ivr" and call.outcome is None:
+                self.counters["ivr_hangup"] += 1
+                call.outcome = "ivr_hangup"
         self._set_phase(call, "ended")
         self._maybe_finish(call)
 

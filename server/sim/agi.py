@@ -337,6 +337,18 @@ def _say_number(s: AgiSession, args: list[str]) -> None:
     _say(s, len(args[0].lstrip("-")) if args else 0, args[1] if len(args) > 1 else "")
 
 
+def _say_datetime(s: AgiSession, args: list[str]) -> None:
+    # SAY DATETIME <time> <escape digits> [format] [timezone] (Asterisk 22 AGI docs):
+    # 200 result=0, or the escape key's ASCII code.  The traces do not cover it;
+    # one sound per format letter approximates its length ("HM" = hour, minute).
+    fmt = args[2] if len(args) > 2 else "ABdY 'digits/at' IMp"
+    words = sum(ch.isalpha() for ch in fmt.replace("'", ""))
+    if not args or not args[0].lstrip("-").isdigit():
+        s._finish("200 result=-1", FAILURE)
+        return
+    _say(s, max(words, 1), args[1] if len(args) > 1 else "")
+
+
 def _set_variable(s: AgiSession, args: list[str]) -> None:
     if args:
         s.core.set_var(s.chan, args[0], args[1] if len(args) > 1 else "")
@@ -416,6 +428,7 @@ _COMMANDS: dict[str, Callable[[AgiSession, list[str]], None]] = {
     "WAIT FOR DIGIT": _wait_for_digit,
     "SAY DIGITS": _say_digits,
     "SAY NUMBER": _say_number,
+    "SAY DATETIME": _say_datetime,
     "SET VARIABLE": _set_variable,
     "GET VARIABLE": _get_variable,
     "GET FULL VARIABLE": _get_full_variable,

@@ -1,0 +1,214 @@
+"""Whole calls through the simulator: IVR, queue, connect, survey, records.
+
+Times are exact: the simulator runs on a task.Clock, starts each queued AGI
+command ``AGI_DELAY`` after it was queued, and a key press lasts 100 ms
+(DTMFBegin .. DTMFEnd, trace 02).  Each expectation below is derived from the
+scripted actors' timings, not read back from a run.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ivr.outage import OutageNotice
+from queues.agents import AgentState
+from server.sim import COMMAND, AgentBehaviour, CallerScript, PhoneScript, Press
+from tests.e2e_support import Rig
+
+AGI_DELAY = 0.02  # the simulator's default (Asterisk's AGI loop polls ~100 ms)
+KEY = 0.1  # one DTMF key, begin to end
+TYPE_AHEAD = '"0123456789*#"'
+
+
+def key_after(digit: str, delay: float = 0.5) -> Press:
+    """Press ``digit`` ``delay`` s after the next GET DATA starts."""
+    return Press(digit, delay, after=COMMAND, command="GET DATA")
+
+
+def caller(rig: Rig, *digits: str, patience: float | None = None, number="13912345678",
+           at: float = 1.0) -> CallerScript:
+    script = CallerScript(number, "张伟", arrive_at=rig.sim.uptime() + at,
+                          presses=tuple(key_after(d) for d in digits), patience=patience)
+    rig.sim.add_caller(script)
+    return script
+
+
+def one_record(rig: Rig):
+    records = rig.final_records()
+    assert len(records) == 1, records
+    return next(iter(records.values()))
+
+
+@pytest.fixture
+def rig():
+    return Rig()
+
+
+def test_suggestion_call_from_menu_to_survey(rig):
+    answer_after, talk = 2.0, 30.0
+    rig.sim.add_phone(PhoneScript("1007", AgentBehaviour(answer_after=answer_after, talk=talk)))
+    rig.run(1)
+    rig.login_agents("1007")
+    caller(rig, "1", "5", "1")  # Mandarin, suggestions, survey "satisfied"
+    rig.run(200)
+
+    assert rig.ami.agi_commands() == [
+        f"STREAM FILE hotline/welcome {TYPE_AHEAD}",
+        "GET DATA hotline/language-choice 5000 1",
+        "SET VARIABLE CHANNEL(language) zh",
+        "GET DATA hotline/main-menu 5000 1",
+        "GET DATA hotline/survey 5000 1",
+        'STREAM FILE hotline/survey-thanks ""',
+        "HANGUP",
+    ]
+    connect = [(a, f) for a, f in rig.ami.actions if a != "AGI"]
+    assert [a for a, _ in connect] == ["Setvar", "Setvar", "Redirect"]
+    assert connect[0][1]["Variable"] == "AGENT_IFACE" and connect[0][1]["Value"] == "PJSIP/1007"
+    assert connect[2][1]["Context"] == "acd-connect"
+
+    rec = one_record(rig)
+    assert rec.outcome == "answered"
+    assert rec.agent_id == "1007" and rec.agent_tier == "agent"
+    assert rec.ivr_path == (("main", "5"),)
+    assert rec.queues == ("suggestions",) and rec.intent == "suggestion"
+    assert rec.satisfaction == "satisfied"
+    assert rec.caller == "13912345678"
+    d = rig.durations(rec)
+    welcome = rig.cfg.ivr.prompts["welcome"].duration_s
+    # welcome, language key, SET VARIABLE, menu key: four commands, two key presses
+    assert d.ivr_s == pytest.approx(welcome + 4 * AGI_DELAY + 2 * (0.5 + KEY))
+    assert d.ring_s == pytest.approx(answer_after)
+    assert d.queue_wait_s == pytest.approx(answer_after)  # agent was free: wait = ring
+    assert d.talk_s == pytest.approx(talk)
+    assert d.acw_s == pytest.approx(rig.cfg.acd.policy.wrapup_default_s)
+    assert d.handling_s == pytest.approx(talk + rig.cfg.acd.policy.wrapup_default_s)
+    assert rig.cc.acd.agent("1007").state is AgentState.READY
+    assert rig.cc.counters["ivr_finished"] == 1 and rig.cc.counters["records_written"] == 1
+    assert rig.cc.calls == {}
+
+
+def test_no_answer_requeues_at_the_head_and_the_next_agent_takes_it(rig):
+    ring_timeout = rig.cc.ring_timeout_s
+    rig.sim.add_phone(PhoneScript("1007", AgentBehaviour(answer_after=None)))
+    rig.sim.add_phone(PhoneScript("1009", AgentBehaviour(answer_after=3.0, talk=10.0)))
+    rig.run(1)
+    rig.login_agents("1007")
+    caller(rig, "1", "5", "2")
+    rig.run(12)
+    # 1009 (also suggestions-skilled) logs in while 1007's phone rings: the call
+    # is not taken from 1007 until its ring timeout.
+    rig.login_agents("1009")
+    rig.run(200)
+
+    rec = one_record(rig)
+    offers = [e.details for e in rec.timeline if e.kind == "offer"]
+    assert [(o["agent"], o["outcome"]) for o in offers] == [("1007", "no_answer"),
+                                                             ("1009", "answered")]
+    d = rig.durations(rec)
+    assert d.ring_s == pytest.approx(ring_timeout + 3.0)
+    assert d.missed_offers == 1
+    assert rec.agent_id == "1009" and rec.satisfaction == "fairly_satisfied"
+    assert rig.cc.acd.agent("1007").misses == 1
+    # The DIAL_TIMEOUT the dialplan used came from the server.
+    timeouts = [f["Value"] for a, f in rig.ami.actions
+                if a == "Setvar" and f["Variable"] == "DIAL_TIMEOUT"]
+    assert timeouts == [str(ring_timeout)] * 2
+
+
+def test_caller_who_gives_up_in_the_queue_is_abandoned(rig):
+    patience = 30.0
+    caller(rig, "1", "5", patience=patience)  # nobody logged in
+    rig.run(100)
+    rec = one_record(rig)
+    assert rec.outcome == "abandoned"
+    d = rig.durations(rec)
+    assert d.ivr_s + d.queue_wait_s == pytest.approx(patience)
+    kpis = rig.cc.acd.queue_kpis("suggestions")
+    assert kpis.abandoned == 1 and kpis.answered == 0
+    # Music on hold played in the queue's announce-interval chunks until the hangup.
+    chunk = int(rig.cfg.acd.queues["suggestions"].announce_interval_s)
+    assert rig.ami.agi_commands()[-1] == f"EXEC MusicOnHold default,{chunk}"
+
+
+def test_hold_time_comes_from_the_agents_phone(rig):
+    talk, hold_at, hold_for = 40.0, 5.0, 12.0
+    rig.sim.add_phone(PhoneScript("1007", AgentBehaviour(answer_after=1.0, talk=talk,
+                                                         hold_at=hold_at, hold_for=hold_for)))
+    rig.run(1)
+    rig.login_agents("1007")
+    caller(rig, "1", "5", "1")
+    rig.run(200)
+    rec = one_record(rig)
+    kinds = [e.kind for e in rec.timeline]
+    assert kinds.count("hold_start") == 1 and kinds.count("hold_end") == 1
+    d = rig.durations(rec)
+    assert d.hold_s == pytest.approx(hold_for)
+    assert d.talk_s + d.hold_s == pytest.approx(talk)
+
+
+def test_three_bad_keys_send_the_caller_to_the_general_queue(rig):
+    caller(rig, "1", "8", "9", "7", patience=40.0)
+    rig.run(100)
+    rec = one_record(rig)
+    assert rec.queues == (rig.cfg.ivr.input.fallback_queue,)
+    assert rig.cc.counters["ivr_fell_back"] == 1
+    commands = rig.ami.agi_commands()
+    invalid = f"STREAM FILE hotline/{rig.cfg.ivr.input.invalid_prompt}"
+    assert sum(c.startswith(invalid) for c in commands) == 2  # third failure: no replay
+
+
+def test_hang_up_in_the_menu_keeps_the_path(rig):
+    script = caller(rig, "1", "2", patience=9.0)  # billing menu, then gone
+    del script
+    rig.run(60)
+    rec = one_record(rig)
+    assert rec.outcome == "ivr_hangup"
+    assert rec.ivr_path == (("main", "2"),)
+    assert rig.cc.counters["ivr_hangup"] == 1
+    assert rig.cc.calls == {}
+
+
+def test_outage_notice_deflects_a_covered_caller(rig):
+    now = rig.clock.seconds()
+    rig.cc.outages.add(OutageNotice("storm-1", start=now - 600, restore=now + 3 * 3600,
+                                    area_codes=(), prefixes=("139",), text="", prompt=None))
+    caller(rig, "9")  # anything but 1 after the announcement: goodbye
+    rig.run(120)
+    rec = one_record(rig)
+    assert rec.outcome == "deflected" and rec.outage_notice == "storm-1"
+    assert rig.cc.counters["ivr_deflected"] == 1
+    commands = rig.ami.agi_commands()
+    assert commands[0] == "STREAM FILE hotline/welcome \"\""
+    assert commands[1].startswith("STREAM FILE hotline/outage-notice")
+    assert commands[2].startswith(f"SAY DATETIME {int(now + 3 * 3600)} ")
+    assert commands[-1] == "HANGUP"
+
+
+def test_unregistered_phone_pauses_its_agent_and_gets_no_call(rig):
+    rig.sim.add_phone(PhoneScript("1007", AgentBehaviour(answer_after=1.0, talk=5.0),
+                                  timeline=((5.0, "unregister"),)))
+    rig.run(1)
+    rig.login_agents("1007")
+    rig.run(10)
+    view = rig.cc.acd.agent("1007")
+    assert view.state is AgentState.PAUSED and view.pause_reason == "device_offline"
+    caller(rig, "1", "5", patience=20.0)
+    rig.run(60)
+    assert not any(a == "Redirect" for a, _ in rig.ami.actions)
+    assert one_record(rig).outcome == "abandoned"
+
+
+def test_a_command_asterisk_refuses_ends_the_call_politely(rig, monkeypatch):
+    """An Asterisk without SAY DATETIME answers 510: the caller hears goodbye, not silence."""
+    from server.sim import agi as sim_agi
+
+    monkeypatch.delitem(sim_agi._COMMANDS, "SAY DATETIME")
+    now = rig.clock.seconds()
+    rig.cc.outages.add(OutageNotice("storm-2", start=now - 60, restore=now + 3600,
+                                    area_codes=(), prefixes=("139",), text="", prompt=None))
+    caller(rig, "1")
+    rig.run(60)
+    commands = rig.ami.agi_commands()
+    assert commands[2].startswith("SAY DATETIME")
+    assert commands[3:] == ['STREAM FILE hotline/goodbye ""', "HANGUP"]
+    assert one_record(rig).outcome == "system_failure"
