@@ -90,3 +90,21 @@ class Hotline:
         return cls(reactor, cfg, endpoint, options,
                    redis_url=overrides.redis_url or cfg.server.redis.url,
                    spool_dir=overrides.spool_dir or cfg.server.records.spool)
+
+    def start_metrics(self):
+        """Build the Prometheus metrics and serve /metrics on ``cfg.server.metrics.listen``.
+
+        The listener is a child of ``self.services``: it starts with them (at once if
+        they already run) and stops with them.  Returns the ``HotlineMetrics``.
+        """
+        from prometheus_client import CollectorRegistry
+
+        from server.metrics import HotlineMetrics
+        from server.metrics_http import metrics_service
+
+        registry = CollectorRegistry()
+        metrics = HotlineMetrics(registry, calls=self.calls, events=self.events, ami=self.ami,
+                                 records=self.records)
+        metrics_service(self.reactor, self.cfg.server.metrics.listen,
+                        registry).setServiceParent(self.services)
+        return metrics
