@@ -1,0 +1,268 @@
+"""Agent and supervisor handlers: thin calls into the router, the board and the records.
+
+Each handler takes an ``ApiRequest`` (already authenticated, authorised and with
+its body checked) and returns a JSON-able dict, ``(status, dict)`` or a Deferred.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import replace
+from types import MappingProxyType
+from typing import Any
+
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from ivr.outage import OutageNotice
+from queues.agents import AgentState, AgentView, InvalidTransition
+from queues.items import Kind
+from server.calls import CallCenter
+
+from .http import ApiError, ApiRequest
+from .live import LiveFigures
+
+SPY_OPTIONS = {"listen": "qE", "whisper": "qEw", "barge": "qEB"}
+# Queue parameters PATCH /api/queues/{name} may change; each applies to calls that
+# enter the queue (or start a waiting-loop chunk) after the change.
+QUEUE_PARAMS = ("priority", "announce_interval_s", "callback_offer_after_s", "max_wait_s")
+
+
+def agent_json(view: AgentView, now: float, name: str | None = None) -> dict[str, Any]:
+    return {"id": view.id, "name": name, "state": str(view.state), "since": view.since,
+            "in_state_s": max(0.0, now - view.since), "pause_reason": view.pause_reason,
+            "device": str(view.device), "call_id": view.item_id, "misses": view.misses,
+            "wrap_up_ends_at": view.wrap_up_ends_at}
+
+
+class DeskApi:
+    log = Logger()
+
+    def __init__(self, calls: CallCenter, live: LiveFigures, put_record, clock) -> None:
+        self.calls, self.live, self.put_record, self.clock = calls, live, put_record, clock
+        # call_id -> (disposition, notes) set while the call was live: re-applied if
+        # the adapter's wrap-up end writes its own "none" over it.
+        self._pending: dict[str, tuple[str, str]] = {}
+
+    @property
+    def cfg(self):
+        return self.calls.cfg  # PATCH /api/queues replaces it
+
+    def _agent(self, agent_id: str):
+        agent = self.cfg.acd.agents.get(agent_id)
+        if agent is None:
+            raise ApiError(404, f"no agent {agent_id}")
+        return agent
+
+    # ------------------------------------------------------------ agents
+    def set_state(self, req: ApiRequest) -> dict[str, Any]:
+        agent = self._agent(req.params["id"])
+        acd, state = self.calls.acd, req.body["state"]
+        reason = req.body.get("reason")
+        try:
+            if state == "ready":
+                if reason is not None:
+                    raise ApiError(400, "field 'reason' is only for state 'paused'")
+                current = acd.agent(agent.id).state
+                if current is AgentState.LOGGED_OUT:
+                    acd.login(agent.id)
+                elif current is AgentState.WRAP_UP:
+                    acd.end_wrap_up(agent.id)
+                else:
+                    acd.unpause(agent.id)
+            elif state == "paused":
+                codes = [c.code for c in self.cfg.acd.policy.pause_reasons]
+                if reason not in codes:
+                    raise ApiError(400, f"field 'reason' must be one of {', '.join(codes)}")
+                if acd.agent(agent.id).state is AgentState.LOGGED_OUT:
+                    acd.login(agent.id)
+                acd.pause(agent.id, reason)
+            else:
+                acd.logout(agent.id)
+        except InvalidTransition as e:
+            raise ApiError(409, str(e)) from None
+        who = req.session.subject
+        self.log.info("{who} set agent {agent} to {state}", who=who, agent=agent.id, state=state)
+        return agent_json(acd.agent(agent.id), self.clock.seconds(), agent.name)
+
+    def wrapup(self, req: ApiRequest) -> dict[str, Any]:
+        agent = self._agent(req.params["id"])
+        acd = self.calls.acd
+        if acd.agent(agent.id).state is not AgentState.WRAP_UP:
+            raise ApiError(409, f"agent {agent.id} is not in wrap-up")
+        if req.body["action"] == "end":
+            if "seconds" in req.body:
+                raise ApiError(400, "field 'seconds' is only for action 'extend'")
+            acd.end_wrap_up(agent.id)
+        else:
+            seconds = req.body.get("seconds")
+            if seconds is None or not 0 < seconds <= 3600:
+                raise ApiError(400, "field 'seconds' must be between 1 and 3600")
+            acd.extend_wrap_up(agent.id, float(seconds))
+        return agent_json(acd.agent(agent.id), self.clock.seconds(), agent.name)
+
+    def disposition(self, req: ApiRequest):
+        """Live call: set on its recorder (and kept, see ``on_publish``).  Ended call: a
+        new final record version with the disposition goes through the records' put."""
+        agent = self._agent(req.params["id"])
+        call_id, code = req.body["call_id"], req.body["code"]
+        notes = req.body.get("notes", "")
+        codes = [c.code for c in self.cfg.acd.policy.dispositions]
+        if code not in codes:
+            raise ApiError(400, f"field 'code' must be one of {', '.join(codes)}")
+        call = self.calls.calls.get(call_id)
+        if call is not None:
+            if call.agent_id != agent.id:
+                raise ApiError(403, f"call {call_id} is not agent {agent.id}'s")
+            call.record.update(disposition=code, notes=notes)
+            self._pending[call_id] = (code, notes)
+            return {"call_id": call_id, "disposition": code, "notes": notes, "live": True}
+        rec = self.live.record(call_id)
+        if rec is None:
+            raise ApiError(404, f"no recent call {call_id}")
+        if rec.agent_id != agent.id:
+            raise ApiError(403, f"call {call_id} is not agent {agent.id}'s")
+        return self._rewrite(rec.to_dict(), code, notes).addCallback(
+            lambda _: {"call_id": call_id, "disposition": code, "notes": notes, "live": False})
+
+    def _rewrite(self, raw: dict[str, Any], code: str, notes: str) -> defer.Deferred:
+        new = dict(raw, disposition=code, notes=notes, version=int(raw["version"]) + 1)
+        self.live.add_record(new)
+        return defer.maybeDeferred(self.put_record, new)
+
+    def on_publish(self, topic: str, payload: dict[str, Any]) -> None:
+        """A final record that lost a disposition set during the call gets it back."""
+        if topic != "record" or not payload.get("final"):
+            return
+        pending = self._pending.pop(payload["call_id"], None)
+        if pending and (payload.get("disposition"), payload.get("notes")) != pending:
+            self._rewrite(payload, *pending).addErrback(
+                lambda f: self.log.failure("Disposition for {call} not saved", f,
+                                           call=payload["call_id"]))
+
+    def stats(self, req: ApiRequest) -> dict[str, Any]:
+        agent = self._agent(req.params["id"])
+        out = self.live.agent_today(agent.id)
+        out["state"] = agent_json(self.calls.acd.agent(agent.id), self.clock.seconds(),
+                                  agent.name)
+        return out
+
+    def followup(self, req: ApiRequest) -> tuple[int, dict[str, Any]]:
+        b = req.body
+        if b["queue"] not in self.cfg.acd.queues:
+            raise ApiError(400, f"field 'queue': no queue {b['queue']}")
+        if not b["number"].strip() or not b["number"].replace("+", "").isdigit():
+            raise ApiError(400, "field 'number' must be a phone number (digits)")
+        due = b.get("due_at", self.clock.seconds())
+        item_id = f"fu-{secrets.token_hex(6)}"
+        item = self.calls.acd.add_follow_up(item_id, b["queue"], b["number"], float(due),
+                                            b.get("note", ""))
+        self.log.info("{who} created follow-up {id} to {number}", who=req.session.subject,
+                      id=item.id, number=item.number)
+        return 201, {"id": item.id, "queue": item.queue, "number": item.number,
+                     "due_at": item.due_at, "note": item.note}
+
+    def cancel_followup(self, req: ApiRequest) -> dict[str, Any]:
+        item = self.calls.acd.item(req.params["id"])
+        if item is None or item.kind is Kind.CALL:
+            raise ApiError(404, f"no waiting callback or follow-up {req.params['id']}")
+        if not self.calls.acd.cancel_item(item.id, f"cancelled by {req.session.subject}"):
+            raise ApiError(409, f"{item.id} is ringing an agent; try again shortly")
+        return {"id": item.id, "cancelled": True}
+
+    # ------------------------------------------------------------ supervisors
+    def snapshot(self, req: ApiRequest) -> dict[str, Any]:
+        now = self.clock.seconds()
+        acd, cfg = self.calls.acd, self.cfg
+        waiting = acd.waiting()
+        queues = []
+        for name, q in cfg.acd.queues.items():
+            k = acd.queue_kpis(name)
+            queues.append({
+                "name": name, "waiting": k.waiting, "longest_wait_s": k.oldest_wait_s,
+                "calls": [{"call_id": w.id, "kind": str(w.kind), "number": w.number,
+                           "wait_s": now - w.enqueued_at} for w in waiting if w.queue == name],
+                "offered": k.offered, "answered": k.answered, "abandoned": k.abandoned,
+                "short_abandoned": k.short_abandoned, "service_level": k.service_level,
+                "service_level_15m": self.live.recent_service_level(name),
+                "sl_target": q.service_level.target, "sl_threshold_s": q.service_level.threshold_s,
+                "asa_s": k.asa_s, "aht_s": k.aht_s, "abandon_rate": k.abandon_rate,
+                "arrivals_per_hour": self.live.arrival_rate(name) * 3600,
+                "agents_needed": self.live.agents_needed(name, k.aht_s),
+                "priority": q.priority, "announce_interval_s": q.announce_interval_s,
+            })
+        agents = [agent_json(acd.agent(a.id), now, a.name) for a in cfg.acd.agents.values()]
+        by_state: dict[str, int] = {str(s): 0 for s in AgentState}
+        for a in agents:
+            by_state[a["state"]] += 1
+        return {"at": now, "queues": queues, "agents": agents, "agents_by_state": by_state,
+                "outages": [n.to_dict() for n in self.calls.outages.notices()]}
+
+    def supervise(self, req: ApiRequest):
+        agent = self._agent(req.body["agent_id"])
+        mode, phone = req.body["mode"], req.body["phone"]
+        if "/" not in phone or any(c in phone for c in "\r\n,"):
+            raise ApiError(400, "field 'phone' must be a channel like PJSIP/2001")
+        if self.calls.acd.agent(agent.id).state is not AgentState.ON_CALL:
+            raise ApiError(409, f"agent {agent.id} is not on a call")
+        fields = [("Channel", phone), ("Application", "ChanSpy"),
+                  ("Data", f"{agent.interface},{SPY_OPTIONS[mode]}"),
+                  ("CallerID", f'"Supervisor {req.session.subject}" <{phone.split("/")[-1]}>'),
+                  ("Async", "true")]
+        self.log.info("{who} {mode} on agent {agent} from {phone}", who=req.session.subject,
+                      mode=mode, agent=agent.id, phone=phone)
+        d = self.calls.ami.sendAction("Originate", fields)
+
+        def failed(f):
+            self.log.warn("Originate for {mode} on {agent} failed: {err}", mode=mode,
+                          agent=agent.id, err=f.getErrorMessage())
+            raise ApiError(502, f"Asterisk refused the Originate: {f.getErrorMessage()}")
+        return d.addCallbacks(lambda _: {"agent_id": agent.id, "mode": mode, "phone": phone},
+                              failed)
+
+    def outages(self, req: ApiRequest) -> dict[str, Any]:
+        return {"outages": [n.to_dict() for n in self.calls.outages.notices()]}
+
+    def add_outage(self, req: ApiRequest) -> tuple[int, dict[str, Any]]:
+        b = req.body
+        for key in ("area_codes", "prefixes"):
+            if not all(isinstance(x, str) and x.isdigit() for x in b.get(key, [])):
+                raise ApiError(400, f"field '{key}' must be a list of digit strings")
+        notice = OutageNotice(b["id"], float(b["start"]), float(b["restore"]),
+                              tuple(b.get("area_codes", ())), tuple(b.get("prefixes", ())),
+                              b.get("text", ""))
+        try:
+            self.calls.outages.add(notice)
+        except ValueError as e:
+            raise ApiError(400, str(e)) from None
+        self.log.info("{who} posted outage notice {id}", who=req.session.subject, id=notice.id)
+        return 201, notice.to_dict()
+
+    def remove_outage(self, req: ApiRequest) -> dict[str, Any]:
+        if not self.calls.outages.remove(req.params["id"]):
+            raise ApiError(404, f"no outage notice {req.params['id']}")
+        self.log.info("{who} removed outage notice {id}", who=req.session.subject,
+                      id=req.params["id"])
+        return {"id": req.params["id"], "removed": True}
+
+    def patch_queue(self, req: ApiRequest) -> dict[str, Any]:
+        name = req.params["name"]
+        acd_cfg = self.calls.acd.config
+        q = acd_cfg.queues.get(name)
+        if q is None:
+            raise ApiError(404, f"no queue {name}")
+        changes = dict(req.body)
+        for key, value in changes.items():
+            if value is not None and not 0 <= value <= 86400:
+                raise ApiError(400, f"field '{key}' must be between 0 and 86400")
+            if value is None and key != "callback_offer_after_s":
+                raise ApiError(400, f"field '{key}' must be an integer")
+        new_acd = replace(acd_cfg, queues=MappingProxyType({**acd_cfg.queues,
+                                                             name: replace(q, **changes)}))
+        # The router and the adapter read queue parameters from these at each use.
+        self.calls.acd.config = new_acd
+        self.calls.cfg = replace(self.calls.cfg, acd=new_acd)
+        self.log.info("{who} changed queue {name}: {changes}", who=req.session.subject,
+                      name=name, changes=changes)
+        nq = new_acd.queues[name]
+        return {"name": name, **{k: getattr(nq, k) for k in QUEUE_PARAMS}}

@@ -1,0 +1,196 @@
+"""Quality review: records from Redis, recordings from disk, QA scores in Redis.
+
+Reads use the redis.asyncio client on the asyncio loop (never blocking the reactor).
+Listing scans the records stream newest first, at most ``scan_limit`` entries, and
+keeps each call's highest version; filters apply to the record (``from``/``to`` to
+its arrival time).  QA revisions are a Redis list per call, ``hotline:qa:<call_id>``,
+appended to and never rewritten, so the history stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from twisted.internet import defer
+from twisted.web import static
+
+from server.records.durations import compute_durations
+from server.records.model import CallRecord
+from server.records.scorecards import is_complaint
+from server.records.store import STREAM, call_key
+
+from .http import HANDLED, ApiError, ApiRequest
+from .qa import QaForm
+
+QA_PREFIX = "hotline:qa:"
+FILTERS = ("from", "to", "queue", "agent", "disposition", "min_handling_s", "dissatisfied",
+           "complaints", "long_holds", "limit")
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
+
+
+def _deferred(coro) -> defer.Deferred:
+    return defer.Deferred.fromFuture(asyncio.ensure_future(coro))
+
+
+def _number(query: dict[str, str], key: str) -> float | None:
+    if key not in query:
+        return None
+    raw = query[key]
+    try:
+        return float(raw)
+    except ValueError:
+        pass
+    if key in ("from", "to"):
+        try:
+            return dt.datetime.fromisoformat(raw).timestamp()
+        except ValueError:
+            pass
+        raise ApiError(400, f"query '{key}' must be epoch seconds or an ISO 8601 time")
+    raise ApiError(400, f"query '{key}' must be a number")
+
+
+def _flag(query: dict[str, str], key: str) -> bool:
+    value = query.get(key, "false").lower()
+    if value not in ("true", "false", "1", "0"):
+        raise ApiError(400, f"query '{key}' must be true or false")
+    return value in ("true", "1")
+
+
+def summary(rec: CallRecord) -> dict[str, Any]:
+    d = compute_durations(rec.timeline)
+    return {"call_id": rec.call_id, "arrived": rec.timeline[0].t if rec.timeline else None,
+            "caller": rec.caller, "queues": list(rec.queues), "agent_id": rec.agent_id,
+            "intent": rec.intent, "outcome": rec.outcome, "disposition": rec.disposition,
+            "satisfaction": rec.satisfaction, "handling_s": d.handling_s, "hold_s": d.hold_s,
+            "queue_wait_s": d.queue_wait_s, "complaint": is_complaint(rec)}
+
+
+class Review:
+    def __init__(self, client, form: QaForm, recordings_dir: str, clock,
+                 scan_limit: int = 20_000) -> None:
+        self.client, self.form, self.clock = client, form, clock
+        self.recordings_dir = Path(recordings_dir)
+        self.scan_limit = scan_limit
+
+    # ------------------------------------------------------------ Redis reads
+    async def _scan(self, wanted: str | None = None) -> dict[str, CallRecord]:
+        """Final records newest first (highest version per call); one call if ``wanted``."""
+        found: dict[str, CallRecord] = {}
+        high, seen = "+", 0
+        while seen < self.scan_limit:
+            entries = await self.client.xrevrange(STREAM, max=high, min="-", count=500)
+            if not entries:
+                break
+            for _sid, fields in entries:
+                seen += 1
+                cid = fields[b"call_id"].decode()
+                if wanted is not None and cid != wanted:
+                    continue
+                rec = CallRecord.from_dict(json.loads(fields[b"record"]))
+                if cid not in found or found[cid].version < rec.version:
+                    found[cid] = rec
+            high = "(" + entries[-1][0].decode()
+        return found
+
+    async def _find(self, call_id: str) -> CallRecord | None:
+        raw = await self.client.hget(call_key(call_id), "record")
+        if raw is not None:
+            return CallRecord.from_dict(json.loads(raw))
+        return (await self._scan(call_id)).get(call_id)
+
+    # ------------------------------------------------------------ handlers
+    def list_records(self, req: ApiRequest) -> defer.Deferred:
+        q = req.query
+        for key in q:
+            if key not in FILTERS:
+                raise ApiError(400, f"unknown query '{key}'; known: {', '.join(FILTERS)}")
+        lo, hi = _number(q, "from"), _number(q, "to")
+        min_handling, long_holds = _number(q, "min_handling_s"), _number(q, "long_holds")
+        limit = int(_number(q, "limit") or 100)
+        if not 1 <= limit <= 1000:
+            raise ApiError(400, "query 'limit' must be 1-1000")
+        dissatisfied, complaints = _flag(q, "dissatisfied"), _flag(q, "complaints")
+
+        def keep(rec: CallRecord) -> bool:
+            arrived = rec.timeline[0].t if rec.timeline else 0.0
+            d = compute_durations(rec.timeline)
+            return not (
+                (lo is not None and arrived < lo) or (hi is not None and arrived >= hi)
+                or ("queue" in q and q["queue"] not in rec.queues)
+                or ("agent" in q and rec.agent_id != q["agent"])
+                or ("disposition" in q and rec.disposition != q["disposition"])
+                or (min_handling is not None and d.handling_s < min_handling)
+                or (long_holds is not None and d.hold_s < long_holds)
+                or (dissatisfied and rec.satisfaction != "dissatisfied")
+                or (complaints and not is_complaint(rec)))
+
+        def shape(found: dict[str, CallRecord]) -> dict[str, Any]:
+            rows = sorted((summary(r) for r in found.values() if keep(r)),
+                          key=lambda s: s["arrived"] or 0, reverse=True)
+            return {"records": rows[:limit], "total": len(rows)}
+        return _deferred(self._scan()).addCallback(shape)
+
+    def get_record(self, req: ApiRequest) -> defer.Deferred:
+        call_id = req.params["call_id"]
+
+        def shape(rec: CallRecord | None) -> dict[str, Any]:
+            if rec is None:
+                raise ApiError(404, f"no record for call {call_id}")
+            out = rec.to_dict()
+            out["durations"] = compute_durations(rec.timeline).to_dict()
+            out["recording_url"] = (f"/api/recordings/{rec.recording}"
+                                    if rec.recording else None)
+            return out
+        return _deferred(self._find(call_id)).addCallback(shape)
+
+    def recording(self, req: ApiRequest):
+        name = req.params["file"]
+        if not _SAFE_NAME.match(name) or ".." in name:
+            raise ApiError(400, "recording names are plain file names")
+        base = self.recordings_dir.resolve()
+        path = (base / name).resolve()
+        if path.parent != base:
+            raise ApiError(400, "recording names are plain file names")
+        if not path.is_file():
+            raise ApiError(404, f"no recording {name}")
+        # static.File does Range (206, multipart ranges, 416) and HEAD.
+        result = static.File(str(path), defaultType="application/octet-stream").render(
+            req.request)
+        if isinstance(result, bytes):
+            req.request.write(result)
+            req.request.finish()
+        return HANDLED
+
+    def get_qa(self, req: ApiRequest) -> defer.Deferred:
+        call_id = req.params["call_id"]
+
+        async def load() -> dict[str, Any]:
+            raw = await self.client.lrange(QA_PREFIX + call_id, 0, -1)
+            history = [json.loads(r) for r in raw]
+            return {"call_id": call_id, "form": self.form.to_json(),
+                    "current": history[-1] if history else None, "history": history}
+        return _deferred(load())
+
+    def post_qa(self, req: ApiRequest) -> defer.Deferred:
+        call_id = req.params["call_id"]
+        total = self.form.score(req.body["scores"])
+        comments = req.body.get("comments", "")
+
+        async def save() -> tuple[int, dict[str, Any]]:
+            if await self._find(call_id) is None:
+                raise ApiError(404, f"no record for call {call_id}")
+            key = QA_PREFIX + call_id
+            entry = {"reviewer": req.session.subject, "at": self.clock.seconds(),
+                     "scores": req.body["scores"], "comments": comments, "total": total}
+            entry["revision"] = await self.client.rpush(
+                key, json.dumps(entry, ensure_ascii=False))
+            # rpush numbered it; store that number too so each entry is self-describing
+            await self.client.lset(key, entry["revision"] - 1,
+                                   json.dumps(entry, ensure_ascii=False))
+            return 201, entry
+        return _deferred(save())

@@ -1,0 +1,163 @@
+"""The HTTP side's composition: the route table, sign-in handlers and the Site.
+
+``build_web(...)`` is called by ``Hotline.http_site()`` (server/app.py); tests call
+it with their own clock and collaborators.  Routes and who may use them:
+
+=========================================  =========================================
+public                                     POST /api/login
+any signed-in role                         POST /api/logout, GET /api/me, GET /api/feed
+agent (self only) or supervisor            agent state, wrap-up, disposition, stats;
+                                           POST /api/followups
+supervisor                                 snapshot, supervise, outages, queues,
+                                           DELETE /api/followups/{id}
+reviewer or supervisor                     records, recordings, QA
+=========================================  =========================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from twisted.internet import threads
+from twisted.web import server, static
+
+from server.calls import CallCenter
+from server.config import Config
+
+from .api import QUEUE_PARAMS, DeskApi
+from .auth import COOKIE, Authenticator, RateLimiter, Sessions, set_cookie, token_of
+from .feed import Feed
+from .http import ApiRequest, Field, JsonResource, Route
+from .live import LiveFigures
+from .qa import load_qa_form
+from .review import Review
+
+STATIC_DIR = Path(__file__).parent / "static"
+S, N, INT, B, L, D = (str,), (int, float), (int,), (bool,), (list,), (dict,)
+AGENT_OR_SUP = frozenset({"agent", "supervisor"})
+SUP = frozenset({"supervisor"})
+REVIEW = frozenset({"reviewer", "supervisor"})
+ANYONE = frozenset({"agent", "supervisor", "reviewer"})
+
+
+@dataclass(frozen=True)
+class WebOptions:
+    idle_timeout_s: float = 8 * 3600.0
+    login_failures: int = 5
+    login_window_s: float = 300.0
+
+
+@dataclass
+class Web:
+    """The built HTTP side: the Site plus the parts tests and the app poke at."""
+
+    site: server.Site
+    routes: list[Route]
+    sessions: Sessions
+    auth: Authenticator
+    feed: Feed
+    live: LiveFigures
+    desk: DeskApi
+    unsubscribe: Any
+
+
+def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
+              put_record, options: WebOptions = WebOptions(), verify_in_thread=None) -> Web:
+    """Wire the HTTP side.  ``clock`` times sessions, rate limits and the SSE heartbeat;
+    ``verify_in_thread`` defaults to ``threads.deferToThread``."""
+    sessions = Sessions(clock, options.idle_timeout_s)
+    limiter = RateLimiter(clock, options.login_failures, options.login_window_s)
+    auth = Authenticator(cfg, sessions, limiter, verify_in_thread or threads.deferToThread)
+    live = LiveFigures(clock, cfg)
+    desk = DeskApi(calls, live, put_record, clock)
+    review = Review(redis_client, load_qa_form(cfg.directory), cfg.server.recordings.directory,
+                    clock)
+    feed = Feed(notifier, clock, live, sessions)
+    unsubs = [notifier.subscribe(live.on_publish), notifier.subscribe(desk.on_publish)]
+
+    def login(req: ApiRequest):
+        b = req.body
+        client = req.request.getClientAddress()
+        d = auth.login(b["username"], b["password"], getattr(client, "host", "?"), b.get("phone"))
+
+        def done(session):
+            set_cookie(req.request, session.token, int(options.idle_timeout_s))
+            out = session.public()
+            out["idle_timeout_s"] = options.idle_timeout_s
+            if b.get("token"):
+                out["token"] = session.token  # for API clients using Authorization: Bearer
+            return out
+        return d.addCallback(done)
+
+    def logout(req: ApiRequest):
+        token = token_of(req.request)
+        if token:
+            sessions.drop(token)
+        req.request.addCookie(COOKIE, b"", path=b"/", httpOnly=True, sameSite="strict",
+                              max_age=b"0")
+        return {"signed_out": True}
+
+    def me(req: ApiRequest):
+        s = req.session
+        out: dict[str, Any] = s.public()
+        pol = calls.cfg.acd.policy
+        out["pause_reasons"] = [{"code": c.code, "label": c.label} for c in pol.pause_reasons]
+        out["dispositions"] = [{"code": c.code, "label": c.label} for c in pol.dispositions]
+        out["queues"] = sorted(calls.cfg.acd.queues)
+        if s.role == "agent":
+            agent = calls.cfg.acd.agents[s.subject]
+            out["phone"] = agent.interface
+            out["tier"] = agent.tier
+        return out
+
+    routes = [
+        Route("POST", "/api/login", login, None,
+              body={"username": Field(S, True), "password": Field(S, True),
+                    "phone": Field(S), "token": Field(B)}),
+        Route("POST", "/api/logout", logout, ANYONE),
+        Route("GET", "/api/me", me, ANYONE),
+        Route("GET", "/api/feed", feed.handle, ANYONE),
+        Route("POST", "/api/agents/{id}/state", desk.set_state, AGENT_OR_SUP, own_agent=True,
+              body={"state": Field(S, True, ("ready", "paused", "logged_out")),
+                    "reason": Field(S)}),
+        Route("POST", "/api/agents/{id}/wrapup", desk.wrapup, AGENT_OR_SUP, own_agent=True,
+              body={"action": Field(S, True, ("end", "extend")), "seconds": Field(N)}),
+        Route("POST", "/api/agents/{id}/disposition", desk.disposition, AGENT_OR_SUP,
+              own_agent=True, body={"call_id": Field(S, True), "code": Field(S, True),
+                                    "notes": Field(S)}),
+        Route("GET", "/api/agents/{id}/stats", desk.stats, AGENT_OR_SUP, own_agent=True),
+        Route("POST", "/api/followups", desk.followup, AGENT_OR_SUP,
+              body={"queue": Field(S, True), "number": Field(S, True), "due_at": Field(N),
+                    "note": Field(S)}),
+        Route("DELETE", "/api/followups/{id}", desk.cancel_followup, SUP),
+        Route("GET", "/api/snapshot", desk.snapshot, SUP),
+        Route("POST", "/api/supervise", desk.supervise, SUP,
+              body={"agent_id": Field(S, True),
+                    "mode": Field(S, True, ("listen", "whisper", "barge")),
+                    "phone": Field(S, True)}),
+        Route("GET", "/api/outages", desk.outages, SUP),
+        Route("POST", "/api/outages", desk.add_outage, SUP,
+              body={"id": Field(S, True), "start": Field(N, True), "restore": Field(N, True),
+                    "area_codes": Field(L), "prefixes": Field(L), "text": Field(S)}),
+        Route("DELETE", "/api/outages/{id}", desk.remove_outage, SUP),
+        Route("PATCH", "/api/queues/{name}", desk.patch_queue, SUP,
+              body={k: Field((int, type(None)) if k == "callback_offer_after_s" else INT)
+                    for k in QUEUE_PARAMS}),
+        Route("GET", "/api/records", review.list_records, REVIEW),
+        Route("GET", "/api/records/{call_id}", review.get_record, REVIEW),
+        Route("GET", "/api/records/{call_id}/qa", review.get_qa, REVIEW),
+        Route("POST", "/api/records/{call_id}/qa", review.post_qa, REVIEW,
+              body={"scores": Field(D, True), "comments": Field(S)}),
+        Route("GET", "/api/recordings/{file}", review.recording, REVIEW),
+    ]
+    root = static.File(str(STATIC_DIR))
+    root.putChild(b"api", JsonResource(routes, auth.session_for))
+    site = server.Site(root)
+    site.displayTracebacks = False
+
+    def unsubscribe() -> None:
+        for u in unsubs:
+            u()
+    return Web(site, routes, sessions, auth, feed, live, desk, unsubscribe)
