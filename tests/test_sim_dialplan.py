@@ -20,8 +20,12 @@ def test_shipped_file_parses_with_the_contexts_the_hotline_needs() -> None:
         ("MixMonitor", "${UNIQUEID}.wav"), ("Dial", "${AGENT_IFACE},${DIAL_TIMEOUT},g"),
         ("StopMixMonitor", ""), ("Set", "AGENT_IFACE="), ("AGI", "agi:async"), ("Hangup", "")]
     assert dp.hints[("agent-phones", "1001")] == "PJSIP/1001"
-    assert "acd-callback-agent" not in dp.contexts  # reserved for the callback issue
-    assert "acd-callback-agent" in DEFAULT_DIALPLAN.read_text()
+    cb = [s.app for s in dp.contexts["acd-callback-agent"]["s"]]
+    assert cb == ["NoOp", "AGI", "GotoIf", "MixMonitor", "Dial", "StopMixMonitor", "Hangup"]
+    assert dp.globals["CALLBACK_TECH"] == "Local"
+    assert dp.includes["agent-phones"] == ("agent-features",)
+    assert [s.app for s in dp.steps("agent-phones", "*13")] == ["Answer", "AGI", "Hangup"]
+    assert not dp.has_exten("agent-phones", "*21")
 
 
 def test_parse_priorities_labels_and_hints() -> None:

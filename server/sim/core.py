@@ -54,7 +54,7 @@ class Core:
         self.agi_delay = agi_delay
         self.channels: dict[str, Channel] = {}
         #: global variables (Setvar without Channel); ${VAR} falls back to them
-        self.globals: dict[str, str] = {"ASTETCDIR": "/etc/asterisk"}
+        self.globals: dict[str, str] = {"ASTETCDIR": "/etc/asterisk", **dialplan.globals}
         self.counts: Counter[str] = Counter()
         self.calls_started = 0
         self._listeners: list[Callable[[Event], None]] = []

@@ -6,6 +6,13 @@ Subset (anything else raises :class:`DialplanError` with the line number):
 * ``exten => EXTEN,PRIORITY[(label)],App(args)`` where PRIORITY is a number
   or ``n``; ``same => n[(label)],App(args)``;
 * ``exten => EXTEN,hint,DEVICE`` (device-state hints);
+* ``include => other-context`` (searched after the context's own extensions,
+  in file order, like pbx_find_extension; the channel keeps its own context);
+* pattern extensions ``_X.``: ``X`` (0-9), ``Z`` (1-9), ``N`` (2-9), ``[a-c]``
+  sets, ``.`` (one or more), ``!`` (zero or more), other characters literal.
+  An exact extension wins over a pattern; among patterns the first in the file
+  wins (Asterisk sorts by specificity; the shipped file never has two that overlap);
+* ``[globals]``: ``NAME=value`` lines (``${NAME}`` falls back to them);
 * ``#include`` and ``[context](template)`` are not supported.
 
 Expressions (:func:`evaluate`): ``${VAR}``, ``${UNIQUEID}``, ``${CHANNEL}``,
@@ -17,7 +24,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 
@@ -39,24 +47,63 @@ class Dialplan:
     contexts: dict[str, dict[str, tuple[Step, ...]]]
     #: (context, exten) -> device, from ``exten => 1001,hint,PJSIP/1001``
     hints: dict[tuple[str, str], str]
+    #: context -> included contexts, in file order
+    includes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: ``[globals]``
+    globals: dict[str, str] = field(default_factory=dict)
+
+    def steps(self, context: str, exten: str, _seen: frozenset[str] = frozenset()
+              ) -> tuple[Step, ...]:
+        """The steps ``exten`` runs in ``context``: exact, then patterns, then includes."""
+        extens = self.contexts.get(context, {})
+        found = extens.get(exten)
+        if found is not None:
+            return found
+        for name, steps in extens.items():
+            if name.startswith("_") and _pattern(name).fullmatch(exten):
+                return steps
+        for other in self.includes.get(context, ()):
+            if other not in _seen:
+                found = self.steps(other, exten, _seen | {context})
+                if found:
+                    return found
+        return ()
 
     def step(self, context: str, exten: str, priority: int) -> Step | None:
-        for step in self.contexts.get(context, {}).get(exten, ()):
+        for step in self.steps(context, exten):
             if step.priority == priority:
                 return step
         return None
 
     def has_exten(self, context: str, exten: str) -> bool:
-        return exten in self.contexts.get(context, {})
+        return bool(self.steps(context, exten))
 
     def label_priority(self, context: str, exten: str, label: str) -> int | None:
-        for step in self.contexts.get(context, {}).get(exten, ()):
+        for step in self.steps(context, exten):
             if step.label == label:
                 return step.priority
         return None
 
 
-_LINE = re.compile(r"^(exten|same)\s*=>\s*(.*)$")
+@cache
+def _pattern(name: str) -> re.Pattern[str]:
+    """``_*1X`` -> a regex, per Asterisk's extension pattern syntax."""
+    out, i, body = [], 0, name[1:]
+    while i < len(body):
+        ch = body[i]
+        if ch == "[":
+            end = body.index("]", i)
+            out.append("[" + body[i + 1:end] + "]")
+            i = end + 1
+            continue
+        out.append({"X": "[0-9]", "Z": "[1-9]", "N": "[2-9]", ".": ".+", "!": ".*"}.get(
+            ch.upper() if ch in "xzn" else ch, re.escape(ch)))
+        i += 1
+    return re.compile("".join(out))
+
+
+_LINE = re.compile(r"^(exten|same|include)\s*=>\s*(.*)$")
+_GLOBAL = re.compile(r"^(\w+)\s*=\s*(.*)$")
 _APP = re.compile(r"^(\w+)\((.*)\)$")
 _PRIO = re.compile(r"^(n|\d+)(?:\((\w[\w-]*)\))?$")
 
@@ -64,6 +111,8 @@ _PRIO = re.compile(r"^(n|\d+)(?:\((\w[\w-]*)\))?$")
 def parse(text: str) -> Dialplan:
     contexts: dict[str, dict[str, list[Step]]] = {}
     hints: dict[tuple[str, str], str] = {}
+    includes: dict[str, list[str]] = {}
+    globals_: dict[str, str] = {}
     context: str | None = None
     last: tuple[str, int] | None = None  # (exten, priority) for same => n
     for lineno, raw in enumerate(text.splitlines(), 1):
@@ -75,10 +124,16 @@ def parse(text: str) -> Dialplan:
             contexts.setdefault(context, {})
             last = None
             continue
+        if context == "globals" and (g := _GLOBAL.match(line)):
+            globals_[g.group(1)] = g.group(2).strip()
+            continue
         m = _LINE.match(line)
         if not m or context is None:
             raise DialplanError(f"line {lineno}: unsupported: {raw!r}")
         kind, rest = m.groups()
+        if kind == "include":
+            includes.setdefault(context, []).append(rest.strip())
+            continue
         if kind == "exten":
             exten, _, rest = rest.partition(",")
             exten = exten.strip()
@@ -110,7 +165,7 @@ def parse(text: str) -> Dialplan:
         contexts[context].setdefault(exten, []).append(Step(priority, pm.group(2), app, data))
         last = (exten, priority)
     frozen = {c: {e: tuple(s) for e, s in ex.items()} for c, ex in contexts.items()}
-    return Dialplan(frozen, hints)
+    return Dialplan(frozen, hints, {c: tuple(i) for c, i in includes.items()}, globals_)
 
 
 def load(path: str | Path) -> Dialplan:
