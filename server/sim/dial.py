@@ -3,7 +3,8 @@
 Targets: ``Local/<exten>@<context>`` (a Local pair whose ``;2`` half follows
 the :class:`AgentBehaviour` registered for that exten and context, e.g. the
 lab's ``sim-agents``, traces 02, 03, 08, or ``sim-customers`` for callbacks) and
-``PJSIP/<endpoint>`` (a simulated softphone, trace 09).  One :class:`DialCall`
+``PJSIP/<endpoint>`` (a simulated softphone, trace 09).  A behaviour with
+``reject`` answers busy (a 486 for a phone, ``Busy()`` for a Local callee).  One :class:`DialCall`
 per Dial; its states: ``ringing`` -> ``bridged`` -> ``done``, or ``ringing`` ->
 ``done`` (NOANSWER, BUSY, CANCEL).
 """
@@ -163,8 +164,8 @@ class DialCall:
                 self.core.device_state(self.phone.device, "RINGING")
         if dead:
             pass  # the INVITE goes unanswered: Dial times out (NOANSWER)
-        elif b.reject and self.phone is not None:
-            self._later(b.answer_after or 0.0, self._busy)
+        elif b.reject:
+            self._later(b.answer_after or 0.0, self._busy if self.phone else self._local_busy)
         elif b.answer_after is not None:
             self._later(b.answer_after, self._answer)
         if self.timeout is not None:
@@ -330,6 +331,22 @@ class DialCall:
         self._done("BUSY", 17)  # the caller goes on before the PJSIP Hangup (trace 09)
         self.core.hangup_now(dest, tech_cause="486")
         self._phone_idle()
+
+    def _local_busy(self) -> None:
+        """A Local callee whose ``;2`` answers ``Busy()`` (a busy callback customer).
+
+        Not traced: app_dial turns the BUSY control frame into DIALSTATUS=BUSY
+        and hangs the ``;1`` up (cause 17, User busy), as for the PJSIP 486 above.
+        """
+        if self.state != "ringing":
+            return
+        dest = self.dest
+        assert dest is not None
+        self.state = "done"
+        self._cancel_timers()
+        self.core.publish(dial_event("DialEnd", self.caller, dest, ("DialStatus", "BUSY")))
+        self._kill_dest(17)
+        self._done("BUSY", 17)
 
     def _kill_dest(self, cause: int) -> None:
         """Asterisk hangs up the agent leg (timeout, caller gone)."""

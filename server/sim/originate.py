@@ -4,8 +4,9 @@ Originate targets: ``Local/<n>@sim-callers`` (a registered caller script, or
 missing -> queued then failed like trace 05b), ``Local/<n>@sim-supervisor``,
 ``Local/<n>@sim-customers`` and ``Local/<n>@sim-agents`` (they answer at once
 and stay until hung up), ``PJSIP/<endpoint>`` (a simulated phone, which answers
-per its behaviour).  Then the answered ``;1`` (or PJSIP channel) runs the
-dialplan at Context/Exten/Priority or the Application (only ChanSpy).
+per its behaviour, rejects it (486), or lets it ring out after ``Timeout`` ms).
+Then the answered ``;1`` (or PJSIP channel) gets the ``Variable`` headers and
+runs the dialplan at Context/Exten/Priority or the Application (only ChanSpy).
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ class Originator:
                 s.error(m, "Originate failed")
 
     def _response(self, m: Message, s: AmiSession, ok: bool, channel: str, target: Target,
-                  chan: Channel | None, caller: tuple[str, str] | None) -> None:
+                  chan: Channel | None, caller: tuple[str, str] | None,
+                  reason: str | None = None) -> None:
         if (m.get("Async") or "").lower() not in ("true", "yes", "1", "on"):
             return  # only an async Originate reports through OriginateResponse (05b)
         pairs: list[tuple[str, str]] = []
@@ -90,7 +92,7 @@ class Originator:
         else:
             pairs += [("Context", target.context), ("Exten", target.exten)]
         num, name = caller or ("<unknown>", "<unknown>")
-        pairs += [("Reason", "4" if ok else "0"),
+        pairs += [("Reason", reason or ("4" if ok else "0")),
                   ("Uniqueid", chan.uniqueid if chan else "<unknown>"),
                   ("CallerIDNum", num or "<unknown>"), ("CallerIDName", name or "<unknown>")]
         self.core.publish(event("OriginateResponse", "call", pairs))
@@ -146,9 +148,18 @@ class Originator:
         self.core.set_state(chan, RINGING)
         phone.call_state = "RINGING"
         self.sim.phones.publish_device(phone)
-        after = phone.next_behaviour().answer_after
+        behaviour = phone.next_behaviour()
+        # Originate's Timeout is in ms, 30 s by default (Asterisk 22 manager docs).
+        timeout = int(m.get("Timeout") or "30000") / 1000.0
+        timers: list[Any] = []
+
+        def stop_timers() -> None:
+            for t in timers:
+                if t.active():
+                    t.cancel()
 
         def answered() -> None:
+            stop_timers()
             if chan.hungup:
                 return
             self.core.set_state(chan, UP)
@@ -159,13 +170,31 @@ class Originator:
                 s.respond(m, "Success", ("Message", "Originate successfully queued"))
             self._run(chan, target)
 
+        def failed(reason: str, cause: int, tech_cause: str | None) -> None:
+            # Not traced.  Asterisk 22 (main/channel.c, __ast_request_and_dial)
+            # hangs the unanswered channel up and reports the last control frame
+            # it saw as the Reason: 3 (ringing: timed out) or 5 (busy, a 486).
+            stop_timers()
+            if chan.hungup:
+                return
+            chan.hangup_cause = cause
+            self.core.hangup_now(chan, tech_cause=tech_cause)
+            self._response(m, s, False, f"PJSIP/{endpoint}", target, None, caller, reason)
+            if not is_async:
+                s.error(m, "Originate failed")
+
         def gone() -> None:
+            stop_timers()
             phone.call_state = ""
             self.sim.phones.publish_device(phone)
 
         self.core.on_gone[chan.name] = gone
-        if after is not None:
-            self.core.clock.callLater(after, answered)
+        clock = self.core.clock
+        if behaviour.reject:
+            timers.append(clock.callLater(behaviour.answer_after or 0.0, failed, "5", 17, "486"))
+        elif behaviour.answer_after is not None:
+            timers.append(clock.callLater(behaviour.answer_after, answered))
+        timers.append(clock.callLater(timeout, failed, "3", 0, None))
         return True
 
     def _run(self, chan: Channel, target: Target) -> None:
