@@ -20,9 +20,10 @@ from server.sim.core import Core
 from server.sim.dial import Dialer
 from server.sim.dialplan import Dialplan, load
 from server.sim.originate import Originator
+from server.sim.phone_dial import PhoneDial
 from server.sim.phones import PhoneRegistry
 from server.sim.prompts import PromptCatalog
-from server.sim.scripts import AgentBehaviour, CallerScript, PhoneScript
+from server.sim.scripts import AgentBehaviour, CallerScript, PhoneScript, Press
 
 #: deploy/asterisk/extensions.conf, the dialplan the simulator runs by default
 DEFAULT_DIALPLAN = Path(__file__).resolve().parents[2] / "deploy" / "asterisk" / "extensions.conf"
@@ -101,6 +102,15 @@ class Simulator:
     def add_phone(self, script: PhoneScript) -> None:
         """A PJSIP softphone ``PJSIP/<endpoint>`` (registers now if ``script.registered``)."""
         self.phones.add(script)
+
+    def phone_dial(self, endpoint: str, exten: str, presses: tuple[Press, ...] = ()) -> str:
+        """The softphone ``PJSIP/<endpoint>`` dials ``exten`` now (e.g. ``*11``).
+
+        Returns the new channel's name; raises ``ValueError`` if the phone is
+        not registered or already on a call.
+        """
+        phone = self.phones.phones[endpoint]
+        return PhoneDial(self.core, self.phones, phone, exten, presses).start().name
 
     # -- connections -------------------------------------------------------
     def factory(self) -> AmiServerFactory:
