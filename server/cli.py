@@ -28,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = with_config(sub.add_parser(
         "demo", help="daemon + Asterisk simulator + synthetic traffic, no services needed"))
-    demo.add_argument("--duration", type=float, default=60.0, metavar="SECONDS")
+    demo.add_argument("--duration", type=float, default=120.0, metavar="SECONDS")
     demo.add_argument("--seed", type=int, default=95598)
     demo.add_argument("--summary", metavar="FILE", help="write a JSON summary here at the end")
     demo.add_argument("--redis-url", metavar="URL",

@@ -1,0 +1,151 @@
+"""``python -m server demo``: the daemon, the Asterisk simulator and a day in miniature.
+
+Everything real except Asterisk: the daemon connects to the simulator over TCP
+on loopback and logs in like it would to Asterisk, writes records to a real
+redis-server (a private one in a temp dir unless ``--redis-url``), and serves
+its pages.  Synthetic callers arrive as a Poisson process across the menu;
+about twenty agents in four tiers answer on simulated softphones.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+import shutil
+import sys
+import tempfile
+from collections import Counter
+
+from twisted.internet import defer, task
+from twisted.logger import Logger
+
+from queues.agents import AgentState
+from server.app import Hotline, Overrides
+from server.config import ConfigError, load_config
+from server.daemon import start_logging
+from server.redisproc import RedisNotAvailable, RedisProcess
+from server.sim import AmiUser, PromptCatalog, Simulator
+from server.sim.traffic import TrafficProfile, plan_callers, plan_phones
+
+log = Logger()
+
+
+def summary(hotline: Hotline, sim: Simulator, elapsed: float) -> dict:
+    """The figures each capability adds to ``--summary`` (see the README)."""
+    cc = hotline.calls
+    counts = dict(hotline.events.counts)
+    queues = {}
+    totals: Counter[str] = Counter()
+    for name in hotline.cfg.acd.queues:
+        k = cc.acd.queue_kpis(name)
+        for key in ("offered", "answered", "abandoned", "short_abandoned", "callbacks",
+                    "overflowed"):
+            totals[key] += getattr(k, key)
+        queues[name] = {
+            "offered": k.offered, "answered": k.answered, "abandoned": k.abandoned,
+            "service_level": k.service_level, "asa_s": k.asa_s, "aht_s": k.aht_s,
+        }
+    c = cc.counters
+    return {
+        "duration_s": round(elapsed, 1),
+        "ami_events": sum(counts.values()),
+        "ami_events_by_type": dict(sorted(counts.items())),
+        "ivr": {
+            "entered": c["ivr_entered"], "finished_menu": c["ivr_finished"],
+            "deflected_by_outage": c["ivr_deflected"], "self_service": c["ivr_self_service"],
+            "fell_back": c["ivr_fell_back"], "hung_up_in_ivr": c["ivr_hangup"],
+        },
+        "calls": {**{k: totals[k] for k in ("offered", "answered", "abandoned",
+                                           "short_abandoned", "callbacks", "overflowed")},
+                  "in_progress": len(cc.calls)},
+        "queues": queues,
+        "records_written": c["records_written"],
+        "calls_ended": c["calls_ended"],
+        "simulator": {"calls_started": sim.summary().calls_started},
+    }
+
+
+def _progress(hotline: Hotline, started: float, reactor) -> None:
+    cc = hotline.calls
+    phases = Counter(call.phase for call in cc.calls.values())
+    states = Counter(str(cc.acd.agent(a).state) for a in hotline.cfg.acd.agents)
+    events = sum(hotline.events.counts.values())
+    print(f"[{reactor.seconds() - started:6.1f}s] AMI {'up' if hotline.ami.connected else 'DOWN'}"
+          f" events={events} | calls ivr={phases['ivr']} queued={phases['queued']}"
+          f" ringing={phases['connecting']} talking={phases['talking']}"
+          f" survey={phases['survey']} ended={cc.counters['calls_ended']}"
+          f" | agents ready={states['ready']} on_call={states['on_call']}"
+          f" wrap_up={states['wrap_up']} paused={states['paused']}", flush=True)
+
+
+def run_demo(args) -> int:
+    from twisted.internet import reactor
+
+    try:
+        cfg = load_config(args.config, environ={})
+    except ConfigError as exc:
+        print(f"demo: configuration problems in {args.config}:\n{exc}", file=sys.stderr)
+        return 2
+    redis = None
+    if not args.redis_url:
+        try:
+            redis = RedisProcess(appendonly=False).start()
+        except RedisNotAvailable as exc:
+            print(f"demo: {exc}", file=sys.stderr)
+            return 2
+    redis_url = args.redis_url or redis.url
+    workdir = tempfile.mkdtemp(prefix="hotline-demo-")
+    if not args.quiet:
+        start_logging("text", "warn")
+    rng = random.Random(args.seed)
+    secret = secrets.token_hex(16)
+    durations = {f"hotline/{p.name}": p.duration_s or 2.5 for p in cfg.ivr.prompts.values()}
+    sim = Simulator(reactor, users=[AmiUser(cfg.server.ami.username, secret)],
+                    prompts=PromptCatalog(durations=durations), seed=args.seed)
+    port = sim.listen(reactor, 0, "127.0.0.1").getHost().port
+    hotline = Hotline.from_config(reactor, cfg, secret, Overrides(
+        ami_endpoint=f"tcp:host=127.0.0.1:port={port}", redis_url=redis_url, spool_dir=workdir))
+    agents = {a.interface.split("/", 1)[1]: a.tier for a in cfg.acd.agents.values()}
+    for phone in plan_phones(rng, agents):
+        sim.add_phone(phone)
+    for script in plan_callers(rng, max(0.0, args.duration - 20.0), TrafficProfile(),
+                               start_s=3.0):
+        sim.add_caller(script)
+    started = reactor.seconds()
+    print(f"demo: simulated Asterisk on 127.0.0.1:{port}, Redis {redis_url}, "
+          f"{len(agents)} agents, seed {args.seed}, {args.duration:.0f} s", flush=True)
+
+    def log_agents_in(up: bool) -> None:
+        if up:  # the agents sign in on their desks as the shift starts
+            for agent_id in cfg.acd.agents:
+                if cc.acd.agent(agent_id).state is AgentState.LOGGED_OUT:
+                    cc.acd.login(agent_id)
+
+    cc = hotline.calls
+    hotline.ami.on_state(lambda up: reactor.callLater(1.0, log_agents_in, up))
+    hotline.services.startService()
+    ticker = task.LoopingCall(_progress, hotline, started, reactor)
+    if not args.quiet:
+        ticker.start(5.0, now=False)
+    result: dict = {}
+
+    @defer.inlineCallbacks
+    def finish():
+        if ticker.running:
+            ticker.stop()
+        result.update(summary(hotline, sim, reactor.seconds() - started))
+        yield hotline.services.stopService()
+        reactor.stop()
+
+    reactor.callLater(args.duration, finish)
+    reactor.run()
+    if redis is not None:
+        redis.cleanup()
+    shutil.rmtree(workdir, ignore_errors=True)
+    text = json.dumps(result, ensure_ascii=False, indent=2)
+    print(text)
+    if args.summary:
+        with open(args.summary, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+    return 0

@@ -1,0 +1,35 @@
+"""The demo end to end: a real process, real TCP to the simulator, a private redis-server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_demo_runs_and_its_summary_adds_up(tmp_path):
+    out = tmp_path / "summary.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "server", "demo", "--duration", "40", "--seed", "7",
+         "--summary", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "AMI up" in proc.stdout  # live progress while it ran
+    s = json.loads(out.read_text(encoding="utf-8"))
+    assert s["ami_events"] == sum(s["ami_events_by_type"].values()) > 0
+    assert s["ami_events_by_type"]["AsyncAGIStart"] >= s["ivr"]["entered"] > 0
+    ivr = s["ivr"]
+    assert ivr["entered"] == s["simulator"]["calls_started"]
+    assert ivr["finished_menu"] + ivr["deflected_by_outage"] + ivr["hung_up_in_ivr"] \
+        <= ivr["entered"]
+    calls = s["calls"]
+    assert calls["offered"] >= calls["answered"] + calls["abandoned"]
+    assert calls["offered"] == sum(q["offered"] for q in s["queues"].values())
+    assert s["records_written"] == s["calls_ended"]
+    for q in s["queues"].values():
+        if q["service_level"] is not None:
+            assert 0.0 <= q["service_level"] <= 1.0
