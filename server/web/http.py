@@ -66,7 +66,8 @@ def check_body(raw: bytes, spec: Mapping[str, Field]) -> dict[str, Any]:
         ok = any(isinstance(value, t) and not (isinstance(value, bool) and t in (int, float))
                  for t in f.types)
         if not ok:
-            wanted = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in f.types)
+            types = [t for t in f.types if not (t is int and float in f.types)]
+            wanted = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in types)
             raise ApiError(400, f"field '{name}' must be {wanted}")
         if f.choices and value not in f.choices:
             raise ApiError(400, f"field '{name}' must be one of {', '.join(f.choices)}")

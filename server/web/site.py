@@ -83,7 +83,7 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
         d = auth.login(b["username"], b["password"], getattr(client, "host", "?"), b.get("phone"))
 
         def done(session):
-            set_cookie(req.request, session.token, int(options.idle_timeout_s))
+            set_cookie(req.request, session.token, None)  # the server times it out
             out = session.public()
             out["idle_timeout_s"] = options.idle_timeout_s
             if b.get("token"):

@@ -1,0 +1,294 @@
+"""The HTTP API over real sockets: every role against every route, bad input, limits."""
+
+from __future__ import annotations
+
+import pytest
+import pytest_twisted
+import treq
+from twisted.internet import defer, protocol
+
+from queues.items import Outcome
+from tests.test_web_support import WebRig
+
+ME = "1001"  # the agent the agent-scoped paths name
+# (method, path, body, roles allowed); "agent" means agent 1001 on its own paths
+MATRIX = [
+    ("POST", "/api/logout", None, {"agent", "supervisor", "reviewer"}),
+    ("GET", "/api/me", None, {"agent", "supervisor", "reviewer"}),
+    ("GET", "/api/feed", None, {"agent", "supervisor", "reviewer"}),
+    ("POST", f"/api/agents/{ME}/state", {"state": "ready"}, {"agent", "supervisor"}),
+    ("POST", f"/api/agents/{ME}/wrapup", {"action": "end"}, {"agent", "supervisor"}),
+    ("POST", f"/api/agents/{ME}/disposition", {"call_id": "x", "code": "resolved"},
+     {"agent", "supervisor"}),
+    ("GET", f"/api/agents/{ME}/stats", None, {"agent", "supervisor"}),
+    ("POST", "/api/followups", {"queue": "general", "number": "13900000000"},
+     {"agent", "supervisor", "other_agent"}),
+    ("DELETE", "/api/followups/nope", None, {"supervisor"}),
+    ("GET", "/api/snapshot", None, {"supervisor"}),
+    ("POST", "/api/supervise", {"agent_id": ME, "mode": "listen", "phone": "PJSIP/2001"},
+     {"supervisor"}),
+    ("GET", "/api/outages", None, {"supervisor"}),
+    ("POST", "/api/outages", {"id": "o1", "start": 0, "restore": 4e9, "area_codes": ["0531"]},
+     {"supervisor"}),
+    ("DELETE", "/api/outages/o1", None, {"supervisor"}),
+    ("PATCH", "/api/queues/general", {"announce_interval_s": 30}, {"supervisor"}),
+    ("GET", "/api/records", None, {"reviewer", "supervisor"}),
+    ("GET", "/api/records/c1", None, {"reviewer", "supervisor"}),
+    ("GET", "/api/records/c1/qa", None, {"reviewer", "supervisor"}),
+    ("POST", "/api/records/c1/qa", {"scores": {}}, {"reviewer", "supervisor"}),
+    ("GET", "/api/recordings/c1.wav", None, {"reviewer", "supervisor"}),
+]
+PRINCIPALS = {"none": None, "agent": ("1001",), "other_agent": ("1002",),
+              "supervisor": ("supervisor1",), "reviewer": ("reviewer1",)}
+
+
+@pytest.fixture
+def rig(redis_server, tmp_path):
+    url = redis_server.url.rsplit("/", 1)[0] + "/5"
+    r = WebRig(url, tmp_path)
+    yield r
+    pytest_twisted.blockon(defer.ensureDeferred(r.close()))
+
+
+class _Abort(protocol.Protocol):
+    def connectionMade(self) -> None:
+        self.transport.stopProducing()
+
+
+async def _status(rig: WebRig, method: str, path: str, body, token: str | None) -> int:
+    if path == "/api/feed":  # a stream: read the status, then hang up
+        h = {"Authorization": [f"Bearer {token}"]} if token else {}
+        resp = await treq.get(rig.base + path, headers=h, unbuffered=True, persistent=False)
+        if resp.code == 200:
+            resp.original.deliverBody(_Abort())
+        else:
+            await resp.content()
+        return resp.code
+    code, _, _ = await rig.request(method, path, body, token=token)
+    return code
+
+
+@pytest_twisted.ensureDeferred
+async def test_every_role_against_every_route(rig):
+    covered = [next(r for r in rig.web.routes if r.method == m and r.pattern.match(p))
+               for m, p, _, _ in MATRIX]
+    assert sorted(f"{r.method} {r.template}" for r in covered) == sorted(
+        f"{r.method} {r.template}" for r in rig.web.routes if r.template != "/api/login")
+    results = {}
+    for method, path, body, allowed in MATRIX:
+        for who, cred in PRINCIPALS.items():
+            token = await rig.login(*cred) if cred else None
+            code = await _status(rig, method, path, body, token)
+            results[(method, path, who)] = code
+            if cred is None:
+                assert code == 401, (method, path, who, code)
+            elif who in allowed or (who == "other_agent" and "agent" in allowed
+                                    and ME not in path):
+                assert code not in (401, 403), (method, path, who, code)
+            else:
+                assert code == 403, (method, path, who, code)
+    assert results[("GET", "/api/me", "agent")] == 200
+    assert results[("GET", "/api/snapshot", "supervisor")] == 200
+
+
+@pytest_twisted.ensureDeferred
+async def test_agent_state_and_own_only(rig):
+    t = await rig.login("1001", phone="PJSIP/1001")
+    code, body, _ = await rig.request("POST", "/api/agents/1001/state", {"state": "ready"},
+                                      token=t)
+    assert code == 200 and body["state"] == "ready"
+    assert rig.calls.acd.agent("1001").state == "ready"
+    code, body, _ = await rig.request("POST", "/api/agents/1001/state",
+                                      {"state": "paused", "reason": "meal"}, token=t)
+    assert code == 200 and body["state"] == "paused" and body["pause_reason"] == "meal"
+    code, body, _ = await rig.request("POST", "/api/agents/1002/state", {"state": "ready"},
+                                      token=t)
+    assert code == 403
+    s = await rig.login("supervisor1")
+    code, body, _ = await rig.request("POST", "/api/agents/1002/state", {"state": "ready"},
+                                      token=s)
+    assert code == 200 and rig.calls.acd.agent("1002").state == "ready"
+    code, body, _ = await rig.request("GET", "/api/snapshot", token=s)
+    assert code == 200
+    assert body["agents_by_state"]["ready"] == 1 and body["agents_by_state"]["paused"] == 1
+    q = {q["name"]: q for q in body["queues"]}
+    assert "general" in q and q["general"]["waiting"] == 0 and q["general"]["agents_needed"] == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_bad_input_is_400_naming_the_field(rig):
+    t = await rig.login("1001")
+    path = "/api/agents/1001/state"
+    cases = [
+        (b"{not json", "not valid JSON"),
+        (b"[1]", "JSON object"),
+        (b'{"state": 5}', "'state' must be a string"),
+        (b'{"state": "dancing"}', "'state' must be one of"),
+        (b'{"state": "ready", "colour": "red"}', "unknown field 'colour'"),
+        (b"{}", "'state' is required"),
+        (b'{"state": "paused", "reason": "nap"}', "'reason' must be one of"),
+    ]
+    for raw, message in cases:
+        code, body, _ = await rig.request("POST", path, raw=raw, token=t)
+        assert code == 400 and message in body["error"], (raw, body)
+    code, body, _ = await rig.request("POST", "/api/agents/1001/wrapup",
+                                      raw=b'{"action": "extend", "seconds": true}', token=t)
+    assert code == 400 and "'seconds' must be a number" in body["error"]
+    code, _, _ = await rig.request("POST", path, raw=b'{"state": "ready"}', token=t,
+                                   headers={"Content-Type": "text/plain"})
+    assert code == 415
+    code, body, _ = await rig.request("POST", "/api/login", {"username": "1001"})
+    assert code == 400 and "'password' is required" in body["error"]
+    code, body, _ = await rig.request("POST", "/api/login", {"username": "1001", "password": "x",
+                                                             "phone": "PJSIP/1009"})
+    assert code == 401  # a wrong PIN says nothing about the phone
+    code, body, _ = await rig.request("POST", "/api/login", {"username": "1001",
+                                                             "password": "1001",
+                                                             "phone": "PJSIP/1009"})
+    assert code == 400 and "'phone'" in body["error"]
+    code, _, _ = await rig.request("GET", "/api/nothing", token=t)
+    assert code == 404
+    code, _, resp = await rig.request("PUT", "/api/me", token=t)
+    assert code == 405 and resp.headers.getRawHeaders("allow") == ["GET"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_login_rate_limit_per_user_and_per_address(rig):
+    for _ in range(5):
+        code, _, _ = await rig.request("POST", "/api/login",
+                                       {"username": "supervisor1", "password": "wrong"})
+        assert code == 401
+    code, body, resp = await rig.request("POST", "/api/login",
+                                         {"username": "supervisor1",
+                                          "password": "change-me-supervisor1"})
+    assert code == 429
+    assert 1 <= int(resp.headers.getRawHeaders("retry-after")[0]) <= 301
+    # the address is limited too: every name from 127.0.0.1 is refused now
+    code, _, _ = await rig.request("POST", "/api/login", {"username": "1001", "password": "1001"})
+    assert code == 429
+    rig.clock.advance(301)
+    assert await rig.login("supervisor1")
+
+
+@pytest_twisted.ensureDeferred
+async def test_session_expiry_cookie_and_logout(rig):
+    code, body, resp = await rig.request("POST", "/api/login",
+                                         {"username": "reviewer1",
+                                          "password": "change-me-reviewer1"})
+    assert code == 200 and "token" not in body  # the browser gets the cookie only
+    cookie = resp.headers.getRawHeaders("set-cookie")[0]
+    assert "HttpOnly" in cookie and "samesite=strict" in cookie.lower() and "Path=/" in cookie
+    value = cookie.split(";")[0]
+    code, me, _ = await rig.request("GET", "/api/me", headers={"Cookie": value})
+    assert code == 200 and me["role"] == "reviewer" and "token" not in me
+    rig.clock.advance(8 * 3600 - 1)
+    code, _, _ = await rig.request("GET", "/api/me", headers={"Cookie": value})
+    assert code == 200  # used: the idle timer restarts
+    rig.clock.advance(8 * 3600 + 1)
+    code, _, _ = await rig.request("GET", "/api/me", headers={"Cookie": value})
+    assert code == 401
+    t = await rig.login("reviewer1")
+    code, _, _ = await rig.request("POST", "/api/logout", token=t)
+    assert code == 200
+    code, _, _ = await rig.request("GET", "/api/me", token=t)
+    assert code == 401
+
+
+@pytest_twisted.ensureDeferred
+async def test_supervise_originates_chanspy(rig):
+    s = await rig.login("supervisor2")
+    code, body, _ = await rig.request("POST", "/api/supervise",
+                                      {"agent_id": "1001", "mode": "whisper",
+                                       "phone": "PJSIP/2001"}, token=s)
+    assert code == 409  # not on a call
+    acd = rig.calls.acd
+    acd.login("1001")
+    acd.enqueue("c9", "general", number="13900000009")  # offered to 1001 (no live call)
+    acd.offer_result("c9", Outcome.ANSWERED)
+    for mode, data in (("listen", "PJSIP/1001,qE"), ("whisper", "PJSIP/1001,qEw"),
+                       ("barge", "PJSIP/1001,qEB")):
+        code, body, _ = await rig.request("POST", "/api/supervise",
+                                          {"agent_id": "1001", "mode": mode,
+                                           "phone": "PJSIP/2001"}, token=s)
+        assert code == 200, body
+        action, fields = rig.ami.actions[-1]
+        assert action == "Originate"
+        assert fields["Channel"] == "PJSIP/2001" and fields["Application"] == "ChanSpy"
+        assert fields["Data"] == data and fields["Async"] == "true"
+
+
+@pytest_twisted.ensureDeferred
+async def test_outages_queues_and_followups(rig):
+    s = await rig.login("supervisor1")
+    notice = {"id": "storm-1", "start": 0, "restore": 4e9, "area_codes": ["0531"],
+              "text": "历城区停电"}
+    code, body, _ = await rig.request("POST", "/api/outages", notice, token=s)
+    assert code == 201
+    assert rig.calls.outages.covering("053188880000", 100.0).id == "storm-1"
+    code, body, _ = await rig.request("POST", "/api/outages", dict(notice, restore=-1), token=s)
+    assert code == 400 and "restore" in body["error"]
+    code, body, _ = await rig.request("GET", "/api/outages", token=s)
+    assert [n["id"] for n in body["outages"]] == ["storm-1"]
+    code, _, _ = await rig.request("DELETE", "/api/outages/storm-1", token=s)
+    assert code == 200 and rig.calls.outages.notices() == ()
+
+    code, body, _ = await rig.request("PATCH", "/api/queues/general",
+                                      {"priority": 9, "announce_interval_s": 15}, token=s)
+    assert code == 200 and body["priority"] == 9
+    assert rig.calls.acd.config.queues["general"].priority == 9
+    assert rig.calls.cfg.acd.queues["general"].announce_interval_s == 15
+    code, body, _ = await rig.request("PATCH", "/api/queues/general", {"strategy": "x"}, token=s)
+    assert code == 400 and "unknown field 'strategy'" in body["error"]
+
+    t = await rig.login("1001")
+    code, body, _ = await rig.request("POST", "/api/followups",
+                                      {"queue": "complaints", "number": "13900000001",
+                                       "due_at": rig.clock.seconds() + 3600,
+                                       "note": "回访 投诉"}, token=t)
+    assert code == 201 and body["id"].startswith("fu-")
+    assert rig.calls.acd.item(body["id"]).number == "13900000001"
+    code, _, _ = await rig.request("DELETE", f"/api/followups/{body['id']}", token=s)
+    assert code == 200 and rig.calls.acd.item(body["id"]) is None
+
+
+@pytest_twisted.ensureDeferred
+async def test_feed_is_filtered_by_role(rig):
+    agent, other, sup = await rig.login("1001"), await rig.login("1002"), await rig.login(
+        "supervisor1")
+    seen: dict[str, list[bytes]] = {}
+
+    class Collect(protocol.Protocol):
+        def __init__(self, name):
+            self.name = name
+            seen[name] = []
+
+        def dataReceived(self, data):
+            seen[self.name].append(data)
+
+    conns = []
+    for name, token in (("agent", agent), ("other", other), ("sup", sup)):
+        resp = await treq.get(rig.base + "/api/feed", headers={
+            "Authorization": [f"Bearer {token}"]}, unbuffered=True, persistent=False)
+        assert resp.code == 200
+        assert resp.headers.getRawHeaders("content-type")[0].startswith("text/event-stream")
+        p = Collect(name)
+        resp.original.deliverBody(p)
+        conns.append(p)
+    rig.calls.acd.login("1001")
+    rig.clock.advance(15)
+    await deferLater(0.2)
+    joined = {k: b"".join(v).decode() for k, v in seen.items()}
+    assert 'event: agent\ndata: {"agent_id":"1001"' in joined["agent"]
+    assert "event: agent" in joined["sup"]
+    assert "event: agent" not in joined["other"]
+    assert all(": heartbeat" in v for v in joined.values())
+    for p in conns:
+        p.transport.stopProducing()
+    await deferLater(0.1)
+    assert rig.web.feed.open == 0
+
+
+def deferLater(seconds: float):
+    from twisted.internet import reactor, task
+
+    return task.deferLater(reactor, seconds, lambda: None)
