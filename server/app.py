@@ -19,7 +19,9 @@ from server.ami.service import AmiOptions, AmiService
 from server.bills import make_bill_lookup
 from server.calls import CallCenter
 from server.config import Config
+from server.features import FeatureCodes
 from server.notify import Notifier
+from server.outbound import OutboundPlacer
 from server.records.spool import DurableRecords
 from server.records.store import RecordStore
 
@@ -72,6 +74,9 @@ class Hotline:
             bills=make_bill_lookup(reactor, cfg.ivr.bill_lookup, cfg.acd.policy.timezone),
             notifier=self.notifier,
         )
+        # Callbacks/follow-ups and the agents' feature codes hang off the adapter.
+        self.calls.outbound = OutboundPlacer(self.calls, agent_ring_s=self.calls.ring_timeout_s)
+        self.features = FeatureCodes(self.calls)
 
     @classmethod
     def from_config(cls, reactor, cfg: Config, secret: str,
