@@ -193,13 +193,15 @@ class OutboundPlacer:
 
     def _agi_started(self, session: AgiSession, event: Message) -> None:
         d = self.calls.agi.run(session, "GET VARIABLE HOTLINE_ATTEMPT")
-        d.addCallback(self._identified, session)
+        d.addCallback(self._identified, session, self.clock.seconds())
         d.addErrback(self._agi_failed, session)
 
-    def _identified(self, result: AgiResult, session: AgiSession) -> defer.Deferred | None:
+    def _identified(self, result: AgiResult, session: AgiSession, answered_at: float
+                    ) -> defer.Deferred | None:
+        """``answered_at``: the agent's AsyncAGIStart, when their phone stopped ringing."""
         attempt_id = result.data.strip("()") if result.result == "1" else ""
         attempt = self.attempts.get(attempt_id)
-        now = self.clock.seconds()
+        now = answered_at
         if attempt is None or attempt.state is not State.RINGING_AGENT or not self._offered(
                 attempt):
             # Withdrawn while it rang (agent logged out), or left over from a restart.
@@ -276,7 +278,8 @@ class OutboundPlacer:
             return
         attempt = self._wrapping.pop(payload.get("agent_id", ""), None)
         if attempt is not None and attempt.state is State.WRAP_UP:
-            attempt.record.wrap_up_end(self.clock.seconds(), "none")
+            # No disposition from the desk yet; keep the follow-up's note.
+            attempt.record.wrap_up_end(self.clock.seconds(), "none", attempt.item.note or None)
             self._finish(attempt, "answered")
 
     # ---------------------------------------------------------------- bookkeeping
