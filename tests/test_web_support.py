@@ -64,11 +64,13 @@ def flush_db(url: str) -> None:
 
 class WebRig:
     def __init__(self, redis_url: str, recordings: Path, options: WebOptions | None = None,
-                 cfg=None, ami=None, calls=None, notifier=None) -> None:
+                 cfg=None, ami=None, calls=None, notifier=None, clock=None) -> None:
         flush_db(redis_url)
         self.cfg = cfg or cheap_config(recordings)
-        self.clock = task.Clock()
-        self.clock.advance(reactor.seconds())
+        if clock is None:
+            clock = task.Clock()
+            clock.advance(reactor.seconds())
+        self.clock = clock
         self.ami = ami or StubAmi()
         self.notifier = notifier or Notifier()
         self.store = RecordStore.from_url(redis_url)
@@ -85,8 +87,9 @@ class WebRig:
     async def close(self) -> None:
         self.web.unsubscribe()
         await self.port.stopListening()
-        for call in self.clock.getDelayedCalls():
-            call.cancel()
+        if isinstance(self.clock, task.Clock):
+            for call in self.clock.getDelayedCalls():
+                call.cancel()
         await defer.Deferred.fromFuture(asyncio.ensure_future(self.client.aclose()))
         await self.store.close()
 

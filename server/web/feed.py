@@ -4,8 +4,9 @@ Each publication becomes ``event: <topic>`` with a JSON ``data:`` line, written
 the moment it is published (no polling).  Who sees what:
 
 * supervisor: everything (agent, call, offer, record);
-* agent: their own ``agent`` changes and their own ``offer``s (screen-pops,
-  enriched with previous calls from the same number in the last 7 days);
+* agent: their own ``agent`` changes, their own ``offer``s (screen-pops,
+  enriched with previous calls from the same number in the last 7 days) and the
+  final ``record``s of calls they answered (the desk's figures today);
 * reviewer: ``record`` (a call's record became final).
 
 A ``: heartbeat`` comment every 15 s keeps proxies from closing an idle stream.
@@ -30,7 +31,8 @@ def visible(session: Session, topic: str, payload: dict[str, Any]) -> bool:
     if session.role == "supervisor":
         return True
     if session.role == "agent":
-        return topic in ("agent", "offer") and payload.get("agent_id") == session.subject
+        return (topic in ("agent", "offer", "record")
+                and payload.get("agent_id") == session.subject)
     return topic == "record"
 
 
