@@ -24,6 +24,7 @@ from server.notify import Notifier
 from server.outbound import OutboundPlacer
 from server.records.spool import DurableRecords
 from server.records.store import RecordStore
+from server.resync import Resync
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class Hotline:
             bills=make_bill_lookup(reactor, cfg.ivr.bill_lookup, cfg.acd.policy.timezone),
             notifier=self.notifier,
         )
+        self.resync = Resync(reactor, self.ami, self.calls)
         # Callbacks/follow-ups and the agents' feature codes hang off the adapter.
         self.calls.outbound = OutboundPlacer(self.calls, agent_ring_s=self.calls.ring_timeout_s)
         self.features = FeatureCodes(self.calls)
@@ -113,3 +115,19 @@ class Hotline:
         metrics_service(self.reactor, self.cfg.server.metrics.listen,
                         registry).setServiceParent(self.services)
         return metrics
+
+    def http_site(self, listen: str | None = None):
+        """Build the HTTP side (server/web) and hang its listener under ``services``.
+
+        Returns the ``server.web.Web`` (its ``site`` is the twisted.web Site).
+        """
+        from twisted.application import strports
+
+        from server.web import build_web
+
+        # The review API reads records with the store's own redis.asyncio client.
+        web = build_web(self.cfg, self.calls, self.notifier, self.reactor,
+                        redis_client=self.store._client, put_record=self.records.put)
+        strports.service(listen or self.cfg.server.http.listen, web.site).setServiceParent(
+            self.services)
+        return web
