@@ -15,7 +15,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from ivr.outage import OutageNotice
-from queues.agents import AgentState, AgentView, InvalidTransition
+from queues.agents import DEVICE_OFFLINE, MISSED_CALL, AgentState, AgentView, InvalidTransition
 from queues.items import Kind
 from server.calls import CallCenter
 
@@ -71,7 +71,8 @@ class DeskApi:
                 else:
                     acd.unpause(agent.id)
             elif state == "paused":
-                codes = [c.code for c in self.cfg.acd.policy.pause_reasons]
+                codes = [c.code for c in self.cfg.acd.policy.pause_reasons
+                         if c.code not in (DEVICE_OFFLINE, MISSED_CALL)]  # the router's own
                 if reason not in codes:
                     raise ApiError(400, f"field 'reason' must be one of {', '.join(codes)}")
                 if acd.agent(agent.id).state is AgentState.LOGGED_OUT:

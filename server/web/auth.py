@@ -96,6 +96,11 @@ class Sessions:
         self._by_token[token] = s
         return s
 
+    def alive(self, token: str) -> bool:
+        """Whether the session still exists, without counting this as use."""
+        s = self._by_token.get(token)
+        return s is not None and self.clock.seconds() - s.last_seen <= self.idle_timeout_s
+
     def drop(self, token: str) -> None:
         self._by_token.pop(token, None)
 

@@ -52,7 +52,7 @@ class Feed:
         self.open += 1
 
         def send(topic: str, payload: dict[str, Any]) -> None:
-            if self.sessions.get(session.token) is None:
+            if not self.sessions.alive(session.token):
                 finish()  # signed out or expired: the stream ends with the session
                 return
             if not visible(session, topic, payload):
