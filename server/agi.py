@@ -34,6 +34,10 @@ class AgiSessionEnded(Exception):
     """The channel left AsyncAGI (or hung up) before the command reported."""
 
 
+class AgiLinkLost(Exception):
+    """The AMI link dropped with the command in flight: its result is lost."""
+
+
 @dataclass
 class AgiSession:
     channel: str
@@ -139,6 +143,34 @@ class AgiDriver:
             d.errback(AgiSessionEnded(f"{session.channel}: {why} during {command}"))
         if self._on_end is not None and event is not None:
             self._on_end(session, event)
+
+    # -- link loss and resync ----------------------------------------------------
+
+    def link_lost(self) -> None:
+        """Fail every command in flight; a result that arrives later is stale.
+
+        The channels stay in AsyncAGI in Asterisk (it never times out), so the
+        sessions are kept for the resync to reuse or forget.
+        """
+        for session in self.sessions.values():
+            pending, session.pending = session.pending, {}
+            for command_id, (d, command) in pending.items():
+                self._stale[command_id] = session.channel
+                d.errback(AgiLinkLost(f"{session.channel}: AMI link lost during {command}"))
+
+    def adopt(self, channel: str, uniqueid: str, linkedid: str,
+              env: dict[str, str]) -> AgiSession:
+        """A session for a channel found in AsyncAGI by a channel listing."""
+        session = AgiSession(channel, uniqueid, linkedid, dict(env))
+        self.sessions[channel] = session
+        return session
+
+    def forget_missing(self, live_channels: set[str]) -> None:
+        """Drop sessions (and stale ids) of channels that no longer exist."""
+        for channel in [c for c in self.sessions if c not in live_channels]:
+            self.sessions.pop(channel).active = False
+        for command_id in [c for c, ch in self._stale.items() if ch not in live_channels]:
+            del self._stale[command_id]
 
     # -- commands -----------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from twisted.logger import Logger
 
 from ivr import outcomes as out
 from ivr.commands import AgiResult, Hangup, Play, to_agi
-from ivr.engine import CallInfo, IvrSession
+from ivr.engine import CallInfo, IvrSession, State
 from ivr.hold import HoldLoop, HoldState, QueueStatus
 from ivr.hours import closed_redirect, opener
 from ivr.outage import OutageBoard
@@ -80,6 +80,8 @@ class Call:
     outcome: str | None = None
     farewell: Sequence = field(default_factory=Sequence)
     in_farewell: bool = False
+    needs_resume: bool = False  # a command was in flight when the AMI link dropped
+    system_failure: bool = False  # Asterisk restarted under the call
 
 
 class CallCenter:
@@ -113,6 +115,8 @@ class CallCenter:
         self._by_agent_channel: dict[str, Call] = {}
         self._last_call_of_agent: dict[str, Call] = {}
         self._context_handlers: dict[str, Callable[[AgiSession, Message], object]] = {}
+        #: dialplan contexts whose AsyncAGI callers are hotline calls (for adoption)
+        self.entry_contexts = frozenset({"hotline", "acd-connect"})
         #: places callbacks and follow-ups (server/outbound.py); None: not wired
         self.outbound = None
         self._is_open = opener(cfg.acd.queues)
@@ -484,22 +488,28 @@ class CallCenter:
     def _hangup(self, event: Message) -> None:
         channel = event.get("Channel", "")
         call = self._by_agent_channel.get(channel)
-        now = self.clock.seconds()
         if call is not None:
-            self._forget_agent_channel(call)
-            if call.phase == "talking":
-                call.record.bridge_end(now, "agent")
-                self._set_phase(call, "survey" if self.cfg.ivr.survey.enabled else "ended")
-                self.acd.call_ended(call.id)
-                self._persist(call)
-                if call.phase == "ended":
-                    self._farewell(call)
+            self._agent_left(call, self.clock.seconds())
             return
         call = self._by_channel.get(channel)
-        if call is None:
+        if call is not None:
+            self._caller_left(call, self.clock.seconds())
+
+    def _agent_left(self, call: Call, now: float) -> None:
+        """The agent's leg hung up: the bridge is over; the caller goes on to the survey."""
+        self._forget_agent_channel(call)
+        if call.phase != "talking":
             return
+        call.record.bridge_end(now, "agent")
+        self._set_phase(call, "survey" if self.cfg.ivr.survey.enabled else "ended")
+        self.acd.call_ended(call.id)
+        self._persist(call)
+        if call.phase == "ended":
+            self._farewell(call)
+
+    def _caller_left(self, call: Call, now: float) -> None:
         call.caller_gone = True
-        del self._by_channel[channel]
+        self._by_channel.pop(call.channel, None)
         phase = call.phase
         if phase == "talking":
             call.record.bridge_end(now, "caller")
@@ -516,6 +526,107 @@ class CallCenter:
                 call.outcome = "ivr_hangup"
         self._set_phase(call, "ended")
         self._maybe_finish(call)
+
+    # ---------------------------------------------------------------- after a link loss
+
+    def asterisk_restarted(self) -> None:
+        """Asterisk came back empty: every call we knew died with it."""
+        now = self.clock.seconds()
+        for call in list(self.calls.values()):
+            call.outcome = "system_failure"
+            call.system_failure = True
+            agent_id = call.agent_id if call.phase == "talking" else None
+            if not call.caller_gone:
+                self._caller_left(call, now)
+            else:
+                self._maybe_finish(call)
+            if agent_id is not None and agent_id in self.cfg.acd.agents:
+                try:  # no after-call work for a call the system dropped
+                    self.acd.end_wrap_up(agent_id)
+                except Exception:
+                    self.log.failure("Ending wrap-up of {agent} after the restart", agent=agent_id)
+
+    def link_lost(self) -> None:
+        """The AMI link dropped: results of commands in flight will never arrive."""
+        for call in self.calls.values():
+            if call.session is not None and call.session.pending:
+                call.needs_resume = True
+        self.agi.link_lost()
+
+    def reconcile(self, channels: list[Message]) -> None:
+        """Bring the calls in line with Asterisk's channel list after a (re)connect.
+
+        ``channels`` are the ``CoreShowChannel`` events.  Events missed while the
+        link was down are inferred: a caller whose channel is gone hung up; a
+        talking call whose agent leg is gone has ended; a caller sitting in
+        ``AGI(agi:async)`` with nothing of ours in flight resumes at a safe point
+        (the current menu replays, the waiting loop restarts).  Nothing we sent
+        before the loss is sent again.
+        """
+        now = self.clock.seconds()
+        live = {m.get("Channel", ""): m for m in channels}
+        for call in list(self.calls.values()):
+            if call.caller_gone:
+                continue
+            info = live.get(call.channel)
+            if info is None:
+                self.log.info("{call}: hung up while the AMI link was down", call=call.id)
+                self._caller_left(call, now)
+                continue
+            if call.phase == "talking" and call.agent_channel not in live:
+                self._agent_left(call, now)
+            in_agi = info.get("Application") == "AGI"
+            if call.phase == "connecting":
+                if not in_agi:
+                    continue  # the Redirect happened: the Dial's events will follow
+                # The Redirect never ran (lost with the link): the offer failed.
+                self._set_phase(call, "queued")
+                call.agent_id = None
+                self.acd.offer_result(call.id, Outcome.FAILED)
+                if call.phase != "queued":
+                    continue  # offered again at once
+            if in_agi:
+                self._resume(call, info, now)
+        for channel, info in live.items():
+            if (channel not in self._by_channel and info.get("Application") == "AGI"
+                    and info.get("Context") in self.entry_contexts):
+                self._adopt(info, now)
+
+    def _session_for(self, info: Message) -> AgiSession:
+        channel = info.get("Channel", "")
+        return self.agi.sessions.get(channel) or self.agi.adopt(
+            channel, info.get("Uniqueid", ""), info.get("Linkedid", ""),
+            {"agi_callerid": info.get("CallerIDNum", ""), "agi_extension": info.get("Exten", ""),
+             "agi_context": info.get("Context", "")})
+
+    def _resume(self, call: Call, info: Message, now: float) -> None:
+        session = self._session_for(info)
+        if call.session is session and (session.pending or call.ivr.state is State.LOOKUP):
+            return  # something of ours is under way: nothing was lost
+        call.session, call.needs_resume = session, False
+        self.log.info("{call}: resuming in phase {phase} after reconnect", call=call.id,
+                      phase=call.phase)
+        if call.in_farewell:
+            call.in_farewell = False
+            self._farewell(call)
+        elif call.phase == "ivr":
+            self._run(call, call.ivr.resume(now))
+        elif call.phase == "queued":
+            self._start_hold(call, now)
+        elif call.phase == "survey":
+            self._run(call, call.ivr.start_survey(now, call.intent or ""))
+        elif call.phase == "ended":
+            self._farewell(call)
+
+    def _adopt(self, info: Message, now: float) -> None:
+        """A caller in AsyncAGI we never saw start (its AsyncAGIStart was lost)."""
+        session = self._session_for(info)
+        call = self._new_call(session, info, now)
+        if call is not None:
+            self.log.info("{call}: adopted from the channel list", call=call.id)
+            self._run(call, call.ivr.start(
+                CallInfo(call.channel, call.caller, call.dialled, session.uniqueid), now,
+                self.outages.covering(call.caller, now, self.cfg.ivr.outage.max_age_s)))
 
     def _forget_agent_channel(self, call: Call) -> None:
         if call.agent_channel:
@@ -554,6 +665,8 @@ class CallCenter:
         outcome = call.outcome or ("answered" if call.talked else "ivr_hangup")
         if call.talked:
             outcome = "answered"
+        if call.system_failure:
+            outcome = "system_failure"
         call.record.finish(self.clock.seconds(), outcome)
         del self.calls[call.id]
         self.counters["calls_ended"] += 1

@@ -43,6 +43,7 @@ def run_daemon(config_dir: str, log_format: str | None = None) -> int:
     from server.app import Hotline
 
     hotline = Hotline.from_config(reactor, cfg, secret)
+    hotline.metrics = hotline.start_metrics()
     hotline.services.startService()
     reactor.addSystemEventTrigger("before", "shutdown", hotline.services.stopService)
     reactor.run()

@@ -97,3 +97,95 @@ class Rig:
     @staticmethod
     def durations(record: CallRecord):
         return compute_durations(record.timeline)
+
+
+class MemoryEndpoint:
+    """An IStreamClientEndpoint that connects to the simulator in memory.
+
+    Lets the real ``AmiService`` (ClientService, login, keepalive, backoff) run
+    on a task.Clock; ``drop()`` closes the current connection like a dead link.
+    """
+
+    def __init__(self, sim) -> None:
+        self.sim = sim
+        self.pumps: list = []
+        self.refuse = False
+
+    def connect(self, factory):
+        from twisted.internet import defer
+        from twisted.internet.error import ConnectionRefusedError
+
+        if self.refuse:
+            return defer.fail(ConnectionRefusedError("simulated outage"))
+        proto = factory.buildProtocol(None)
+        _, pump = connect_in_memory(self.sim, proto)
+        self.pumps.append(pump)
+        return defer.succeed(proto)
+
+    def flush(self) -> None:
+        for pump in self.pumps:
+            pump.flush()
+
+    def drop(self) -> None:
+        """Both ends see the TCP connection close (the sim keeps its channels)."""
+        pump = self.pumps[-1]
+        pump.clientIO.loseConnection()
+        pump.serverIO.loseConnection()
+        pump.flush()
+
+
+class ServiceRig(Rig):
+    """Like :class:`Rig`, but through the real AmiService and the Resync hook."""
+
+    def __init__(self, **kwargs) -> None:
+        from server.ami.service import AmiOptions, AmiService
+        from server.resync import Resync
+
+        kwargs.setdefault("seed", 1)
+        self.clock = Clock()
+        self.clock.advance(kwargs.pop("start", None) or shanghai(2026, 11, 25, 10, 0))
+        self.cfg = kwargs.pop("cfg", None) or load_config(ROOT / "config", environ={})
+        durations = {f"hotline/{p.name}": p.duration_s or 2.0
+                     for p in self.cfg.ivr.prompts.values()}
+        self.sim = Simulator(self.clock, users=[AmiUser("hotline", "pw")],
+                             prompts=PromptCatalog(durations=durations), seed=kwargs["seed"])
+        self.endpoint = MemoryEndpoint(self.sim)
+        self.events = EventRouter()
+        self.service = AmiService(self.clock, self.endpoint, AmiOptions(
+            "hotline", "pw", keepalive_interval=10, keepalive_timeout=5, backoff_initial=1.0,
+            backoff_max=4.0), self.events)
+        self.ami = RecordingService(self.service)
+        self.saved = []
+        self.cc = CallCenter(self.clock, self.cfg, self.ami, save=self.saved.append,
+                             bills=FixtureBills(self.cfg.ivr.bill_lookup.fixture_path or ""))
+        self.resync = Resync(self.clock, self.ami, self.cc)
+        self.started_at = self.clock.seconds()  # the login (and keepalive) start here
+        self.service.startService()
+        self.run(2)
+        assert self.service.connected
+
+    @property
+    def pump(self):  # Rig.run flushes self.pump
+        return self.endpoint
+
+    def stop(self) -> None:
+        self.service.stopService()
+        self.run(1)
+
+
+class RecordingService(RecordingAmi):
+    """RecordingAmi over an AmiService (so actions fail while the link is down)."""
+
+    def __init__(self, service) -> None:
+        super().__init__(None, service.router)
+        self.service = service
+
+    def sendAction(self, action, fields=(), timeout=None):
+        self.actions.append((action, dict(fields)))
+        return self.service.sendAction(action, fields, timeout)
+
+    def on_connect(self, hook):
+        self.service.on_connect(hook)
+
+    def on_state(self, listener):
+        self.service.on_state(listener)

@@ -1,0 +1,73 @@
+"""What the server does each time the AMI link comes up again.
+
+Events sent while the link was down are lost for good, so after every login
+the server asks Asterisk for the present instead: device states
+(``DeviceStateList``) for the agents' phones, and the live channels
+(``CoreShowChannels``) for the calls.  It never replays an action it sent
+before the loss (a Redirect sent twice could act twice on a live call).
+
+An Asterisk restart is told apart from a mere link loss by ``FullyBooted``'s
+``Uptime`` (seconds since Asterisk started, sent at each login): shorter than
+the time we were away means every call we knew died with it.
+"""
+
+from __future__ import annotations
+
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from server.ami.codec import Message
+from server.ami.protocol import AmiClientProtocol
+
+
+class Resync:
+    log = Logger()
+
+    def __init__(self, clock, ami, calls) -> None:
+        self.clock = clock
+        self.calls = calls
+        self.down_since: float | None = None
+        self._uptime: tuple[float, float] | None = None  # (Asterisk uptime, when seen)
+        self.resyncs = 0
+        ami.router.subscribe("FullyBooted", self._booted)
+        ami.on_state(self._state)
+        ami.on_connect(self.run)
+
+    def _booted(self, event: Message) -> None:
+        try:
+            self._uptime = (float(event.get("Uptime") or 0), self.clock.seconds())
+        except ValueError:
+            self._uptime = None
+
+    def _state(self, up: bool) -> None:
+        if not up:
+            self.down_since = self.clock.seconds()
+            self.calls.link_lost()
+
+    def _restarted(self) -> bool:
+        if self.down_since is None or self._uptime is None:
+            return False
+        uptime, seen = self._uptime
+        if seen < self.down_since:
+            return False  # no FullyBooted on this login: cannot tell, assume not
+        return uptime < (seen - self.down_since) + 1.0
+
+    @defer.inlineCallbacks
+    def run(self, proto: AmiClientProtocol):
+        """Fires when the server agrees with Asterisk again; logs and survives errors."""
+        # FullyBooted follows the login response, possibly in the same read: by
+        # the time this first list action is answered it has been seen.
+        devices = yield proto.sendListAction("DeviceStateList")
+        if self._restarted():
+            self.log.warn("Asterisk restarted while the link was down: closing all calls")
+            self.calls.asterisk_restarted()
+        for event in devices.events:
+            self.calls.acd.device_state(event.get("Device", ""), event.get("State", ""))
+        channels = yield proto.sendListAction("CoreShowChannels")
+        live = {e.get("Channel", "") for e in channels.events}
+        self.calls.agi.forget_missing(live)
+        self.calls.reconcile(channels.events)
+        self.down_since = None
+        self.resyncs += 1
+        self.log.info("Resynced with Asterisk: {n} channels, {d} device states",
+                      n=len(live), d=len(devices.events))

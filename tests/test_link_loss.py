@@ -1,0 +1,115 @@
+"""AMI link loss and Asterisk restarts: callers resume, nothing is replayed, records close.
+
+The real AmiService (ClientService, login, keepalive, backoff) runs on a
+task.Clock against the simulator through an in-memory endpoint whose
+connection the test closes, or stops delivering, for real.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from queues.agents import AgentState
+from server.sim import AgentBehaviour, PhoneScript
+from tests.e2e_support import ServiceRig
+from tests.test_e2e_calls import caller
+
+
+@pytest.fixture
+def rig():
+    r = ServiceRig()
+    yield r
+    r.stop()
+
+
+def non_agi(rig):
+    return [(a, f) for a, f in rig.ami.actions if a not in ("AGI", "Ping")]
+
+
+def test_caller_in_the_menu_hears_it_again_after_the_link_comes_back(rig):
+    caller(rig, "1")  # picks Mandarin, then says nothing more for a while
+    rig.run(6.5)  # welcome (4 s) and the language key are done; main menu asked
+    before = rig.ami.agi_commands()
+    assert before[-1] == "GET DATA hotline/main-menu 5000 1"
+    rig.endpoint.drop()
+    assert not rig.service.connected
+    rig.run(30)  # backoff, reconnect, login, resync
+    assert rig.service.connected and rig.resync.resyncs == 2
+    after = rig.ami.agi_commands()[len(before):]
+    # The menu replays in the caller's language: a safe point, nothing lost.
+    assert after[:2] == ["SET VARIABLE CHANNEL(language) zh", "GET DATA hotline/main-menu 5000 1"]
+
+
+def test_redirect_is_never_sent_twice_across_a_reconnect(rig):
+    rig.sim.add_phone(PhoneScript("1007", AgentBehaviour(answer_after=2.0, talk=20.0)))
+    rig.run(1)
+    rig.cc.acd.login("1007")
+    caller(rig, "1", "5", "1")
+    rig.run(8.5)  # in the queue: offered to 1007, Setvar/Redirect sent, phone ringing
+    redirects = [f for a, f in rig.ami.actions if a == "Redirect"]
+    assert len(redirects) == 1
+    rig.endpoint.drop()
+    rig.run(120)
+    assert [f for a, f in rig.ami.actions if a == "Redirect"] == redirects
+    records = rig.final_records()
+    assert [r.outcome for r in records.values()] == ["answered"]
+    rec = next(iter(records.values()))
+    # The answer happened while we were away; the bridge end and survey after.
+    assert rec.satisfaction in ("satisfied", None)
+
+
+def test_caller_who_hung_up_during_the_outage_is_closed_once(rig):
+    caller(rig, "1", "5", patience=15.0)  # nobody logged in: waits, gives up at 15 s
+    rig.run(10)
+    rig.endpoint.refuse = True
+    rig.endpoint.drop()
+    rig.run(20)  # the caller leaves while we cannot hear it
+    assert rig.final_records() == {}
+    rig.endpoint.refuse = False
+    rig.run(30)
+    records = rig.final_records()
+    assert len(records) == 1
+    assert next(iter(records.values())).outcome == "abandoned"
+    assert rig.cc.calls == {}
+
+
+def test_silent_dead_peer_is_detected_by_the_keepalive(rig):
+    pump = rig.endpoint.pumps[-1]
+    real_flush = pump.flush
+    # Deliver nothing in either direction: a half-open TCP connection, no FIN.
+    pump.flush = lambda *a, **k: False  # type: ignore[method-assign]
+    interval, timeout = rig.service.settings.keepalive_interval, \
+        rig.service.settings.keepalive_timeout
+    since_login = rig.clock.seconds() - rig.started_at
+    rig.run(interval + timeout - 0.5 - since_login)
+    assert not pump.clientIO.disconnecting  # the Ping is not overdue yet
+    rig.run(1.0)
+    assert pump.clientIO.disconnecting  # no Pong in time: the link is cut
+    pump.flush = real_flush  # the kernel finally reports the close
+    rig.run(10)
+    assert rig.service.connected and rig.resync.resyncs == 2
+    assert rig.service.reconnects == 1
+
+
+def test_asterisk_restart_closes_every_call_as_system_failure(rig):
+    rig.sim.add_phone(PhoneScript("1007", AgentBehaviour(answer_after=1.0, talk=300.0)))
+    rig.run(1)
+    rig.cc.acd.login("1007")
+    caller(rig, "1", "5")
+    caller(rig, "1", number="13800000002", at=2.0)
+    rig.run(20)
+    assert rig.cc.acd.agent("1007").state is AgentState.ON_CALL
+    rig.endpoint.refuse = True
+    rig.endpoint.drop()
+    # Asterisk restarts: every channel is gone, and its uptime starts again.
+    for channel in list(rig.sim.core.channels.values()):
+        channel.hungup = True
+    rig.sim.core.channels.clear()
+    rig.sim.started_at = rig.clock.seconds()
+    rig.run(5)
+    rig.endpoint.refuse = False
+    rig.run(10)
+    outcomes = sorted(r.outcome for r in rig.final_records().values())
+    assert outcomes == ["system_failure", "system_failure"]
+    assert rig.cc.calls == {}
+    assert rig.cc.acd.agent("1007").state is AgentState.READY
