@@ -273,14 +273,41 @@ class OutboundPlacer:
             self.calls.acd.call_ended(attempt.item.id)  # may end wrap-up at once (no ACW)
 
     def _notified(self, topic: str, payload: dict[str, Any]) -> None:
-        """The agent left wrap-up: the attempt's record is complete."""
-        if topic != "agent" or payload.get("old") != str(AgentState.WRAP_UP):
+        """Agent state changes: the end of wrap-up, or an offer the router withdrew."""
+        if topic != "agent":
             return
-        attempt = self._wrapping.pop(payload.get("agent_id", ""), None)
-        if attempt is not None and attempt.state is State.WRAP_UP:
-            # No disposition from the desk yet; keep the follow-up's note.
-            attempt.record.wrap_up_end(self.clock.seconds(), "none", attempt.item.note or None)
-            self._finish(attempt, "answered")
+        agent_id = payload.get("agent_id", "")
+        if payload.get("old") == str(AgentState.WRAP_UP):
+            attempt = self._wrapping.pop(agent_id, None)
+            if attempt is not None and attempt.state is State.WRAP_UP:
+                # No disposition from the desk yet; keep the follow-up's note.
+                attempt.record.wrap_up_end(self.clock.seconds(), "none",
+                                           attempt.item.note or None)
+                self._finish(attempt, "answered")
+        elif payload.get("old") == str(AgentState.RESERVED):
+            self._withdrawn(agent_id)
+
+    def _withdrawn(self, agent_id: str) -> None:
+        """The router took the offer back (the agent logged out at the desk, say).
+
+        ``CallCenter.cancel_offer`` knows only inbound calls, so this is how we
+        learn it.  A phone still ringing is left to ring: its channel name is not
+        known before it answers, and then it is hung up (``_identified``).
+        """
+        for attempt in [a for a in self.attempts.values() if a.agent_id == agent_id]:
+            if attempt.reported or attempt.state not in (
+                    State.RINGING_AGENT, State.WHISPER, State.DIALLING):
+                continue  # our own report moved the agent on
+            self.log.info("{id}: offer withdrawn from {agent}", id=attempt.id, agent=agent_id)
+            attempt.reported = True
+            if attempt.agent_channel:
+                self.calls.ami.sendAction("Hangup", [("Channel", attempt.agent_channel)]
+                                          ).addErrback(self._hangup_failed, attempt)
+            self._finish(attempt, "cancelled")
+
+    def _hangup_failed(self, failure, attempt: Attempt) -> None:
+        self.log.info("{id}: Hangup of {chan}: {err}", id=attempt.id,
+                      chan=attempt.agent_channel, err=failure.getErrorMessage())
 
     # ---------------------------------------------------------------- bookkeeping
 

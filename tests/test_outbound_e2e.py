@@ -295,3 +295,23 @@ def test_follow_up_is_placed_only_at_its_due_time_with_its_own_whisper():
     assert (rec.kind, rec.notes, rec.outcome, rec.agent_id) == (
         "followup", "complaint 42", "answered", "1016")
     assert min(e.t for e in rec.timeline) == due
+
+
+def test_offer_withdrawn_while_the_agent_phone_rings_is_hung_up_when_answered():
+    rig = OutboundRig()
+    rig.phone("1007", AgentBehaviour(answer_after=5.0))
+    rig.sim.add_local_agent(NUMBER, AgentBehaviour(answer_after=1.0), CUSTOMER)
+    rig.login_agents("1007")
+    rig.cc.acd.add_follow_up("fu-5", "general", NUMBER, rig.clock.seconds() + 1)
+    rig.run(2)
+    rig.cc.acd.logout("1007")  # from the desk, while the phone rings
+    (rec,) = rig.records("followup")
+    assert rec.outcome == "cancelled"
+    rig.run(10)
+    chan = rig.sim_events("OriginateResponse")[0].get("Channel")
+    assert rig.ami.agi_commands(chan) == ["GET VARIABLE HOTLINE_ATTEMPT", "HANGUP"]
+    assert rig.sim_events("DialBegin") == []  # the customer was never called
+    assert rig.cc.acd.agent("1007").state is AgentState.LOGGED_OUT
+    (item,) = rig.cc.acd.waiting()
+    assert (item.id, item.attempt) == ("fu-5", 0)
+    assert len(rig.records("followup")) == 1
