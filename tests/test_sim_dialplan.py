@@ -68,3 +68,23 @@ def test_expressions() -> None:
     with pytest.raises(DialplanError):
         evaluate("$[1 + 1]")
     assert split_args('$["a,b" = ""]?x,y,1:z') == ['$["a,b" = ""]?x', "y", "1:z"]
+
+
+def test_patterns_includes_and_globals() -> None:
+    dp = parse("""
+[globals]
+TRUNK=sim-customers
+[phones]
+include => features
+exten => 1001,1,NoOp(exact)
+[features]
+exten => _*1X,1,Answer()
+exten => _[4-5]N.,1,NoOp(range)
+exten => _1001,1,NoOp(pattern loses to exact)
+""")
+    assert dp.globals == {"TRUNK": "sim-customers"}
+    assert dp.step("phones", "*13", 1).app == "Answer"  # through the include
+    assert not dp.has_exten("phones", "*1")  # X is exactly one digit
+    assert dp.has_exten("features", "452") and not dp.has_exten("features", "45")  # . is 1+
+    assert not dp.has_exten("features", "412")  # N is 2-9
+    assert dp.step("phones", "1001", 1).data == "exact"

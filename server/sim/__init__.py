@@ -9,6 +9,9 @@ Use::
     sim.add_phone(PhoneScript("1001", AgentBehaviour(answer_after=2.0, talk=60)))
     sim.add_caller(CallerScript("13912345678", "张伟", arrive_at=5.0,
                                 presses=(Press("1", 0.5, after=COMMAND, command="GET DATA"),)))
+    sim.add_local_agent("13912345678", AgentBehaviour(answer_after=3.0),
+                        context="sim-customers")         # a callback customer
+    sim.phone_dial("1001", "*13", presses=())            # an agent dials a feature code
     server, pump = connect_in_memory(sim, my_client_protocol)   # tests
     advance(clock, pump, 10.0)
     port = sim.listen(reactor, port=0)                           # real TCP
@@ -16,7 +19,8 @@ Use::
 
 Modules: :mod:`.simulator` (composition), :mod:`.core` (channels, dialplan
 runner, hangups), :mod:`.agi` (AsyncAGI), :mod:`.dial` (Dial, bridges, hold),
-:mod:`.phones` (PJSIP registration), :mod:`.originate` (Originate, ChanSpy),
+:mod:`.phones` (PJSIP registration), :mod:`.phone_dial` (a phone dials out),
+:mod:`.originate` (Originate, ChanSpy),
 :mod:`.actions` / :mod:`.ami_server` (AMI), :mod:`.actors` (callers),
 :mod:`.dialplan` (extensions.conf subset), :mod:`.events` (values, filter).
 
