@@ -213,6 +213,9 @@ class OutboundPlacer:
             return self.calls.agi.run(session, "HANGUP")
         self._track(attempt, session.channel, agent=True)
         attempt.state = State.WHISPER
+        if attempt.guard is not None and attempt.guard.active():
+            attempt.guard.cancel()  # the Originate has reported, one way or the other
+        attempt.guard = None
         attempt.record.offer(now, attempt.agent_id, attempt.placed_at, "answered")
         attempt.record.update(recording=f"{session.uniqueid}.wav")
         self._persist(attempt)
