@@ -15,6 +15,7 @@ command -v sox >/dev/null 2>&1 || need_pkgs+=(sox)
 command -v espeak-ng >/dev/null 2>&1 || need_pkgs+=(espeak-ng)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
 if [ "${1:-}" = test ]; then
+  # The browser tests drive Debian's Chromium (no browser downloads).
   command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
 fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then

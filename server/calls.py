@@ -401,7 +401,9 @@ class CallCenter:
             call = self._last_call_of_agent.get(agent_id)
             if call is not None and not call.wrap_done:
                 call.wrap_done = True
-                call.record.wrap_up_end(self.clock.seconds(), "none")
+                # Keep a disposition the agent set on the desk during the call.
+                disposition = call.record.snapshot().disposition or "none"
+                call.record.wrap_up_end(self.clock.seconds(), disposition)
                 self._maybe_finish(call)
 
     def call_abandoned(self, item: WorkItem, short: bool) -> None:

@@ -44,6 +44,7 @@ def run_daemon(config_dir: str, log_format: str | None = None) -> int:
 
     hotline = Hotline.from_config(reactor, cfg, secret)
     hotline.metrics = hotline.start_metrics()
+    hotline.web = hotline.http_site()
     hotline.services.startService()
     reactor.addSystemEventTrigger("before", "shutdown", hotline.services.stopService)
     reactor.run()

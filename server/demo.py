@@ -5,11 +5,16 @@ on loopback and logs in like it would to Asterisk, writes records to a real
 redis-server (a private one in a temp dir unless ``--redis-url``), and serves
 its pages.  Synthetic callers arrive as a Poisson process across the menu;
 about twenty agents in four tiers answer on simulated softphones.
+
+For tests (tests/test_secrets_logs.py): ``HOTLINE_DEMO_SECRET`` sets the AMI
+secret instead of a random one, and ``HOTLINE_DEMO_LOG_LEVEL`` the log level
+(default ``warn``), so a test can grep a debug-level run for the secret.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import secrets
 import shutil
@@ -24,7 +29,7 @@ from queues.agents import AgentState
 from server.app import Hotline, Overrides
 from server.config import ConfigError, load_config
 from server.daemon import start_logging
-from server.redisproc import RedisNotAvailable, RedisProcess
+from server.redisproc import RedisNotAvailable, RedisProcess, free_port
 from server.sim import AmiUser, PromptCatalog, Simulator
 from server.sim.traffic import TrafficProfile, plan_callers, plan_phones
 
@@ -97,9 +102,9 @@ def run_demo(args) -> int:
     redis_url = args.redis_url or redis.url
     workdir = tempfile.mkdtemp(prefix="hotline-demo-")
     if not args.quiet:
-        start_logging("text", "warn")
+        start_logging("text", os.environ.get("HOTLINE_DEMO_LOG_LEVEL", "warn"))
     rng = random.Random(args.seed)
-    secret = secrets.token_hex(16)
+    secret = os.environ.get("HOTLINE_DEMO_SECRET") or secrets.token_hex(16)
     durations = {f"hotline/{p.name}": p.duration_s or 2.5 for p in cfg.ivr.prompts.values()}
     sim = Simulator(reactor, users=[AmiUser(cfg.server.ami.username, secret)],
                     prompts=PromptCatalog(durations=durations), seed=args.seed)
@@ -112,9 +117,14 @@ def run_demo(args) -> int:
     for script in plan_callers(rng, max(0.0, args.duration - 20.0), TrafficProfile(),
                                start_s=3.0):
         sim.add_caller(script)
+    http_port = free_port()
+    hotline.http_site(listen=f"tcp:port={http_port}:interface=127.0.0.1")
     started = reactor.seconds()
     print(f"demo: simulated Asterisk on 127.0.0.1:{port}, Redis {redis_url}, "
           f"{len(agents)} agents, seed {args.seed}, {args.duration:.0f} s", flush=True)
+    print(f"demo: wallboard  http://127.0.0.1:{http_port}/wallboard.html\n"
+          f"demo: agent desk http://127.0.0.1:{http_port}/desk.html "
+          f"(agent 1001..1020, demo PIN = the agent id)", flush=True)
 
     def log_agents_in(up: bool) -> None:
         if up:  # the agents sign in on their desks as the shift starts

@@ -19,6 +19,7 @@ def test_demo_runs_and_its_summary_adds_up(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "AMI up" in proc.stdout  # live progress while it ran
+    assert "/wallboard.html" in proc.stdout
     s = json.loads(out.read_text(encoding="utf-8"))
     assert s["ami_events"] == sum(s["ami_events_by_type"].values()) > 0
     assert s["ami_events_by_type"]["AsyncAGIStart"] >= s["ivr"]["entered"] > 0
