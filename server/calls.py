@@ -35,7 +35,7 @@ from ivr.sequence import Sequence
 from queues.agents import AgentState
 from queues.items import Decision, Outcome, WorkItem
 from queues.router import Router
-from server.agi import AgiDriver, AgiSession, AgiSessionEnded
+from server.agi import AgiDriver, AgiLinkLost, AgiSession, AgiSessionEnded
 from server.ami.codec import Message
 from server.config import Config
 from server.notify import Notifier
@@ -230,6 +230,9 @@ class CallCenter:
     def _agi_failed(self, failure, call: Call) -> None:
         if failure.check(AgiSessionEnded):
             return  # redirected to an agent or hung up: the events tell the rest
+        if failure.check(AgiLinkLost):
+            call.needs_resume = True  # the resync after the reconnect picks it up
+            return
         self.log.warn("{call}: AGI command failed: {err}", call=call.id,
                       err=failure.getErrorMessage())
 

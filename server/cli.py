@@ -34,8 +34,14 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--redis-url", metavar="URL",
                       help="use this Redis instead of starting a private one")
     demo.add_argument("--quiet", action="store_true", help="no per-second progress lines")
+    demo.add_argument("--wrapup", type=float, metavar="SECONDS",
+                      help="after-call work per call (default: queues.yaml policy)")
 
     with_config(sub.add_parser("check-config", help="validate the config and exit"))
+
+    rec = sub.add_parser("records", help="export or trim call records (see --help)",
+                         add_help=False)
+    rec.add_argument("rest", nargs=argparse.REMAINDER)
 
     hs = sub.add_parser("hash-secret", help="print a hash for a PIN or password in config")
     hs.add_argument("--stdin", action="store_true", help="read the secret from standard input")
@@ -48,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         from server.config import check_config_main
 
         return check_config_main(args.config)
+    if args.command == "records":
+        from server.records.cli import records_main
+
+        return records_main(args.rest)
     if args.command == "hash-secret":
         from server.config import hash_secret
 

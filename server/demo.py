@@ -21,6 +21,7 @@ import shutil
 import sys
 import tempfile
 from collections import Counter
+from dataclasses import replace
 
 from twisted.internet import defer, task
 from twisted.logger import Logger
@@ -92,6 +93,9 @@ def run_demo(args) -> int:
     except ConfigError as exc:
         print(f"demo: configuration problems in {args.config}:\n{exc}", file=sys.stderr)
         return 2
+    if args.wrapup is not None:  # a short demo shows finished records sooner
+        cfg = replace(cfg, acd=replace(cfg.acd, policy=replace(
+            cfg.acd.policy, wrapup_default_s=args.wrapup)))
     redis = None
     if not args.redis_url:
         try:
@@ -112,10 +116,10 @@ def run_demo(args) -> int:
     hotline = Hotline.from_config(reactor, cfg, secret, Overrides(
         ami_endpoint=f"tcp:host=127.0.0.1:port={port}", redis_url=redis_url, spool_dir=workdir))
     agents = {a.interface.split("/", 1)[1]: a.tier for a in cfg.acd.agents.values()}
-    for phone in plan_phones(rng, agents):
+    for phone in plan_phones(rng, agents, talk_s=(8.0, 30.0)):
         sim.add_phone(phone)
     for script in plan_callers(rng, max(0.0, args.duration - 20.0), TrafficProfile(),
-                               start_s=3.0):
+                               start_s=1.0):
         sim.add_caller(script)
     http_port = free_port()
     hotline.http_site(listen=f"tcp:port={http_port}:interface=127.0.0.1")

@@ -82,8 +82,8 @@ def plan_callers(rng: random.Random, duration_s: float, profile: TrafficProfile 
 NAMES = ("张伟", "王芳", "李娜", "刘洋", "陈静", "杨磊", "赵敏", "黄强", "Sim Caller")
 
 
-def plan_phones(rng: random.Random, agents: dict[str, str], calls_each: int = 40
-                ) -> list[PhoneScript]:
+def plan_phones(rng: random.Random, agents: dict[str, str], calls_each: int = 40,
+                talk_s: tuple[float, float] = (15.0, 45.0)) -> list[PhoneScript]:
     """One registered softphone per agent; ``agents`` maps endpoint -> tier.
 
     Trainees answer slower and now and then miss a call; seniors talk longer
@@ -96,7 +96,7 @@ def plan_phones(rng: random.Random, agents: dict[str, str], calls_each: int = 40
         behaviours = []
         for _ in range(calls_each):
             missed = junior and rng.random() < 0.08
-            talk = rng.uniform(15, 45) * (1.5 if senior else 1.0)
+            talk = rng.uniform(*talk_s) * (1.5 if senior else 1.0)
             hold = rng.random() < (0.3 if senior else 0.15)
             behaviours.append(AgentBehaviour(
                 answer_after=None if missed else rng.uniform(1.0, 4.0 if junior else 2.5),
