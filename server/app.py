@@ -13,6 +13,7 @@ from twisted.application.service import MultiService, Service
 from twisted.internet import defer
 from twisted.internet.endpoints import clientFromString
 from twisted.internet.interfaces import IStreamClientEndpoint
+from twisted.logger import Logger
 
 from server.ami.router import EventRouter
 from server.ami.service import AmiOptions, AmiService
@@ -54,6 +55,59 @@ class _RecordsService(Service):
         yield self.store.close()
 
 
+class _StoreLiveState:
+    """The adapter's ``LiveState`` on the record store's ``hotline:live:*`` hashes."""
+
+    def __init__(self, store: RecordStore) -> None:
+        self._store = store
+
+    def put(self, kind: str, id: str, state: dict) -> defer.Deferred:
+        return self._store.put_live_state(kind, id, state)
+
+    def delete(self, kind: str, id: str) -> defer.Deferred:
+        return self._store.delete_live_state(kind, id)
+
+
+class _StartUp(Service):
+    """Loads the live state a previous run left in Redis, then brings the AMI link up.
+
+    The order matters: the first resync after login must find the restored calls
+    and the router's places, or it would take every caller for a stranger.
+    If Redis is down the server still starts, with nothing restored (logged).
+    """
+
+    log = Logger()
+
+    def __init__(self, hotline: Hotline) -> None:
+        self.hotline = hotline
+        self.restored: defer.Deferred | None = None
+
+    def startService(self) -> None:
+        super().startService()
+        self.restored = self._restore()
+
+    @defer.inlineCallbacks
+    def _restore(self):
+        h = self.hotline
+        try:
+            live = yield h.store.load_live_state()
+            records = yield h.store.load_live_calls()
+            n = h.calls.restore(live, records)
+        except Exception as exc:
+            self.log.error("Could not load live state from Redis: {e}; starting empty", e=exc)
+            n = 0
+        if self.running:
+            h.ami.startService()
+        return n
+
+    @defer.inlineCallbacks
+    def stopService(self):
+        super().stopService()
+        self.hotline.calls.stop()
+        if self.hotline.ami.running:
+            yield self.hotline.ami.stopService()
+
+
 class Hotline:
     """The running server: AMI link, records, and the call handling on top."""
 
@@ -65,7 +119,6 @@ class Hotline:
         self.events = EventRouter()
         self.notifier = Notifier()
         self.ami = AmiService(reactor, ami_endpoint, ami_options, self.events)
-        self.ami.setServiceParent(self.services)
         Path(spool_dir).mkdir(parents=True, exist_ok=True)
         self.store = RecordStore.from_url(redis_url)
         self.records = DurableRecords(self.store, Path(spool_dir) / "spool.jsonl", reactor)
@@ -73,8 +126,12 @@ class Hotline:
         self.calls = CallCenter(
             reactor, cfg, self.ami, save=self.records.put,
             bills=make_bill_lookup(reactor, cfg.ivr.bill_lookup, cfg.acd.policy.timezone),
-            notifier=self.notifier,
+            notifier=self.notifier, live=_StoreLiveState(self.store),
         )
+        # Started after the records writer, and it starts the AMI link itself once
+        # the live state is loaded (see _StartUp).
+        self.startup = _StartUp(self)
+        self.startup.setServiceParent(self.services)
         self.resync = Resync(reactor, self.ami, self.calls)
         # Callbacks/follow-ups and the agents' feature codes hang off the adapter.
         self.calls.outbound = OutboundPlacer(self.calls, agent_ring_s=self.calls.ring_timeout_s)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from twisted.internet import defer
 from twisted.logger import Logger
@@ -56,6 +57,13 @@ OFFER_LABELS = {Outcome.ANSWERED: "answered", Outcome.NO_ANSWER: "no_answer",
                 Outcome.BUSY: "rejected", Outcome.FAILED: "rejected"}
 
 
+class LiveState(Protocol):
+    """Where the adapter keeps what a restart needs (``RecordStore``'s live state)."""
+
+    def put(self, kind: str, id: str, state: dict) -> defer.Deferred: ...
+    def delete(self, kind: str, id: str) -> defer.Deferred: ...
+
+
 @dataclass
 class Call:
     id: str  # Asterisk Linkedid: the call's id everywhere (records, ACD)
@@ -81,6 +89,7 @@ class Call:
     farewell: Sequence = field(default_factory=Sequence)
     in_farewell: bool = False
     needs_resume: bool = False  # a command was in flight when the AMI link dropped
+    offer_pending: bool = False  # offered while the link was down: connect after resync
     system_failure: bool = False  # Asterisk restarted under the call
 
 
@@ -98,8 +107,11 @@ class CallCenter:
 
     def __init__(self, clock, cfg: Config, ami, *, save: Callable[[dict], object],
                  bills, outages: OutageBoard | None = None, ring_timeout_s: int = 20,
-                 hold_chunk_s: int = 20, notifier: Notifier | None = None) -> None:
+                 hold_chunk_s: int = 20, notifier: Notifier | None = None,
+                 live: LiveState | None = None) -> None:
         self.clock = clock
+        self.live = live
+        self._router_save = None  # a pending debounced save of the router snapshot
         self.notifier = notifier if notifier is not None else Notifier()
         self.cfg = cfg
         self.ami = ami
@@ -222,7 +234,10 @@ class CallCenter:
             self._farewell(call)
             return
         if call.phase in ("ivr", "survey"):
+            where = (call.ivr.state, call.ivr.menu, call.ivr.language)
             self._run(call, call.ivr.on_result(result, now))
+            if (call.ivr.state, call.ivr.menu, call.ivr.language) != where:
+                self._save_live(call)  # so a restarted server replays the right menu
         elif call.hold is not None and call.hold.state is not HoldState.DONE:
             # Also after a callback was booked: the loop says goodbye and hangs up.
             self._run(call, call.hold.on_result(result, now))
@@ -349,7 +364,6 @@ class CallCenter:
         if call is None:
             self.log.error("Offer for unknown call {id}", id=item.id)
             return
-        agent = self.cfg.acd.agents[agent_id]
         self.log.info("Route {text}", text=decision.text())
         call.agent_id = agent_id
         self._set_phase(call, "connecting")
@@ -359,6 +373,16 @@ class CallCenter:
         call.ring_start = None
         if call.hold is not None:
             call.hold.stop()
+        if not getattr(self.ami, "connected", True):
+            # No link (a restart or a reconnect in progress): connect after the
+            # resync has seen the caller, instead of failing the agent for it.
+            call.offer_pending = True
+            return
+        self._connect(call, item.id)
+
+    def _connect(self, call: Call, item_id: str) -> None:
+        """Setvar AGENT_IFACE and DIAL_TIMEOUT, then Redirect to the connect context."""
+        agent = self.cfg.acd.agents[call.agent_id or ""]
         channel = call.channel
         d = self.ami.sendAction("Setvar", [("Channel", channel), ("Variable", "AGENT_IFACE"),
                                            ("Value", agent.interface)])
@@ -369,14 +393,14 @@ class CallCenter:
         d.addCallback(lambda _: self.ami.sendAction(
             "Redirect", [("Channel", channel), ("Context", context), ("Exten", exten),
                          ("Priority", priority)]))
-        d.addErrback(self._connect_failed, call, item)
+        d.addErrback(self._connect_failed, call, item_id)
 
-    def _connect_failed(self, failure, call: Call, item: WorkItem) -> None:
+    def _connect_failed(self, failure, call: Call, item_id: str) -> None:
         self.log.warn("{call}: connecting to {agent} failed: {err}", call=call.id,
                       agent=call.agent_id, err=failure.getErrorMessage())
         if call.phase == "connecting" and not call.caller_gone:
             self._set_phase(call, "queued")
-            self.acd.offer_result(item.id, Outcome.FAILED)
+            self.acd.offer_result(item_id, Outcome.FAILED)
 
     def place_callback(self, item: WorkItem, agent_id: str, decision: Decision) -> None:
         if self.outbound is not None:
@@ -400,6 +424,7 @@ class CallCenter:
                       new=new, reason=reason)
         self.notifier.publish("agent", {"agent_id": agent_id, "old": str(old), "new": str(new),
                                         "reason": reason, "at": self.clock.seconds()})
+        self._schedule_router_save()
         if old is AgentState.WRAP_UP and new is not AgentState.WRAP_UP:
             call = self._last_call_of_agent.get(agent_id)
             if call is not None and not call.wrap_done:
@@ -581,6 +606,11 @@ class CallCenter:
             if call.phase == "talking" and call.agent_channel not in live:
                 self._agent_left(call, now)
             in_agi = info.get("Application") == "AGI"
+            if call.phase == "connecting" and call.offer_pending:
+                call.offer_pending = False
+                if in_agi:
+                    self._connect(call, call.id)
+                continue
             if call.phase == "connecting":
                 if not in_agi:
                     continue  # the Redirect happened: the Dial's events will follow
@@ -615,7 +645,11 @@ class CallCenter:
             call.in_farewell = False
             self._farewell(call)
         elif call.phase == "ivr":
-            self._run(call, call.ivr.resume(now))
+            if call.ivr.state is State.IDLE:  # restored before its first prompt
+                self._run(call, call.ivr.start(
+                    CallInfo(call.channel, call.caller, call.dialled, session.uniqueid), now))
+            else:
+                self._run(call, call.ivr.resume(now))
         elif call.phase == "queued":
             self._start_hold(call, now)
         elif call.phase == "survey":
@@ -661,6 +695,91 @@ class CallCenter:
                 "queue": call.queue, "language": call.ivr.language,
                 "waited_s": None if enqueued is None else self.clock.seconds() - enqueued}
 
+    # ---------------------------------------------------------------- live state (restart)
+
+    def _save_live(self, call: Call, final: bool = False) -> None:
+        """Keep what a restarted server needs to re-adopt this call, and the router's places."""
+        if self.live is None:
+            return
+        if final:
+            d = self.live.delete("call", call.id)
+        else:
+            d = self.live.put("call", call.id, {
+                "channel": call.channel, "caller": call.caller, "dialled": call.dialled,
+                "phase": call.phase, "queue": call.queue, "intent": call.intent,
+                "priority": call.priority, "account": call.account,
+                "agent_id": call.agent_id, "agent_channel": call.agent_channel,
+                "talked": call.talked, "wrap_done": call.wrap_done, "outcome": call.outcome,
+                "ivr": call.ivr.snapshot(),
+                "uniqueid": call.session.uniqueid if call.session else ""})
+        d.addErrback(lambda f: self.log.warn("Live state of {call} not saved: {e}",
+                                             call=call.id, e=f.getErrorMessage()))
+        self._schedule_router_save()
+
+    def _schedule_router_save(self) -> None:
+        # Coalesced: one snapshot per half second at most, however busy the floor.
+        if self.live is None or (self._router_save is not None and self._router_save.active()):
+            return
+        self._router_save = self.clock.callLater(0.5, self._save_router)
+
+    def _save_router(self) -> None:
+        self._router_save = None
+        self.live.put("router", "snapshot", self.acd.snapshot()).addErrback(
+            lambda f: self.log.warn("Router snapshot not saved: {e}", e=f.getErrorMessage()))
+
+    def stop(self) -> None:
+        """Cancel the pending snapshot timer (service shutdown)."""
+        if self._router_save is not None and self._router_save.active():
+            self._router_save.cancel()
+        self._router_save = None
+
+    def restore(self, live: dict[str, dict], records: dict[str, dict]) -> int:
+        """Rebuild calls and the router from Redis after a restart; returns calls restored.
+
+        Channels are not trusted yet: the first resync (``reconcile``) resumes the
+        callers still there at a safe point and closes the records of those gone.
+        """
+        from queues.snapshot import restore as restore_router
+        from server.records.model import CallRecord
+
+        snap = live.get("router", {}).get("snapshot")
+        if snap:
+            try:  # into the router we have: others (metrics, web) hold it already
+                restore_router(self.acd, snap)
+            except (ValueError, KeyError) as exc:
+                self.log.error("Router snapshot unusable, starting empty: {e}", e=exc)
+        restored = 0
+        for call_id, state in live.get("call", {}).items():
+            raw = records.get(call_id)
+            if raw is None:
+                continue
+            try:
+                ivr = IvrSession.restore(self.cfg.ivr, state["ivr"], is_open=self._is_open,
+                                         closed_queue=self._closed_queue)
+                call = Call(call_id, state["channel"], state["caller"], state["dialled"], ivr,
+                            CallRecorder.resume(CallRecord.from_dict(raw)))
+            except (KeyError, ValueError, TypeError) as exc:
+                self.log.error("Live state of {call} unusable: {e}", call=call_id, e=exc)
+                continue
+            for key in ("queue", "intent", "priority", "account", "agent_id", "agent_channel",
+                        "talked", "wrap_done", "outcome"):
+                setattr(call, key, state.get(key, getattr(call, key)))
+            phase = state.get("phase", "ivr")
+            if phase == "connecting":
+                phase = "queued"  # the router forgets offers in flight; so do we
+            call.phase = phase
+            call.needs_resume = True
+            self.calls[call_id] = call
+            if phase != "ended":
+                self._by_channel[call.channel] = call
+            if call.agent_channel:
+                self._by_agent_channel[call.agent_channel] = call
+            if call.agent_id and not call.wrap_done:
+                self._last_call_of_agent[call.agent_id] = call
+            restored += 1
+        self.log.info("Restored {n} live calls from Redis", n=restored)
+        return restored
+
     # ---------------------------------------------------------------- records
 
     def _maybe_finish(self, call: Call) -> None:
@@ -678,6 +797,7 @@ class CallCenter:
         self._persist(call, final=True)
 
     def _persist(self, call: Call, final: bool = False) -> None:
+        self._save_live(call, final)
         d = defer.maybeDeferred(self._save, call.record.to_dict())
         if final:
             self.notifier.publish("record", call.record.to_dict())

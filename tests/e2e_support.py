@@ -138,9 +138,6 @@ class ServiceRig(Rig):
     """Like :class:`Rig`, but through the real AmiService and the Resync hook."""
 
     def __init__(self, **kwargs) -> None:
-        from server.ami.service import AmiOptions, AmiService
-        from server.resync import Resync
-
         kwargs.setdefault("seed", 1)
         self.clock = Clock()
         self.clock.advance(kwargs.pop("start", None) or shanghai(2026, 11, 25, 10, 0))
@@ -150,19 +147,25 @@ class ServiceRig(Rig):
         self.sim = Simulator(self.clock, users=[AmiUser("hotline", "pw")],
                              prompts=PromptCatalog(durations=durations), seed=kwargs["seed"])
         self.endpoint = MemoryEndpoint(self.sim)
+        self.saved = []
+        self._daemon()
+        self.started_at = self.clock.seconds()  # the login (and keepalive) start here
+        self.service.startService()
+        self.run(2)
+        assert self.service.connected
+
+    def _daemon(self) -> None:
+        from server.ami.service import AmiOptions, AmiService
+        from server.resync import Resync
+
         self.events = EventRouter()
         self.service = AmiService(self.clock, self.endpoint, AmiOptions(
             "hotline", "pw", keepalive_interval=10, keepalive_timeout=5, backoff_initial=1.0,
             backoff_max=4.0), self.events)
         self.ami = RecordingService(self.service)
-        self.saved = []
         self.cc = CallCenter(self.clock, self.cfg, self.ami, save=self.saved.append,
                              bills=FixtureBills(self.cfg.ivr.bill_lookup.fixture_path or ""))
         self.resync = Resync(self.clock, self.ami, self.cc)
-        self.started_at = self.clock.seconds()  # the login (and keepalive) start here
-        self.service.startService()
-        self.run(2)
-        assert self.service.connected
 
     @property
     def pump(self):  # Rig.run flushes self.pump
@@ -184,8 +187,102 @@ class RecordingService(RecordingAmi):
         self.actions.append((action, dict(fields)))
         return self.service.sendAction(action, fields, timeout)
 
+    @property
+    def connected(self) -> bool:
+        return self.service.connected
+
     def on_connect(self, hook):
         self.service.on_connect(hook)
 
     def on_state(self, listener):
         self.service.on_state(listener)
+
+
+class ProcessClock:
+    """One daemon's view of the shared clock: ``kill()`` cancels all its timers (kill -9)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._calls: list = []
+
+    def seconds(self) -> float:
+        return self._clock.seconds()
+
+    def callLater(self, delay, f, *args, **kwargs):
+        call = self._clock.callLater(delay, f, *args, **kwargs)
+        self._calls.append(call)
+        return call
+
+    def getDelayedCalls(self):
+        return [c for c in self._calls if c.active()]
+
+    def kill(self) -> None:
+        for call in self._calls:
+            if call.active():
+                call.cancel()
+        self._calls = []
+
+
+class MemoryLive:
+    """The adapter's LiveState in a dict: what Redis would hold across a restart."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, dict[str, dict]] = {}
+
+    def put(self, kind, id, state):
+        import json
+
+        from twisted.internet import defer
+
+        self.data.setdefault(kind, {})[id] = json.loads(json.dumps(state))
+        return defer.succeed(None)
+
+    def delete(self, kind, id):
+        from twisted.internet import defer
+
+        return defer.succeed(self.data.get(kind, {}).pop(id, None) is not None)
+
+
+class RestartRig(ServiceRig):
+    """A daemon that can be killed (-9) and started again against the same Asterisk."""
+
+    def __init__(self, **kwargs) -> None:
+        self.live = MemoryLive()
+        self.generation = 0
+        super().__init__(**kwargs)
+
+    def _daemon(self):
+        from server.ami.service import AmiOptions, AmiService
+        from server.resync import Resync
+
+        self.pclock = ProcessClock(self.clock)
+        self.events = EventRouter()
+        self.service = AmiService(self.pclock, self.endpoint, AmiOptions(
+            "hotline", "pw", keepalive_interval=10, keepalive_timeout=5, backoff_initial=1.0,
+            backoff_max=4.0), self.events)
+        self.ami = RecordingService(self.service)
+        self.cc = CallCenter(self.pclock, self.cfg, self.ami, save=self.saved.append,
+                             bills=FixtureBills(self.cfg.ivr.bill_lookup.fixture_path or ""),
+                             live=self.live)
+        self.resync = Resync(self.pclock, self.ami, self.cc)
+        self.generation += 1
+
+    def kill_daemon(self) -> None:
+        """Everything of the old process stops at once; the kernel closes its socket."""
+        self.service._client.stopService()  # the kernel closes the socket; nothing sent
+        self.run(0)
+        self.pclock.kill()  # and every timer of the old process is gone
+
+    def start_daemon(self) -> int:
+        live_records = {}
+        for raw in self.saved:  # what the live hashes in Redis hold: the newest versions
+            if not raw.get("final"):
+                live_records[raw["call_id"]] = raw
+            else:
+                live_records.pop(raw["call_id"], None)
+        self._daemon()
+        restored = self.cc.restore(self.live.data, live_records)
+        self.started_at = self.clock.seconds()
+        self.service.startService()
+        self.run(2)
+        return restored

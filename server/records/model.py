@@ -162,6 +162,14 @@ class CallRecorder:
         self._timeline: list[TimelineEvent] = []
         self._event(now, ARRIVED)
 
+    @classmethod
+    def resume(cls, record: CallRecord) -> CallRecorder:
+        """Carry on a live record loaded after a restart (version and timeline kept)."""
+        self = cls.__new__(cls)
+        self._record = replace(record, timeline=())
+        self._timeline = list(record.timeline)
+        return self
+
     @property
     def call_id(self) -> str:
         return self._record.call_id

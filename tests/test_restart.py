@@ -1,0 +1,103 @@
+"""kill -9 of the daemon mid-call: the next one re-adopts every call from Redis' live state.
+
+The old daemon's timers all vanish and its socket closes (ProcessClock.kill);
+Asterisk (the simulator) carries on.  The new daemon restores the calls and
+the router's places, logs in, resyncs with CoreShowChannels, and carries on.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from queues.agents import AgentState
+from server.sim import AgentBehaviour, PhoneScript
+from tests.e2e_support import RestartRig
+from tests.test_e2e_calls import caller
+
+
+@pytest.fixture
+def rig():
+    r = RestartRig()
+    yield r
+    r.stop()
+
+
+def test_waiting_caller_keeps_place_and_enqueue_time_across_a_restart(rig):
+    rig.sim.add_phone(PhoneScript("1007", AgentBehaviour(answer_after=2.0, talk=10.0)))
+    rig.run(1)
+    caller(rig, "1", "5", "1")  # suggestions; nobody is logged in yet
+    caller(rig, "1", "5", "2", number="13800000009", at=3.0)
+    rig.run(30)
+    waiting = [w.id for w in rig.cc.acd.waiting()]
+    enqueued = {w.id: w.enqueued_at for w in rig.cc.acd.waiting()}
+    assert len(waiting) == 2
+    rig.run(1)  # the debounced router snapshot is written
+    rig.kill_daemon()
+    rig.run(5)  # nobody is serving Asterisk now
+    assert rig.start_daemon() == 2
+    assert [w.id for w in rig.cc.acd.waiting()] == waiting
+    assert {w.id: w.enqueued_at for w in rig.cc.acd.waiting()} == enqueued
+    # Both callers hear the waiting loop again from the new daemon.
+    moh = [c for c in rig.ami.agi_commands() if c.startswith("EXEC MusicOnHold")]
+    assert len(moh) == 2
+    rig.cc.acd.login("1007")
+    rig.run(200)
+    records = rig.final_records()
+    assert sorted(records) == sorted(waiting)
+    assert all(r.outcome == "answered" for r in records.values())
+    first = records[waiting[0]]
+    # The wait counts from the original enqueue, across the restart.
+    d = rig.durations(first)
+    answered = next(e.t for e in first.timeline if e.kind == "answered")
+    assert d.queue_wait_s == pytest.approx(answered - enqueued[waiting[0]])
+    # Exactly one final record per call, no duplicates.
+    finals = [r["call_id"] for r in rig.saved if r.get("final")]
+    assert sorted(set(finals)) == sorted(waiting)
+
+
+def test_caller_in_the_menu_resumes_at_the_current_menu(rig):
+    caller(rig, "1", "2")  # Mandarin, billing menu, then silence
+    rig.run(9)
+    rig.kill_daemon()
+    rig.run(2)
+    assert rig.start_daemon() == 1
+    # The old daemon's GET DATA is still running in Asterisk; ours queue behind it.
+    rig.run(20)
+    commands = rig.ami.agi_commands()  # the new daemon's commands only
+    assert commands[:2] == ["SET VARIABLE CHANNEL(language) zh",
+                            "GET DATA hotline/billing-menu 5000 1"]
+
+
+def test_caller_gone_while_the_daemon_was_down_is_closed_once(rig):
+    caller(rig, "1", "5", patience=20.0)
+    rig.run(12)
+    rig.kill_daemon()
+    rig.run(15)  # the caller hangs up meanwhile
+    rig.start_daemon()
+    rig.run(5)
+    records = rig.final_records()
+    assert len(records) == 1
+    assert next(iter(records.values())).outcome == "abandoned"
+    assert rig.cc.calls == {} and rig.live.data.get("call", {}) == {}
+
+
+def test_bridged_call_survives_and_finishes_normally(rig):
+    talk = 60.0
+    rig.sim.add_phone(PhoneScript("1007", AgentBehaviour(answer_after=1.0, talk=talk)))
+    rig.run(1)
+    rig.cc.acd.login("1007")
+    caller(rig, "1", "5", "1")
+    rig.run(25)
+    assert rig.cc.acd.agent("1007").state is AgentState.ON_CALL
+    rig.run(1)
+    rig.kill_daemon()
+    rig.run(3)
+    rig.start_daemon()
+    assert rig.cc.acd.agent("1007").state is AgentState.ON_CALL
+    rig.run(200)
+    records = rig.final_records()
+    assert len(records) == 1
+    rec = next(iter(records.values()))
+    assert rec.outcome == "answered" and rec.satisfaction == "satisfied"
+    assert rig.durations(rec).talk_s == pytest.approx(talk)
+    assert rig.cc.acd.agent("1007").state is AgentState.READY
