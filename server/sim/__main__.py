@@ -16,7 +16,8 @@ one JSON line per caller that enters (``{"ev": "enter", "uid", "linkedid",
 "channel", "number", "t"}``) and one when it is gone (``{"ev": "gone", ...}``);
 ``--status-file FILE`` is rewritten every second with the summary figures.
 ``--secret-env VAR`` reads the AMI secret from the environment;
-``--run-for S`` stops after S seconds.
+``--run-for S`` stops after S seconds; ``--wait-for FILE`` holds the traffic
+(phones register at once) until FILE exists.
 """
 
 from __future__ import annotations
@@ -67,14 +68,16 @@ class CallerLog:
         self.active.append(actor)
         one = actor.one
         self._write({"ev": "enter", "uid": one.uniqueid, "linkedid": one.linkedid,
-                     "channel": one.name, "number": script.number, "t": self.sim.uptime()})
+                     "channel": one.name, "number": script.number, "t": self.sim.uptime(),
+                     "at": self.sim.clock.seconds()})
 
     def tick(self) -> None:
         still = []
         for actor in self.active:
             if actor.one.hungup:
                 self.gone += 1
-                self._write({"ev": "gone", "uid": actor.one.uniqueid, "t": self.sim.uptime()})
+                self._write({"ev": "gone", "uid": actor.one.uniqueid, "t": self.sim.uptime(),
+                             "at": self.sim.clock.seconds()})
             else:
                 still.append(actor)
         self.active = still
@@ -103,7 +106,8 @@ def traffic(sim: Simulator, args, clock, log: CallerLog) -> dict:
     for phone in phones:
         sim.add_phone(phone)
     profile = TrafficProfile(calls_per_minute=args.traffic_rate * 60.0)
-    scripts = plan_callers(rng, args.traffic_duration, profile, start_s=args.traffic_start)
+    scripts = plan_callers(rng, args.traffic_duration, profile,
+                           start_s=sim.uptime() + args.traffic_start)
     for script in scripts:
         clock.callLater(max(0.0, script.arrive_at - sim.uptime()), log.arrive, script)
     return {"phones": len(phones), "callers_planned": len(scripts)}
@@ -145,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     t.add_argument("--calls-each", type=int, default=40,
                    help="scripted behaviours per phone (later calls repeat the default)")
     t.add_argument("--short-prompts", action="store_true", help="every prompt lasts 0.3 s")
+    t.add_argument("--wait-for", metavar="FILE",
+                   help="start the traffic clock when FILE exists (checked every 0.1 s)")
     t.add_argument("--callers-log", metavar="FILE")
     t.add_argument("--status-file", metavar="FILE")
     p.add_argument("--run-for", type=float, metavar="S", help="stop after S seconds")
@@ -162,7 +168,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"simulated Asterisk AMI on {args.interface}:{port}", flush=True)
     log = CallerLog(sim, args.callers_log)
     extra: dict = {}
-    if args.traffic_rate:
+    if args.traffic_rate and args.wait_for:
+        def wait_for_go() -> None:
+            if os.path.exists(args.wait_for):
+                go.stop()
+                extra.update(traffic(sim, args, reactor, log))
+        go = task.LoopingCall(wait_for_go)
+        go.start(0.1)
+    elif args.traffic_rate:
         extra = traffic(sim, args, reactor, log)
     else:
         scenario(sim, args.callers, args.every, args.phones, args.seed)
