@@ -106,7 +106,7 @@ def test_endless_input_is_cut_off_at_the_limit(stream):
     assert parser.buffered == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
     "codec: a complete 'Response: Follows' message larger than max_message_bytes is accepted "
     "when it arrives in one read but refused (FrameTooLarge) when it arrives in pieces, "
     "because feed() checks the pieces between its blank lines, not the glued message; "
@@ -179,7 +179,7 @@ def test_atheris_smoke(tmp_path):
     import sys
 
     proc = subprocess.run([sys.executable, "-m", "server.bench.fuzz", "--atheris",
-                           "-runs=3000", "-seed=1", f"-artifact_prefix={tmp_path}/"],
+                           "-runs=1000", "-seed=1", f"-artifact_prefix={tmp_path}/"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "DONE" in proc.stderr and "cov:" in proc.stderr
