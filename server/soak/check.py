@@ -156,8 +156,14 @@ class Verdict:
 
 def judge(callers: dict[str, Caller], entries: list[StreamEntry], seen: dict[str, int],
           live_keys: list[str], snapshot: dict | None, chaos: list[ChaosEvent],
-          sim_active: int | None, live_phases: dict[str, str] | None = None) -> Verdict:
-    """Match records to callers and check the invariants; every breach is named."""
+          sim_active: int | None, live_phases: dict[str, str] | None = None,
+          stuck_after_s: float = 300.0) -> Verdict:
+    """Match records to callers and check the invariants; every breach is named.
+
+    An agent is stuck when reserved or on a call with no call, or with no caller
+    up in the simulator, or reserved over 60 s (ringing gives up long before),
+    or on a call longer than ``stuck_after_s`` (the longest scripted talk + hold).
+    """
     v = Verdict()
     by_call: dict[str, list[StreamEntry]] = defaultdict(list)
     for e in entries:
@@ -221,8 +227,9 @@ def judge(callers: dict[str, Caller], entries: list[StreamEntry], seen: dict[str
     stuck = []
     if snapshot is not None:
         for a in snapshot.get("agents", []):
+            too_long = a["in_state_s"] > (stuck_after_s if a["state"] == "on_call" else 60.0)
             if a["state"] in ("reserved", "on_call") and (not a.get("call_id")
-                                                           or not sim_active):
+                                                           or not sim_active or too_long):
                 stuck.append(a)
                 v.violations.append(
                     f"agent {a['id']} stuck in {a['state']} for {a['in_state_s']:.0f} s "

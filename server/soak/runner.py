@@ -96,6 +96,7 @@ class Run:
         (self.workdir / "redis").mkdir()
         self.redis.start()
         talk = o.talk or auto_talk(o)
+        self.longest_talk = float(talk.split(",")[1])
         sim_args = ["--user", "hotline", "--secret-env", "HOTLINE_AMI_SECRET",
                     "--traffic-rate", str(o.rate), "--traffic-duration", str(o.duration),
                     "--traffic-start", "1", "--agents", str(o.agents), "--seed", str(o.seed),
@@ -302,7 +303,7 @@ class Run:
             client.close()
         callers = read_callers(self.sim.callers_log)
         v = judge(callers, entries, seen, live, snap, self.chaos, status.get("calls_active"),
-                  phases)
+                  phases, stuck_after_s=self.longest_talk * 1.5 + 60.0)
         buckets = add_buckets(self.buckets_done, self.buckets_now)
         v.figures["routing_p50_ms"] = _ms(bucket_quantile(0.5, buckets))
         v.figures["routing_p99_ms"] = _ms(bucket_quantile(0.99, buckets))
