@@ -151,6 +151,8 @@ class ChaosEvent:
 class Verdict:
     figures: dict[str, Any] = field(default_factory=dict)
     lost: list[dict[str, Any]] = field(default_factory=list)
+    stuck: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
 
 
@@ -224,20 +226,33 @@ def judge(callers: dict[str, Caller], entries: list[StreamEntry], seen: dict[str
                             f"{c.entered_at:.1f}, {state}, no final record, {live}"
                             + (f"; its life overlapped {', '.join(overlaps)}" if overlaps else ""))
 
-    stuck = []
+    stuck: list[dict[str, Any]] = []
+    by_uid = {c.uid: c for c in callers.values()} | {c.linkedid: c for c in callers.values()}
     if snapshot is not None:
         for a in snapshot.get("agents", []):
             too_long = a["in_state_s"] > (stuck_after_s if a["state"] == "on_call" else 60.0)
             if a["state"] in ("reserved", "on_call") and (not a.get("call_id")
                                                            or not sim_active or too_long):
-                stuck.append(a)
+                c = by_uid.get(a.get("call_id") or "")
+                during = [] if c is None else [
+                    f"{e.kind}@{e.at:.1f}" for e in chaos
+                    if e.at <= (c.gone_at or math.inf) and c.entered_at <= e.until]
+                stuck.append({"id": a["id"], "state": a["state"], "call_id": a.get("call_id"),
+                              "in_state_s": round(a["in_state_s"], 1), "during": during})
                 v.violations.append(
                     f"agent {a['id']} stuck in {a['state']} for {a['in_state_s']:.0f} s "
-                    f"(call {a.get('call_id')}, simulator has {sim_active} calls up)")
+                    f"(call {a.get('call_id')}, simulator has {sim_active} calls up)"
+                    + (f"; the call's life overlapped {', '.join(during)}" if during else ""))
     if live_keys and not sim_active:
         v.violations.append(f"{len(live_keys)} live call records remain in Redis with no call "
                             f"up: {sorted(live_keys)[:10]}")
 
+    v.stuck = stuck
+    stale = sorted(cid for cid in (live_phases or {}) if cid in newest and cid not in live_keys)
+    if stale:
+        v.warnings.append(
+            f"{len(stale)} entries in hotline:live:call belong to calls whose final record is "
+            f"in the stream (a delete lost in a Redis outage?): {stale[:10]}")
     answered = outcomes.get("answered", 0)
     abandoned = outcomes.get("abandoned", 0)
     on_line = v.figures.pop("_on_line", Counter())
@@ -255,6 +270,7 @@ def judge(callers: dict[str, Caller], entries: list[StreamEntry], seen: dict[str
         "records_not_matching_a_caller": dict(other),
         "duplicated_entries": sum(n - 1 for n in dups.values()),
         "live_records_left": len(live_keys),
+        "stale_live_call_state": len(stale),
         "agents_stuck": len(stuck),
         "answer_wait_p50_s": quantile(waits, 0.5),
         "answer_wait_p99_s": quantile(waits, 0.99),

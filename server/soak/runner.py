@@ -365,7 +365,9 @@ def execute(o: Options) -> dict[str, Any]:
                        for e in run.chaos]
     report["notes"] = run.notes
     report["lost_calls"] = verdict.lost
+    report["stuck_agents"] = verdict.stuck
     report["violations"] = verdict.violations
+    report["warnings"] = verdict.warnings
     report["ok"] = not verdict.violations
     return report
 
@@ -378,7 +380,8 @@ def print_report(r: dict[str, Any]) -> None:
                 "records_not_matching_a_caller", "duplicated_entries", "routing_decisions",
                 "routing_p50_ms", "routing_p99_ms", "answer_wait_p50_s", "answer_wait_p99_s",
                 "cpu_pct_mean", "cpu_pct_max", "rss_mb_first_last_max", "drain_s",
-                "sim_calls_up_at_end", "live_records_left", "live_state_left", "agents_stuck",
+                "sim_calls_up_at_end", "live_records_left", "stale_live_call_state",
+                "live_state_left", "agents_stuck",
                 "agents_at_end", "daemon_starts"):
         print(f"  {key:30} {r.get(key)}")
     print("  RSS over time (s after go, MB, CPU%):")
@@ -390,6 +393,8 @@ def print_report(r: dict[str, Any]) -> None:
               f"  {e['detail']}")
     for n in r["notes"]:
         print(f"  note: {n}")
+    for w in r.get("warnings", []):
+        print(f"  warning: {w}")
     print(f"  violations: {len(r['violations'])}")
     for line in r["violations"][:200]:
         print(f"    - {line}")
