@@ -1,4 +1,10 @@
-"""``python -m server.bench [--json FILE] [--events N] [--runs R]``."""
+"""``python -m server.bench [--only ami,routing,e2e] [--json FILE] [--runs R] ...``.
+
+ami: AMI ingest (server/bench/ami_ingest.py); routing: ACD decisions with
+2,000 agents and 5,000 waiting calls (server/bench/routing.py); e2e: calls/s
+the server sustains against the simulator in another process, with CPU%
+(server/bench/end_to_end.py).  Each prints a table; medians over ``--runs``.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +12,88 @@ import argparse
 import json
 import sys
 
-from . import ami_ingest
+from . import ami_ingest, end_to_end, routing
+
+ALL = ("ami", "routing", "e2e")
+
+
+def summary(figures: dict) -> str:
+    """A few README-ready lines."""
+    lines = ["", "Summary (medians; README-ready):"]
+    a = figures.get("ami_ingest")
+    if a:
+        d = a["dispatch"]
+        lines.append(f"- AMI ingest: {d['events_per_s_median']:,.0f} events per CPU second "
+                     f"parsed and dispatched to the hotline's subscribers; Asterisk's "
+                     f"~12,000 events/s would take {d['cpu_fraction_at_asterisk_max']:.0%} "
+                     f"of one core.")
+    r = figures.get("routing")
+    if r:
+        lines.append(f"- Routing with {r['agents']:,} agents, {r['waiting_calls']:,} waiting "
+                     f"calls and {r['skills']} skills: p50 {r['p50_us']:,.0f} us, p99 "
+                     f"{r['p99_us']:,.0f} us per decision, {r['decisions_per_s']:,.0f} "
+                     f"decisions/s.")
+    e = figures.get("end_to_end")
+    if e and e.get("runs"):
+        rates = ", ".join(
+            f"{s['offered_per_s']:g}/s: {s['completed_per_s']:.1f} done, "
+            f"{s['server_cpu_pct']:.0f}% CPU"
+            + ("" if s["kept_up"] else " (not kept up)") for s in e["steps"])
+        lines.append(f"- End to end (IVR, queue, agent, wrap-up, survey; records to Redis; "
+                     f"simulator in its own process; {e['agents']} agents): sustained "
+                     f"{e['max_sustained_per_s'] or 0:g} calls/s; server CPU of one core by "
+                     f"offered rate: {rates}. Limited by: {e['limited_by']}.")
+    elif e:
+        lines.append(f"- End to end: failed: {e.get('errors')}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m server.bench", description=__doc__)
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    parser.add_argument("--events", type=int, default=200_000, help="events per run")
+    parser.add_argument("--only", default=",".join(ALL),
+                        help="comma-separated benchmarks to run: ami,routing,e2e (default all)")
     parser.add_argument("--runs", type=int, default=5, help="runs per measurement")
-    parser.add_argument("--chunk", type=int, default=64 * 1024, help="bytes per dataReceived")
+    parser.add_argument("--events", type=int, default=200_000, help="AMI ingest: events per run")
+    parser.add_argument("--chunk", type=int, default=64 * 1024,
+                        help="AMI ingest: bytes per dataReceived")
+    parser.add_argument("--agents", type=int, default=2000, help="routing: agents")
+    parser.add_argument("--calls", type=int, default=5000, help="routing: waiting calls")
+    parser.add_argument("--skills", type=int, default=30, help="routing: skills")
+    parser.add_argument("--e2e-runs", type=int, default=None,
+                        help="end-to-end runs (default: --runs, at most 3: each takes minutes)")
+    parser.add_argument("--e2e-rates", default="10,20,40,60,80", help="offered calls/s, ramped")
+    parser.add_argument("--e2e-step", type=float, default=25.0, help="seconds per rate")
+    parser.add_argument("--e2e-warmup", type=float, default=13.0,
+                        help="seconds of each step before measuring")
+    parser.add_argument("--e2e-agents", type=int, default=400, help="agents and phones")
     args = parser.parse_args(argv)
+    only = {x.strip() for x in args.only.split(",") if x.strip()}
+    unknown = only - set(ALL)
+    if unknown:
+        parser.error(f"unknown benchmark(s) {sorted(unknown)}; choose from {', '.join(ALL)}")
 
-    figures = {"ami_ingest": ami_ingest.run(args.events, args.runs, args.chunk)}
-    print(ami_ingest.table(figures["ami_ingest"]))
+    figures: dict = {}
+    if "ami" in only:
+        figures["ami_ingest"] = ami_ingest.run(args.events, args.runs, args.chunk)
+        print(ami_ingest.table(figures["ami_ingest"]), flush=True)
+    if "routing" in only:
+        figures["routing"] = routing.run(args.runs, args.agents, args.calls, args.skills)
+        print("\n" + routing.table(figures["routing"]), flush=True)
+    if "e2e" in only:
+        runs = args.e2e_runs if args.e2e_runs is not None else min(args.runs, 3)
+        rates = [float(r) for r in args.e2e_rates.split(",")]
+        per_run = []
+        for _ in range(runs):
+            try:
+                per_run.append(end_to_end.run_isolated(rates, args.e2e_step, args.e2e_warmup,
+                                                       args.e2e_agents))
+            except Exception as exc:  # noqa: BLE001 - a failed run is reported, not fatal
+                per_run.append({"error": repr(exc)})
+        figures["end_to_end"] = end_to_end.summarize(per_run)
+        if figures["end_to_end"].get("runs"):
+            print("\n" + end_to_end.table(per_run), flush=True)
+    print(summary(figures))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(figures, f, indent=2, sort_keys=True)
