@@ -14,9 +14,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     for name, dur in (("run", 600.0), ("chaos", 300.0)):
         sp = sub.add_parser(name, help="soak" if name == "run" else "soak with faults")
-        sp.add_argument("--rate", type=float, default=30.0 if name == "run" else 10.0,
-                        help="new calls per second")
-        sp.add_argument("--agents", type=int, default=300 if name == "run" else 100)
+        sp.add_argument("--rate", type=float, default=30.0, help="new calls per second")
+        sp.add_argument("--agents", type=int, default=300)
         sp.add_argument("--duration", type=float, default=dur, metavar="S")
         sp.add_argument("--seed", type=int, default=1)
         sp.add_argument("--short-prompts", action="store_true",
@@ -30,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--sample-every", type=float, default=5.0, metavar="S")
         sp.add_argument("--config", default=None, help="config dir to start from")
         sp.add_argument("--keep", action="store_true", help="keep the work dir (logs)")
+        sp.add_argument("--log-level", choices=["debug", "info", "error"],
+                        help="daemon log level (default: error; chaos: info)")
         sp.add_argument("--json", metavar="FILE", help="also write the report here")
         if name == "chaos":
             for kind in KINDS:
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     o = Options(rate=args.rate, agents=args.agents, duration=args.duration, seed=args.seed,
                 chaos=args.command == "chaos", short_prompts=args.short_prompts,
                 talk=args.talk, wrapup=args.wrapup, drain=args.drain,
-                sample_every=args.sample_every, keep=args.keep)
+                sample_every=args.sample_every, keep=args.keep, log_level=args.log_level)
     if args.config:
         o.config = args.config
     if o.chaos:
