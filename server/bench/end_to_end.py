@@ -318,7 +318,9 @@ def _limit(steps: list[dict]) -> str:
                     f"{s['sim_cpu_pct']:.0f}% CPU / lagged {s['sim_max_lag_ms']:.0f} ms)")
         if s["server_cpu_pct"] >= 90:
             return f"server CPU (at {s['offered_per_s']:g} calls/s)"
-        return f"not kept up at {s['offered_per_s']:g} calls/s (agents or latency)"
+        return (f"backlog at {s['offered_per_s']:g} calls/s with the server at "
+                f"{s['server_cpu_pct']:.0f}% CPU (not its CPU: simulator lag "
+                f"{s['sim_max_lag_ms']:.0f} ms, {s['sim_cpu_pct']:.0f}% CPU, shared cores)")
     return "none within the ramp"
 
 
