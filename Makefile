@@ -8,6 +8,8 @@ test:
 demo:
 	scripts/run.sh demo
 
-# AMI ingest throughput (see server/bench); figures also go to bench.json.
+# AMI ingest, ACD routing and end-to-end calls/s with CPU% (see server/bench; about 7
+# minutes: the end-to-end ramp runs 3 times); figures also go to bench.json.
+# One part only: .venv/bin/python -m server.bench --only routing (ami, routing, e2e).
 bench:
 	$(PYTHON) -m server.bench --json bench.json
