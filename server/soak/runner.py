@@ -148,6 +148,20 @@ class Run:
             time.sleep(0.2)
         raise RigError(f"daemon HTTP not up in {timeout:.0f} s; see {self.workdir}/daemon.log")
 
+    def wait_ami(self, timeout: float = 60.0) -> None:
+        """Until /metrics says the AMI link is up: the daemon brings it up only after
+        it has restored its live state from Redis (server/app.py _StartUp), so the
+        snapshot after this shows what the restart kept, not a half-restored floor."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                if "hotline_ami_connected 1.0" in self.http.text(self.metrics_url, timeout=5):
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        self.notes.append(f"AMI link not up {timeout:.0f} s after a daemon start")
+
     def snapshot(self) -> dict | None:
         try:
             code, body = self.http.call("GET", "/api/snapshot", token=self.sup_token)
@@ -161,6 +175,7 @@ class Run:
         Returns the agents' states as the daemon had them before (after a restart:
         what it restored from Redis)."""
         self.wait_http()
+        self.wait_ami()
         before: dict[str, int] = {}
         snap = self.snapshot() or {}
         by_id = {a["id"]: a["state"] for a in snap.get("agents", [])}
