@@ -19,14 +19,17 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_bench_all_tiny(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "server.bench", "--only", "ami,routing,e2e", "--runs", "1",
+        [sys.executable, "-m", "server.bench", "--only", "ami,routing,readopt,e2e", "--runs", "1",
+         "--readopt-calls", "50",
          "--events", "2000", "--agents", "40", "--calls", "60", "--skills", "5",
          "--e2e-rates", "2,4", "--e2e-step", "5", "--e2e-warmup", "2", "--e2e-agents", "10",
          "--json", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
     figures = json.loads(out.read_text())
-    assert set(figures) == {"ami_ingest", "routing", "end_to_end"}
+    assert set(figures) == {"ami_ingest", "routing", "readopt", "end_to_end"}
+    assert figures["readopt"]["calls"] == 50
+    assert figures["readopt"]["resume_commands_sent"] == 50
     assert figures["ami_ingest"]["dispatch"]["events_per_s_median"] > 0
     r = figures["routing"]
     assert (r["agents"], r["waiting_calls"], r["skills"], r["runs"]) == (40, 60, 5, 1)

@@ -1,4 +1,4 @@
-"""``python -m server.bench [--only ami,routing,e2e] [--json FILE] [--runs R] ...``.
+"""``python -m server.bench [--only ami,routing,readopt,e2e] [--json FILE] [--runs R] ...``.
 
 ami: AMI ingest (server/bench/ami_ingest.py); routing: ACD decisions with
 2,000 agents and 5,000 waiting calls (server/bench/routing.py); e2e: calls/s
@@ -12,9 +12,9 @@ import argparse
 import json
 import sys
 
-from . import ami_ingest, end_to_end, routing
+from . import ami_ingest, end_to_end, readopt, routing
 
-ALL = ("ami", "routing", "e2e")
+ALL = ("ami", "routing", "readopt", "e2e")
 
 
 def summary(figures: dict) -> str:
@@ -33,6 +33,10 @@ def summary(figures: dict) -> str:
                      f"calls and {r['skills']} skills: p50 {r['p50_us']:,.0f} us, p99 "
                      f"{r['p99_us']:,.0f} us per decision, {r['decisions_per_s']:,.0f} "
                      f"decisions/s.")
+    ro = figures.get("readopt")
+    if ro:
+        lines.append(f"- Re-adoption after a restart: {ro['calls']:,} live calls restored and "
+                     f"reconciled in {ro['seconds_median'] * 1000:,.0f} ms (median; target 3 s).")
     e = figures.get("end_to_end")
     if e and e.get("runs"):
         rates = ", ".join(
@@ -58,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk", type=int, default=64 * 1024,
                         help="AMI ingest: bytes per dataReceived")
     parser.add_argument("--agents", type=int, default=2000, help="routing: agents")
+    parser.add_argument("--readopt-calls", type=int, default=1000,
+                        help="readopt: live calls re-adopted after a restart")
     parser.add_argument("--calls", type=int, default=5000, help="routing: waiting calls")
     parser.add_argument("--skills", type=int, default=30, help="routing: skills")
     parser.add_argument("--e2e-runs", type=int, default=None,
@@ -80,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     if "routing" in only:
         figures["routing"] = routing.run(args.runs, args.agents, args.calls, args.skills)
         print("\n" + routing.table(figures["routing"]), flush=True)
+    if "readopt" in only:
+        figures["readopt"] = readopt.run_readopt_bench(args.readopt_calls, args.runs)
+        readopt.print_table(figures["readopt"])
     if "e2e" in only:
         runs = args.e2e_runs if args.e2e_runs is not None else min(args.runs, 3)
         rates = [float(r) for r in args.e2e_rates.split(",")]
