@@ -67,8 +67,13 @@ def serve(redis_url: str, recordings: str) -> None:  # pragma: no cover (runs in
 
     asyncioreactor.install()
     from twisted.internet import reactor
+    from twisted.logger import globalLogBeginner, textFileLogObserver
 
     from tests.test_web_support import WebRig
+
+    # The server's log goes to stderr, which the fixture checks for failures at the end.
+    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)],
+                                     redirectStandardIO=False)
 
     Path(recordings).mkdir(parents=True, exist_ok=True)
     (Path(recordings) / "c1.wav").write_bytes(b"RIFF" + bytes(400))
@@ -83,13 +88,15 @@ def api(redis_server, tmp_path_factory):
 
     url = redis_server.url.rsplit("/", 1)[0] + "/9"
     rec = tmp_path_factory.mktemp("schemathesis") / "rec"
+    log_path = rec.parent / "server.log"  # a file, not a pipe: a full pipe would block it
+    log = open(log_path, "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-c", "import sys; from tests.test_schemathesis_api import serve; "
          "serve(sys.argv[1], sys.argv[2])", url, str(rec)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True)
     try:
         line = proc.stdout.readline()
-        assert line, proc.stderr.read()[-3000:]
+        assert line, log_path.read_text()[-3000:]
         base = f"http://127.0.0.1:{json.loads(line)['port']}"
         session = requests.Session()
         tokens = {role: _login(session, base, *cred) for role, cred in LOGINS.items()}
@@ -100,7 +107,9 @@ def api(redis_server, tmp_path_factory):
         yield {"base": base, "session": session, "tokens": tokens, "spare": spare}
     finally:
         proc.terminate()
-        _out, err = proc.communicate(timeout=20)
+        proc.communicate(timeout=20)
+        log.close()
+    err = log_path.read_text()
     # Every 500 is also logged by the server: none may be.
     assert "internal error" not in err and " failed" not in err, err[-3000:]
 
@@ -113,6 +122,9 @@ def _login(session, base: str, name: str, secret: str) -> str:
 
 
 schema = schemathesis.openapi.from_path(SPEC).exclude(path="/api/feed")
+# Positive data only (schemathesis's default), to keep the suite short; a negative-data run
+# (GenerationMode.NEGATIVE) found the lone-surrogate password 500 now xfailed in
+# tests/test_fuzz_web.py, which also holds the hand-made hostile values.
 
 
 def _header(response, name: str) -> str:
@@ -141,9 +153,11 @@ def _expect(role: str | None, allowed: set[str] | None, template: str, agent_id)
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, derandomize=True, deadline=None,
+@settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
           suppress_health_check=list(HealthCheck))
 def test_no_5xx_and_authorisation_holds(case, api):
+    import requests
+
     op = case.operation
     template = op.path
     allowed = ROLES[(op.method.upper(), template)]
@@ -167,8 +181,12 @@ def test_no_5xx_and_authorisation_holds(case, api):
                 token = api["spare"][role].pop()  # keep the shared sessions alive
             if token:
                 headers["Authorization"] = f"Bearer {token}"
-            response = case.call(base_url=base, session=session, headers=headers,
-                                 cookies={}, timeout=10)
+            try:
+                response = case.call(base_url=base, session=session, headers=headers,
+                                     cookies={}, timeout=5)
+            except requests.Timeout:
+                broken.append(f"no answer in 5 s as {role}: {case.as_curl_command()}")
+                continue
             status = response.status_code
             ctype = _header(response, "content-type")
             if status >= 500:

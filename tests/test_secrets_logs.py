@@ -141,7 +141,7 @@ def test_demo_debug_run_never_shows_a_secret(tmp_path):
 
 @pytest.fixture
 def rig(redis_server, tmp_path):
-    url = redis_server.url.rsplit("/", 1)[0] + "/8"
+    url = redis_server.url.rsplit("/", 1)[0] + "/12"
     r = WebRig(url, tmp_path)
     yield r
     pytest_twisted.blockon(defer.ensureDeferred(r.close()))
