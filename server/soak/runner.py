@@ -76,6 +76,7 @@ class Run:
         self.http: Http | None = None
         self.metrics_url = ""
         self.sampler = ProcSampler()
+        self.sim_sampler = ProcSampler()  # the simulator saturates before the daemon does
         self.samples: list[dict[str, Any]] = []
         self.buckets_done: dict[float, float] = {}  # earlier daemon lives
         self.buckets_now: dict[float, float] = {}  # the current one, last scrape
@@ -217,11 +218,15 @@ class Run:
             self.buckets_now = routing_buckets(self.http.text(self.metrics_url, timeout=5))
         except OSError:
             pass
+        ss = self.sim_sampler.sample(self.sim.proc.pid)
+        if ss and ss[1] is not None:
+            row["sim_cpu_pct"] = round(ss[1], 1)
         st = self.sim.status()
         row["entered"], row["sim_calls_up"] = st.get("entered"), st.get("calls_active")
         self.samples.append(row)
         self.say(f"t={row['t']:6.1f} rss={row.get('rss_mb')} MB cpu={row.get('cpu_pct')}% "
-                 f"entered={row['entered']} up={row['sim_calls_up']}")
+                 f"entered={row['entered']} up={row['sim_calls_up']} "
+                 f"sim_cpu={row.get('sim_cpu_pct')}%")
 
     # ------------------------------------------------------------ chaos
     def plan_chaos(self) -> list[tuple[float, str]]:
@@ -372,6 +377,8 @@ def execute(o: Options) -> dict[str, Any]:
     report.update(verdict.figures)
     report["cpu_pct_mean"] = round(sum(cpu) / len(cpu), 1) if cpu else None
     report["cpu_pct_max"] = max(cpu) if cpu else None
+    sim_cpu = [s["sim_cpu_pct"] for s in run.samples if "sim_cpu_pct" in s]
+    report["sim_cpu_pct_max"] = max(sim_cpu) if sim_cpu else None
     report["rss_mb_first_last_max"] = [rss[0], rss[-1], max(rss)] if rss else None
     report["rss_over_time"] = rss_table(run.samples)
     report["agents_at_end"] = extra["snapshot_states"]
@@ -394,14 +401,15 @@ def print_report(r: dict[str, Any]) -> None:
                 "distinct_calls_in_stream",
                 "records_not_matching_a_caller", "duplicated_entries", "routing_decisions",
                 "routing_p50_ms", "routing_p99_ms", "answer_wait_p50_s", "answer_wait_p99_s",
-                "cpu_pct_mean", "cpu_pct_max", "rss_mb_first_last_max", "drain_s",
+                "cpu_pct_mean", "cpu_pct_max", "sim_cpu_pct_max", "rss_mb_first_last_max",
+                "drain_s",
                 "sim_calls_up_at_end", "live_records_left", "stale_live_call_state",
                 "live_state_left", "agents_stuck",
                 "agents_at_end", "daemon_starts"):
         print(f"  {key:30} {r.get(key)}")
-    print("  RSS over time (s after go, MB, CPU%):")
+    print("  RSS over time (s after go, daemon MB, daemon CPU%, simulator CPU%):")
     for s in r["rss_over_time"]:
-        print(f"    {s['t']:8.1f}  {s['rss_mb']:8.1f}  {s.get('cpu_pct')}"
+        print(f"    {s['t']:8.1f}  {s['rss_mb']:8.1f}  {s.get('cpu_pct')}  {s.get('sim_cpu_pct')}"
               f"  (daemon start {s['daemon_start']})")
     for e in r["chaos"]:
         print(f"  chaos at {e['at_s']:7.1f} s: {e['kind']:14} back after {e['back_after_s']} s"
