@@ -9,6 +9,7 @@ compares docs/openapi.yaml against.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -45,11 +46,55 @@ _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "a b
                list: "a list", dict: "an object", type(None): "null"}
 
 
+MAX_BODY_BYTES = 64 * 1024  # the largest API body (a QA review, an ACD edit) is far smaller
+MAX_BODY_DEPTH = 16  # nesting of arrays and objects; the deepest route body uses 2
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+
+
+def _depth(text: str) -> int:
+    """The deepest nesting of [ and { in ``text``, outside strings (no recursion)."""
+    depth = deepest = 0
+    for ch in _JSON_STRING.sub("", text):
+        if ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def _finite(token: str) -> float:
+    value = float(token)
+    if not math.isfinite(value):
+        raise ValueError(f"number {token[:40]} is out of range")
+    return value
+
+
+def _no_constant(token: str) -> Any:
+    raise ValueError(f"{token} is not a JSON number")
+
+
 def check_body(raw: bytes, spec: Mapping[str, Field]) -> dict[str, Any]:
-    """Parse a JSON object body against ``spec``; raise ApiError(400) naming the field."""
+    """Parse a JSON object body against ``spec``; raise ApiError(400) naming the field.
+
+    Bodies over MAX_BODY_BYTES, nested deeper than MAX_BODY_DEPTH, or holding a
+    number that is not finite (1e999, and the non-JSON NaN / Infinity) are 400:
+    json.loads would recurse until RecursionError on the one, and json.dumps would
+    echo the other as a token that is not JSON.
+    """
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiError(400, f"body is larger than {MAX_BODY_BYTES} bytes")
     try:
-        body = json.loads(raw.decode("utf-8") or "{}")
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ApiError(400, f"body is not valid JSON: {e}") from None
+    if _depth(text) > MAX_BODY_DEPTH:
+        raise ApiError(400, f"body is nested deeper than {MAX_BODY_DEPTH} levels")
+    try:
+        body = json.loads(text or "{}", parse_float=_finite, parse_constant=_no_constant)
+    except json.JSONDecodeError as e:
+        raise ApiError(400, f"body is not valid JSON: {e}") from None
+    except (ValueError, RecursionError) as e:
         raise ApiError(400, f"body is not valid JSON: {e}") from None
     if not isinstance(body, dict):
         raise ApiError(400, "body must be a JSON object")
@@ -148,7 +193,7 @@ class JsonResource(Resource):
             if ctype != "application/json":
                 # Also a CSRF guard: a cross-site form cannot send application/json.
                 raise ApiError(415, "Content-Type must be application/json")
-            body = check_body(request.content.read(), route.body)
+            body = check_body(request.content.read(MAX_BODY_BYTES + 1), route.body)
         query = {k.decode("utf-8", "replace"): v[-1].decode("utf-8", "replace")
                  for k, v in request.args.items()} if method == "GET" else {}
         return route.handler(ApiRequest(request, params, query, body, session))
