@@ -153,10 +153,6 @@ async def test_deeply_nested_json_body_is_400_even_unauthenticated(rig):
     assert code == 400, (code, body)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "server/web/auth.py: a password with a lone surrogate (JSON \\ud800) reaches "
-    "verify_secret, whose plain.encode('utf-8') raises UnicodeEncodeError in the thread: "
-    "500 and a logged traceback, without signing in"))
 @pytest_twisted.ensureDeferred
 async def test_lone_surrogate_password_is_401_not_500(rig):
     for name in ("1001", "nobody"):

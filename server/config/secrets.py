@@ -52,14 +52,23 @@ def is_hash(stored: object) -> bool:
 
 
 def verify_secret(plain: str, stored: str) -> bool:
-    """Constant-time check of ``plain`` against a stored hash; False if malformed."""
+    """Constant-time check of ``plain`` against a stored hash; False if malformed.
+
+    A ``plain`` that is not encodable as UTF-8 (a lone surrogate, which JSON's
+    ``\\ud800`` yields) is a wrong password, not an error: it is hashed with
+    surrogatepass so the check costs the same and can never match, because
+    hash_secret only ever hashes strict UTF-8.
+    """
     parts = _split(stored)
     if parts is None:
         return False
     iterations, salt, digest = parts
-    candidate = hashlib.pbkdf2_hmac("sha256", plain.encode("utf-8"), salt, iterations,
-                                    dklen=len(digest))
-    return hmac.compare_digest(candidate, digest)
+    try:
+        encoded, valid = plain.encode("utf-8"), True
+    except UnicodeEncodeError:
+        encoded, valid = plain.encode("utf-8", "surrogatepass"), False
+    candidate = hashlib.pbkdf2_hmac("sha256", encoded, salt, iterations, dklen=len(digest))
+    return hmac.compare_digest(candidate, digest) and valid
 
 
 def read_secret(env: str | None, file: str | None, environ: dict[str, str]) -> str | None:
