@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -42,9 +43,13 @@ def _number(query: dict[str, str], key: str) -> float | None:
         return None
     raw = query[key]
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         pass
+    else:  # nan, inf and 1e400 parse but compare wrongly and break int()
+        if not math.isfinite(value):
+            raise ApiError(400, f"query '{key}' must be a finite number")
+        return value
     if key in ("from", "to"):
         try:
             return dt.datetime.fromisoformat(raw).timestamp()
@@ -111,9 +116,10 @@ class Review:
                 raise ApiError(400, f"unknown query '{key}'; known: {', '.join(FILTERS)}")
         lo, hi = _number(q, "from"), _number(q, "to")
         min_handling, long_holds = _number(q, "min_handling_s"), _number(q, "long_holds")
-        limit = int(_number(q, "limit") or 100)
-        if not 1 <= limit <= 1000:
-            raise ApiError(400, "query 'limit' must be 1-1000")
+        limit_n = _number(q, "limit")
+        limit = 100 if limit_n is None else int(limit_n)
+        if limit_n is not None and limit_n != limit or not 1 <= limit <= 1000:
+            raise ApiError(400, "query 'limit' must be an integer 1-1000")
         dissatisfied, complaints = _flag(q, "dissatisfied"), _flag(q, "complaints")
 
         def keep(rec: CallRecord) -> bool:
