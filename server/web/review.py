@@ -59,6 +59,42 @@ def _number(query: dict[str, str], key: str) -> float | None:
     raise ApiError(400, f"query '{key}' must be a number")
 
 
+_RANGE_SPEC = re.compile(r"(\d+)-(\d*)|-(\d+)", re.ASCII)
+
+
+def _single_range(request, size: int) -> None:
+    """Rewrite the request's Range header so twisted's static.File only sees one
+    well-formed byte range, or none (a 200 with the whole file).
+
+    - malformed, another unit, or first > last: ignored, as RFC 9110 14.2 allows;
+    - several ranges: ignored, the whole file once (static.File would send every
+      range, overlapping or not: 'bytes=0-N' x 200 was the file 200 times);
+    - a suffix range longer than the file ('bytes=-N', N > size): the whole file as
+      RFC 9110 14.1.1 says (static.File seeked to a negative offset: a 500);
+    - the rest (including unsatisfiable 'bytes=-0' and first >= size: 416) goes
+      through unchanged in a canonical spelling.
+    """
+    headers = request.requestHeaders
+    raw = headers.getRawHeaders(b"range")
+    if not raw:
+        return
+    unit, sep, ranges = b",".join(raw).decode("latin-1").partition("=")
+    specs = [r.strip() for r in ranges.split(",") if r.strip()]
+    m = _RANGE_SPEC.fullmatch(specs[0]) if len(specs) == 1 else None
+    if not sep or unit.strip().lower() != "bytes" or m is None:
+        headers.removeHeader(b"range")
+        return
+    first, last, suffix = m.groups()
+    if suffix is not None:
+        canonical = "bytes=0-" if int(suffix) > size else f"bytes=-{int(suffix)}"
+    elif last and int(first) > int(last):
+        headers.removeHeader(b"range")
+        return
+    else:
+        canonical = f"bytes={int(first)}-{int(last) if last else ''}"
+    headers.setRawHeaders(b"range", [canonical.encode("ascii")])
+
+
 def _flag(query: dict[str, str], key: str) -> bool:
     value = query.get(key, "false").lower()
     if value not in ("true", "false", "1", "0"):
@@ -164,7 +200,9 @@ class Review:
             raise ApiError(400, "recording names are plain file names")
         if not path.is_file():
             raise ApiError(404, f"no recording {name}")
-        # static.File does Range (206, multipart ranges, 416) and HEAD.
+        # static.File does HEAD, 206 and 416, but only after _single_range has reduced
+        # the Range header to one well-formed range within the file (or removed it).
+        _single_range(req.request, path.stat().st_size)
         result = static.File(str(path), defaultType="application/octet-stream").render(
             req.request)
         if isinstance(result, bytes):
