@@ -3,6 +3,13 @@
 PyYAML's SafeLoader silently keeps the last of two equal keys; in a config
 that hides mistakes (two ``"1":`` options, an agent listed twice as a key),
 so this loader records duplicates instead.
+
+Hostile files are Problems too, never a traceback or a hang: a non-printable
+character (yaml's Reader), nesting deep enough to exhaust PyYAML's recursive
+composer (RecursionError), and aliases that expand the document past
+MAX_ALIAS_EXPANSION nodes (a "billion laughs" bomb: a few hundred bytes whose
+aliases, once a parser walks or str()s them, are millions of values) or refer
+to themselves.
 """
 
 from __future__ import annotations
@@ -14,11 +21,53 @@ import yaml
 
 from .problems import Problems
 
-__all__ = ["read_mapping"]
+__all__ = ["MAX_ALIAS_EXPANSION", "read_mapping"]
+
+MAX_ALIAS_EXPANSION = 100_000  # nodes that aliases may add to a document once expanded
+
+
+class _AliasError(yaml.YAMLError):
+    pass
+
+
+def _check_aliases(root: yaml.Node) -> None:
+    """Refuse a node graph whose aliases expand it by more than MAX_ALIAS_EXPANSION
+    nodes, or make it cyclic.  Iterative: the graph may be deep."""
+    size: dict[int, int] = {}  # id(node) -> nodes in its expanded tree
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        if done:
+            on_path.discard(id(node))
+            size[id(node)] = total = 1 + sum(size[id(c)] for c in children)
+            if total - len(size) > MAX_ALIAS_EXPANSION:
+                raise _AliasError(f"too many aliases: they expand the document by more than "
+                                  f"{MAX_ALIAS_EXPANSION} values")
+            continue
+        if id(node) in size:
+            continue
+        if id(node) in on_path:
+            mark = node.start_mark
+            raise _AliasError(f"line {mark.line + 1}: an alias refers to a node that contains it")
+        on_path.add(id(node))
+        stack.append((node, True))
+        stack.extend((c, False) for c in children)
 
 
 class _Loader(yaml.SafeLoader):
     duplicates: list[tuple[str, int]]
+
+    def get_single_node(self) -> yaml.Node | None:
+        node = super().get_single_node()
+        if node is not None:
+            _check_aliases(node)
+        return node
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -43,9 +92,10 @@ def read_mapping(path: Path, shown: str, problems: Problems) -> dict[str, Any] |
     except (OSError, UnicodeDecodeError) as e:
         problems.error(shown, "", f"cannot read file: {e}")
         return None
-    loader = _Loader(text)
-    loader.duplicates = []
+    loader = None
     try:
+        loader = _Loader(text)  # its Reader refuses non-printable characters here
+        loader.duplicates = []
         data = loader.get_single_data()
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
@@ -55,8 +105,15 @@ def read_mapping(path: Path, shown: str, problems: Problems) -> dict[str, Any] |
     except yaml.YAMLError as e:
         problems.error(shown, "", f"YAML error: {e}")
         return None
+    except RecursionError:
+        problems.error(shown, "", "YAML error: nested too deeply")
+        return None
+    except (ValueError, UnicodeError) as e:  # a constructor's int()/float()/timestamp
+        problems.error(shown, "", f"YAML error: {e}")
+        return None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     for key, line in loader.duplicates:
         problems.error(shown, "", f"duplicate key '{key}' (the later one would win)", line)
     if data is None:
