@@ -182,11 +182,11 @@ def generated_cases() -> list[tuple[str, dict]]:
 
 
 CASES = generated_cases()
-# Known bugs, each with its own xfail test below; excluded from the sweeps until fixed.
-KNOWN_BAD = {"qa-max-inf", "qa-not-utf8"}
+# Known bugs, each with its own xfail test below; excluded from the sweeps until fixed (none now).
+KNOWN_BAD: set[str] = set()
 # Escapes of those known bugs met by the random sweeps: tolerated there (and counted), so the
-# sweeps keep guarding against every other escape.  Remove when the xfail tests below pass.
-KNOWN_ESCAPES = ("OverflowError", "UnicodeDecodeError")
+# sweeps keep guarding against every other escape.  Empty it when the xfail tests below pass.
+KNOWN_ESCAPES: tuple[str, ...] = ()
 
 
 def build(directory: Path, change: dict) -> Path:
@@ -211,8 +211,6 @@ def load_outcome(directory: Path, qa: bool = False) -> str:
     if qa:
         try:
             load_qa_form(directory)
-        except UnicodeDecodeError:
-            raise  # a known bug (see the xfail test below): the message names no file
         except ValueError as e:
             assert str(e).startswith(str(directory / "qa.yaml")), e
             return "config-error"
@@ -327,20 +325,19 @@ def test_non_printable_character_is_a_config_error(tmp_path):
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-500:]
 
 
-@pytest.mark.xfail(strict=True, raises=OverflowError, reason=(
-    "server/web/qa.py load_qa_form: 'max: .inf' raises OverflowError from int(), which it "
-    "does not catch (it catches KeyError/TypeError/ValueError): start-up dies with a traceback "
-    "instead of 'qa.yaml: criteria[0] ...'; also 'weight: .nan' is accepted and scores NaN"))
 def test_qa_form_infinite_max_is_a_config_error(tmp_path):
     name, content = SPECIALS["qa-max-inf"]
     directory = build(tmp_path / "config", {name: content})
     assert load_outcome(directory, qa=True) == "config-error"
+    for bad in (b"weight: .nan, max: 5", b"weight: .inf, max: 5", b"weight: 1, max: .nan"):
+        directory = build(tmp_path / "config", {name: b"criteria:\n- {id: a, %s}\n" % bad})
+        assert load_outcome(directory, qa=True) == "config-error", bad
+    # and check-config reports it too (the daemon's web side would refuse to start)
+    proc = check_config_cli(directory)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-500:]
+    assert str(directory / "qa.yaml") in proc.stderr
 
 
-@pytest.mark.xfail(strict=True, raises=UnicodeDecodeError, reason=(
-    "server/web/qa.py load_qa_form: a qa.yaml that is not UTF-8 raises a bare "
-    "UnicodeDecodeError (it catches OSError and YAMLError only), whose message names neither "
-    "the file nor the line; the main loader says 'cannot read file: ...' for the same case"))
 def test_qa_form_not_utf8_names_the_file(tmp_path):
     name, content = SPECIALS["qa-not-utf8"]
     directory = build(tmp_path / "config", {name: content})

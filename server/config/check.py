@@ -18,15 +18,32 @@ from .problems import ConfigError
 __all__ = ["check_config_main"]
 
 
+def _check_qa(path: str | os.PathLike[str]) -> str | None:
+    """qa.yaml's problem, loaded as the web side loads it at start-up; None if fine."""
+    from server.web.qa import load_qa_form  # the web side owns the QA form
+
+    try:
+        load_qa_form(path)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
 def check_config_main(path: str | os.PathLike[str], *, out: TextIO | None = None,
                       err: TextIO | None = None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
+    qa_problem = _check_qa(path)
     try:
         config = load_config(path)
     except ConfigError as e:
-        for problem in e.problems:
+        problems = [str(p) for p in e.problems] + ([qa_problem] if qa_problem else [])
+        for problem in problems:
             print(problem, file=err)
-        print(f"{len(e.problems)} problem(s) in {path}", file=err)
+        print(f"{len(problems)} problem(s) in {path}", file=err)
+        return 1
+    if qa_problem:
+        print(qa_problem, file=err)
+        print(f"1 problem(s) in {path}", file=err)
         return 1
     for warning in config.warnings:
         print(warning, file=err)

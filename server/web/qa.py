@@ -7,11 +7,13 @@ message naming the problem, like the other config files do.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from server.config.problems import Problems
+from server.config.yamlio import read_mapping
 
 from .http import ApiError
 
@@ -52,11 +54,18 @@ class QaForm:
 
 
 def load_qa_form(directory: str | Path) -> QaForm:
+    """The form in ``directory``/qa.yaml; ValueError whose message starts with the path.
+
+    Read through config.yamlio like the other config files, so an unreadable,
+    non-UTF-8, hostile (deep, alias bomb) or duplicate-keyed file is refused the same way.
+    """
     path = Path(directory) / "qa.yaml"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as e:
-        raise ValueError(f"{path}: cannot read the QA form: {e}") from None
+    problems = Problems()
+    data = read_mapping(path, str(path), problems)
+    if problems.errors:
+        first = problems.errors[0]
+        where = f"{path}:{first.line}" if first.line is not None else str(path)
+        raise ValueError(f"{where}: cannot read the QA form: {first.message}")
     items = data.get("criteria") if isinstance(data, dict) else None
     if not isinstance(items, list) or not items:
         raise ValueError(f"{path}: 'criteria' must be a non-empty list")
@@ -66,10 +75,12 @@ def load_qa_form(directory: str | Path) -> QaForm:
             label = c.get("label") or {}
             crit = Criterion(str(c["id"]), str(label.get("zh", c["id"])),
                              str(label.get("en", c["id"])), float(c["weight"]), int(c["max"]))
-        except (KeyError, TypeError, ValueError, AttributeError):
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
+            # OverflowError: int() of max: .inf
             raise ValueError(f"{path}: criteria[{i}] needs id, weight and max") from None
-        if crit.weight <= 0 or crit.max < 1:
-            raise ValueError(f"{path}: criteria[{i}] ({crit.id}): weight and max must be > 0")
+        if not math.isfinite(crit.weight) or crit.weight <= 0 or crit.max < 1:
+            raise ValueError(
+                f"{path}: criteria[{i}] ({crit.id}): weight and max must be finite and > 0")
         out.append(crit)
     if len({c.id for c in out}) != len(out):
         raise ValueError(f"{path}: criterion ids must be unique")
