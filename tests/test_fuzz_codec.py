@@ -106,11 +106,6 @@ def test_endless_input_is_cut_off_at_the_limit(stream):
     assert parser.buffered == 0
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "codec: a complete 'Response: Follows' message larger than max_message_bytes is accepted "
-    "when it arrives in one read but refused (FrameTooLarge) when it arrives in pieces, "
-    "because feed() checks the pieces between its blank lines, not the glued message; "
-    "the codec's own comment says the limit must not depend on TCP segmentation"))
 def test_follows_limit_does_not_depend_on_segmentation():
     data = (b"Response: Follows\r\nPrivilege: Command\r\n" + (b"x" * 1000 + b"\r\n\r\n") * 6
             + b"--END COMMAND--\r\n\r\n")

@@ -296,6 +296,10 @@ class AmiParser:
             if pending_follows:
                 block = pending_follows + b"\n\n" + block
                 pending_follows = b""
+                # A Follows message glued from blocks is one message: its size
+                # counts whole, as when it arrives in pieces (pre-check above
+                # only sees the blocks between its blank lines).
+                self._check_size(len(block) + 1)
             if not block:
                 continue  # stray blank lines between messages
             if block.startswith(b"\n"):
@@ -311,11 +315,12 @@ class AmiParser:
         self._buf = rest
         return out
 
-    def _check_size(self, pending: bytes) -> None:
-        if len(pending) > self._max:
+    def _check_size(self, pending: bytes | int) -> None:
+        size = pending if isinstance(pending, int) else len(pending)
+        if size > self._max:
             self._buf = b""
             raise FrameTooLarge(
-                f"peer sent {len(pending)} bytes without ending a message "
+                f"peer sent {size} bytes without ending a message "
                 f"(limit {self._max})"
             )
 
