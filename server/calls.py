@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from twisted.internet import defer
+from twisted.internet.error import ConnectionLost
 from twisted.logger import Logger
 
 from ivr import outcomes as out
@@ -38,6 +39,7 @@ from queues.items import Decision, Outcome, WorkItem
 from queues.router import Router
 from server.agi import AgiDriver, AgiLinkLost, AgiSession, AgiSessionEnded
 from server.ami.codec import Message
+from server.ami.protocol import AmiNotConnected, AmiTimeout
 from server.config import Config
 from server.notify import Notifier
 from server.records.model import CallRecorder
@@ -172,7 +174,12 @@ class CallCenter:
             return
         call.session = session
         if call.phase == "connecting":
-            return  # a Redirect to the agent is on its way: send nothing
+            if call.ring_start is None and not call.offer_pending:
+                return  # a Redirect to the agent is on its way: send nothing
+            # Back in AsyncAGI after a Dial whose DialEnd we never saw (sent while the
+            # link was down): the offer is over; requeue like a no-answer.
+            self._offer_lost(call)
+            return
         if call.phase == "survey":
             self._run(call, call.ivr.start_survey(now, call.intent or ""))
         elif call.phase == "queued":
@@ -362,7 +369,10 @@ class CallCenter:
     def offer(self, item: WorkItem, agent_id: str, decision: Decision) -> None:
         call = self.calls.get(item.id)
         if call is None:
-            self.log.error("Offer for unknown call {id}", id=item.id)
+            # A stale router snapshot after a restart knows a call we do not: drop it
+            # (later, not inside the router's decision) so the agent is not held.
+            self.log.error("Offer for unknown call {id}: dropping it", id=item.id)
+            self.clock.callLater(0, self.acd.abandon, item.id)
             return
         self.log.info("Route {text}", text=decision.text())
         call.agent_id = agent_id
@@ -398,9 +408,15 @@ class CallCenter:
     def _connect_failed(self, failure, call: Call, item_id: str) -> None:
         self.log.warn("{call}: connecting to {agent} failed: {err}", call=call.id,
                       agent=call.agent_id, err=failure.getErrorMessage())
-        if call.phase == "connecting" and not call.caller_gone:
-            self._set_phase(call, "queued")
-            self.acd.offer_result(item_id, Outcome.FAILED)
+        if call.phase != "connecting" or call.caller_gone:
+            return
+        if failure.check(AmiNotConnected, ConnectionLost, AmiTimeout):
+            # The link failed, not the agent: whether the Redirect ran is unknown, so
+            # the resync after the reconnect decides (never a miss on the agent).
+            call.offer_pending = True
+            return
+        self._set_phase(call, "queued")
+        self.acd.offer_result(item_id, Outcome.FAILED)
 
     def place_callback(self, item: WorkItem, agent_id: str, decision: Decision) -> None:
         if self.outbound is not None:
@@ -606,14 +622,20 @@ class CallCenter:
             if call.phase == "talking" and call.agent_channel not in live:
                 self._agent_left(call, now)
             in_agi = info.get("Application") == "AGI"
-            if call.phase == "connecting" and call.offer_pending:
+            if call.phase == "connecting" and call.offer_pending and in_agi:
+                # Offered without a link, or the link failed mid-connect before the
+                # Redirect ran: connect now.
                 call.offer_pending = False
-                if in_agi:
+                if call.session is None or not call.session.pending:
                     self._connect(call, call.id)
                 continue
             if call.phase == "connecting":
+                call.offer_pending = False
                 if not in_agi:
-                    continue  # the Redirect happened: the Dial's events will follow
+                    bridge = info.get("BridgeId") or info.get("BridgeID") or ""
+                    if bridge:
+                        self._answered_while_away(call, bridge, live, now)
+                    continue  # still ringing: DialEnd will follow
                 # The Redirect never ran (lost with the link): the offer failed.
                 self._set_phase(call, "queued")
                 call.agent_id = None
@@ -626,6 +648,44 @@ class CallCenter:
             if (channel not in self._by_channel and info.get("Application") == "AGI"
                     and info.get("Context") in self.entry_contexts):
                 self._adopt(info, now)
+
+    def _offer_lost(self, call: Call) -> None:
+        """The offer ended without our seeing how: back to the queue, the hold loop resumes."""
+        call.offer_pending = False
+        self._forget_agent_channel(call)
+        call.agent_id = None
+        self._set_phase(call, "queued")
+        item = self.acd.item(call.id)
+        if item is not None:
+            try:
+                self.acd.offer_result(call.id, Outcome.NO_ANSWER)
+            except ValueError:
+                pass  # the router had already released it
+        if call.phase == "queued" and call.session is not None:
+            self._start_hold(call, self.clock.seconds())
+
+    def _answered_while_away(self, call: Call, bridge: str, live: dict, now: float) -> None:
+        """The DialEnd ANSWER was lost with the link: the channel list shows the bridge."""
+        peer = next((ch for ch, m in live.items()
+                     if ch != call.channel and (m.get("BridgeId") or m.get("BridgeID")) == bridge),
+                    None)
+        agent = self.cfg.acd.agents.get(call.agent_id or "")
+        if agent is None:
+            return
+        call.agent_channel = peer
+        if peer:
+            self._by_agent_channel[peer] = call
+        call.talked, call.wrap_done = True, False
+        call.record.offer(now, agent.id, call.ring_start or now, "answered")
+        call.record.answered(now, agent.id, agent.tier)
+        self._last_call_of_agent[agent.id] = call
+        self._set_phase(call, "talking")
+        try:
+            self.acd.offer_result(call.id, Outcome.ANSWERED)
+        except ValueError:
+            self.log.warn("{call}: answered during the outage, router had released it",
+                          call=call.id)
+        self._persist(call)
 
     def _session_for(self, info: Message) -> AgiSession:
         channel = info.get("Channel", "")
@@ -742,12 +802,6 @@ class CallCenter:
         from queues.snapshot import restore as restore_router
         from server.records.model import CallRecord
 
-        snap = live.get("router", {}).get("snapshot")
-        if snap:
-            try:  # into the router we have: others (metrics, web) hold it already
-                restore_router(self.acd, snap)
-            except (ValueError, KeyError) as exc:
-                self.log.error("Router snapshot unusable, starting empty: {e}", e=exc)
         restored = 0
         for call_id, state in live.get("call", {}).items():
             raw = records.get(call_id)
@@ -777,6 +831,13 @@ class CallCenter:
             if call.agent_id and not call.wrap_done:
                 self._last_call_of_agent[call.agent_id] = call
             restored += 1
+        # The router last: its first dispatch may offer calls, which must exist by then.
+        snap = live.get("router", {}).get("snapshot")
+        if snap:
+            try:  # into the router we have: others (metrics, web) hold it already
+                restore_router(self.acd, snap)
+            except (ValueError, KeyError) as exc:
+                self.log.error("Router snapshot unusable, starting empty: {e}", e=exc)
         self.log.info("Restored {n} live calls from Redis", n=restored)
         return restored
 

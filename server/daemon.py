@@ -21,7 +21,9 @@ def start_logging(fmt: str, level: str = "info", stream=None) -> None:
     """Send twisted.logger events to ``stream`` as text lines or JSON records."""
     stream = stream or sys.stdout
     observer = jsonFileLogObserver(stream) if fmt == "json" else textFileLogObserver(stream)
-    predicate = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(level.lower()))
+    # Twisted names it "warn"; the config (and most admins) say "warning".
+    name = {"warning": "warn"}.get(level.lower(), level.lower())
+    predicate = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(name))
     globalLogBeginner.beginLoggingTo(
         [FilteringLogObserver(observer, [predicate])], redirectStandardIO=False
     )

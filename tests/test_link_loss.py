@@ -113,3 +113,29 @@ def test_asterisk_restart_closes_every_call_as_system_failure(rig):
     assert outcomes == ["system_failure", "system_failure"]
     assert rig.cc.calls == {}
     assert rig.cc.acd.agent("1007").state is AgentState.READY
+
+
+def test_link_cut_while_connecting_is_not_the_agents_miss(rig):
+    rig.sim.add_phone(PhoneScript("1007", AgentBehaviour(answer_after=1.0, talk=10.0)))
+    rig.run(1)
+    rig.cc.acd.login("1007")
+    send = rig.ami.sendAction
+    cut = []
+
+    def cut_on_first_setvar(action, fields=(), timeout=None):
+        d = send(action, fields, timeout)
+        if action == "Setvar" and not cut:
+            cut.append(True)
+            rig.clock.callLater(0, rig.endpoint.drop)  # the link dies mid-connect
+        return d
+
+    rig.ami.sendAction = cut_on_first_setvar
+    caller(rig, "1", "5", "1")
+    rig.run(120)
+    assert cut
+    assert rig.cc.acd.agent("1007").misses == 0
+    records = rig.final_records()
+    assert [(r.outcome, r.agent_id) for r in records.values()] == [("answered", "1007")]
+    offers = [e.details["outcome"] for r in records.values() for e in r.timeline
+              if e.kind == "offer"]
+    assert offers == ["answered"]
