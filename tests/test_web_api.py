@@ -292,3 +292,23 @@ def deferLater(seconds: float):
     from twisted.internet import reactor, task
 
     return task.deferLater(reactor, seconds, lambda: None)
+
+
+def test_live_figures_memory_is_bounded():
+    from twisted.internet.task import Clock
+
+    from server.config import load_config
+    from server.records.model import CallRecorder
+    from server.web import live
+
+    clock = Clock()
+    clock.advance(1_795_800_000)
+    figures = live.LiveFigures(clock, load_config(live.__file__.rsplit("/server/", 1)[0]
+                                                  + "/config", environ={}))
+    for i in range(live.MAX_RECORDS + 500):
+        rec = CallRecorder(f"c{i}", clock.seconds(), "13800000000", "95598")
+        rec.finish(clock.seconds(), "answered")
+        figures.add_record(rec.to_dict())
+    assert len(figures._records) <= live.MAX_RECORDS
+    assert figures.record(f"c{live.MAX_RECORDS + 499}") is not None  # the newest kept
+    assert figures.record("c0") is None  # the oldest went first
