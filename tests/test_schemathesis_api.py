@@ -123,8 +123,9 @@ def _login(session, base: str, name: str, secret: str) -> str:
 
 schema = schemathesis.openapi.from_path(SPEC).exclude(path="/api/feed")
 # Positive data only (schemathesis's default), to keep the suite short; a negative-data run
-# (GenerationMode.NEGATIVE) found the lone-surrogate password 500 now xfailed in
-# tests/test_fuzz_web.py, which also holds the hand-made hostile values.
+# (GenerationMode.NEGATIVE) found the lone-surrogate password 500 (fixed in
+# server/config/secrets.py, tested in tests/test_fuzz_web.py, which also holds the
+# hand-made hostile values).
 
 
 def _header(response, name: str) -> str:
