@@ -212,3 +212,80 @@ def test_a_command_asterisk_refuses_ends_the_call_politely(rig, monkeypatch):
     assert commands[2].startswith("SAY DATETIME")
     assert commands[3:] == ['STREAM FILE hotline/goodbye ""', "HANGUP"]
     assert one_record(rig).outcome == "system_failure"
+
+
+def test_closed_queue_plays_the_closed_message_and_books_a_callback():
+    from dataclasses import replace
+
+    from tests.e2e_support import shanghai
+
+    base = Rig().cfg
+    queues = dict(base.acd.queues)
+    queues["suggestions"] = replace(queues["suggestions"], closed_queue=None)
+    cfg = replace(base, acd=replace(base.acd, queues=queues))
+    rig = Rig(start=shanghai(2026, 11, 29, 20, 0), cfg=cfg)  # Sunday evening: office closed
+    caller(rig, "1", "5", "1", "1")  # suggestions -> closed: callback, on this number
+    rig.run(120)
+    commands = rig.ami.agi_commands()
+    assert "GET DATA hotline/closed 5000 1" in commands
+    i = commands.index("GET DATA hotline/closed 5000 1")
+    assert commands[i + 1].startswith("STREAM FILE hotline/callback-confirm ")
+    assert commands[i + 2].startswith("SAY DIGITS 13912345678 ")
+    assert commands[-2:] == ['STREAM FILE hotline/callback-done ""', "HANGUP"]
+    rec = one_record(rig)
+    assert rec.outcome == "callback"
+    assert [e.details["number"] for e in rec.timeline if e.kind == "callback_requested"] == [
+        "13912345678"]
+    # The callback waits in the router for the queue's agents, keeping the caller's place.
+    assert [w.kind for w in rig.cc.acd.waiting()] == ["callback"]
+
+
+def test_fault_reports_are_taken_around_the_clock():
+    from tests.e2e_support import shanghai
+
+    rig = Rig(start=shanghai(2026, 11, 29, 3, 0))  # Sunday 03:00
+    caller(rig, "1", "1", "#", patience=30.0)  # fault report, account skipped with #
+    rig.run(60)
+    rec = one_record(rig)
+    assert rec.queues == ("fault",) and rec.intent == "fault"
+    assert "GET DATA hotline/closed 5000 1" not in rig.ami.agi_commands()
+
+
+def test_bill_self_service_reads_the_balance_from_the_fixture(rig):
+    caller(rig, "1", "2", "1", "1234567890#", patience=60.0)
+    rig.run(90)
+    commands = rig.ami.agi_commands()
+    assert "GET DATA hotline/account-number 5000 11" in commands
+    readout = commands[commands.index("GET DATA hotline/account-number 5000 11") + 1:]
+    # config/bills.yaml: 1234567890 has a balance of 128.50 yuan
+    assert readout[0].startswith("STREAM FILE hotline/bill-balance ")
+    assert readout[1].startswith("SAY NUMBER 128 ")
+    assert readout[3].startswith("SAY NUMBER 50 ")
+    assert any(c.startswith("SAY DATETIME ") for c in readout)
+    rec = one_record(rig)
+    assert rec.account == "1234567890"
+    assert rig.cc.counters["ivr_self_service"] == 1
+
+
+def test_no_input_replays_the_menu(rig):
+    caller(rig, "1", patience=60.0)  # picks a language, then silence at the main menu
+    rig.run(90)
+    commands = rig.ami.agi_commands()
+    first = commands.index("GET DATA hotline/main-menu 5000 1")
+    assert commands[first + 1] == f"STREAM FILE hotline/input-timeout {TYPE_AHEAD}"
+    assert commands[first + 2] == "GET DATA hotline/main-menu 5000 1"
+
+
+def test_a_key_pressed_during_the_welcome_answers_the_language_question(rig):
+    from server.sim import ARRIVAL
+
+    script = CallerScript("13912345678", "张伟", arrive_at=rig.sim.uptime() + 1, presses=(
+        Press("2", 1.0, after=ARRIVAL), key_after("5")), patience=30.0)
+    rig.sim.add_caller(script)
+    rig.run(60)
+    commands = rig.ami.agi_commands()
+    assert commands[0] == f"STREAM FILE hotline/welcome {TYPE_AHEAD}"
+    assert "GET DATA hotline/language-choice 5000 1" not in commands
+    assert commands[1] == "SET VARIABLE CHANNEL(language) en"
+    rec = one_record(rig)
+    assert rec.language == "en" and rec.queues == ("english",)
