@@ -16,8 +16,9 @@ from typing import Any
 
 from server.sim.channel import UP, Channel
 from server.sim.core import Core
-from server.sim.events import Event, dial_event
-from server.sim.scripts import ARRIVAL, COMMAND, CallerScript, Press
+from server.sim.events import dial_event
+from server.sim.keypad import Keypad
+from server.sim.scripts import CallerScript
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ class CallerActor:
         self.one: Channel | None = None
         self.two: Channel | None = None
         self.timers: list[Any] = []
-        self._armed: list[Press] = [p for p in script.presses if p.after == COMMAND]
+        self.keypad = Keypad(core, script.presses, self.timers)
         self.done = False
 
     def enter(self) -> tuple[Channel, Channel]:
@@ -45,13 +46,9 @@ class CallerActor:
         self.core.set_state(two, UP)
         self.core.set_state(one, UP)
         self.core.publish(dial_event("DialEnd", None, one, ("DialStatus", "ANSWER")))
-        for press in s.presses:
-            if press.after == ARRIVAL:
-                self._type(press)
+        self.keypad.start(one)  # the caller's keys reach the hotline leg
         if s.patience is not None:
             self._later(s.patience, self.hang_up)
-        if self._armed:
-            self.core.subscribe(self._on_event)
         return one, two
 
     def run_hotline(self) -> None:
@@ -61,23 +58,6 @@ class CallerActor:
 
     def _later(self, delay: float, fn: Any, *args: Any) -> None:
         self.timers.append(self.core.clock.callLater(delay, fn, *args))
-
-    def _type(self, press: Press) -> None:
-        for i, digit in enumerate(press.digits):
-            self._later(press.delay + i * press.gap, self._digit, digit)
-
-    def _digit(self, digit: str) -> None:
-        if self.one is not None and not self.one.hungup:
-            self.core.dtmf(self.one, digit)
-
-    def _on_event(self, ev: Event) -> None:
-        if ev.name != "AGIExecStart" or self.one is None or ev.get("Channel") != self.one.name:
-            return
-        if self._armed and (ev.get("Command") or "").upper().startswith(
-                self._armed[0].command.upper()):
-            self._type(self._armed.pop(0))
-            if not self._armed:
-                self.core.unsubscribe(self._on_event)
 
     def hang_up(self) -> None:
         """The caller's patience ran out."""
@@ -91,5 +71,5 @@ class CallerActor:
         for t in self.timers:
             if t.active():
                 t.cancel()
-        self.timers = []
-        self.core.unsubscribe(self._on_event)
+        self.timers.clear()
+        self.keypad.stop()

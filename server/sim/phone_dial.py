@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from server.sim.channel import RING, Channel
-from server.sim.events import Event
-from server.sim.scripts import ARRIVAL, COMMAND, Press
+from server.sim.keypad import Keypad
+from server.sim.scripts import Press
 
 if TYPE_CHECKING:
     from server.sim.core import Core
@@ -34,8 +34,8 @@ class PhoneDial:
         self.phone = phone
         self.exten = exten
         self.presses = presses
-        self._armed = [p for p in presses if p.after == COMMAND]
         self.timers: list[Any] = []
+        self.keypad = Keypad(core, presses, self.timers)
         self.chan: Channel | None = None
         self.done = False
 
@@ -52,31 +52,9 @@ class PhoneDial:
         phone.call_state = "INUSE"
         self.phones.publish_device(phone)
         core.on_gone[chan.name] = self.stop
-        for press in self.presses:
-            if press.after == ARRIVAL:
-                self._type(press)
-        if self._armed:
-            core.subscribe(self._on_event)
+        self.keypad.start(chan)
         core.start_pbx(chan, PHONE_CONTEXT, self.exten)
         return chan
-
-    def _type(self, press: Press) -> None:
-        for i, digit in enumerate(press.digits):
-            self.timers.append(self.core.clock.callLater(
-                press.delay + i * press.gap, self._digit, digit))
-
-    def _digit(self, digit: str) -> None:
-        if self.chan is not None and not self.chan.hungup:
-            self.core.dtmf(self.chan, digit)
-
-    def _on_event(self, ev: Event) -> None:
-        if ev.name != "AGIExecStart" or self.chan is None or ev.get("Channel") != self.chan.name:
-            return
-        if self._armed and (ev.get("Command") or "").upper().startswith(
-                self._armed[0].command.upper()):
-            self._type(self._armed.pop(0))
-            if not self._armed:
-                self.core.unsubscribe(self._on_event)
 
     def stop(self) -> None:
         """The channel hung up: the phone is idle again."""
@@ -86,7 +64,7 @@ class PhoneDial:
         for t in self.timers:
             if t.active():
                 t.cancel()
-        self.timers = []
-        self.core.unsubscribe(self._on_event)
+        self.timers.clear()
+        self.keypad.stop()
         self.phone.call_state = ""
         self.phones.publish_device(self.phone)
