@@ -73,18 +73,27 @@ def _as_deferred(coro: Coroutine[Any, Any, Any]) -> defer.Deferred:
     return defer.Deferred.fromFuture(asyncio.ensure_future(coro))
 
 
+MAX_CONNECTIONS = 32
+
+
 def make_client(url: str, timeout: float = 2.0) -> aioredis.Redis:
     """A client that fails fast: no internal retries, short timeouts.
 
     The spool is the retry mechanism; redis-py's own retry loop would only delay
     the moment a record reaches the spool while the reactor holds it in memory.
     """
-    return aioredis.from_url(
+    # A bounded pool: under a storm (or while Redis restarts) writers wait up to
+    # ``timeout`` for a connection, then fail to the spool, instead of opening one
+    # connection per pending write until Redis refuses ("Too many connections").
+    pool = aioredis.BlockingConnectionPool.from_url(
         url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=timeout,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 0),
     )
+    return aioredis.Redis.from_pool(pool)  # closing the client closes the pool
 
 
 class RecordStore:
