@@ -114,6 +114,8 @@ class CallCenter:
         self.clock = clock
         self.live = live
         self._router_save = None  # a pending debounced save of the router snapshot
+        self._live_dirty: set[str] = set()  # calls whose live state Redis refused
+        self._live_retry = None
         self.notifier = notifier if notifier is not None else Notifier()
         self.cfg = cfg
         self.ami = ami
@@ -772,9 +774,30 @@ class CallCenter:
                 "talked": call.talked, "wrap_done": call.wrap_done, "outcome": call.outcome,
                 "ivr": call.ivr.snapshot(),
                 "uniqueid": call.session.uniqueid if call.session else ""})
-        d.addErrback(lambda f: self.log.warn("Live state of {call} not saved: {e}",
-                                             call=call.id, e=f.getErrorMessage()))
+        d.addErrback(self._live_failed, call.id)
         self._schedule_router_save()
+
+    def _live_failed(self, failure, call_id: str) -> None:
+        """Redis refused a live-state write: try again with the then-current state.
+
+        A stale entry would make a restart restore the wrong phase, so the write
+        is not dropped; retries are coalesced per call.
+        """
+        if not self._live_dirty:
+            self.log.warn("Live state not saved ({e}); retrying", e=failure.getErrorMessage())
+        self._live_dirty.add(call_id)
+        if self._live_retry is None or not self._live_retry.active():
+            self._live_retry = self.clock.callLater(2.0, self._retry_live)
+
+    def _retry_live(self) -> None:
+        self._live_retry = None
+        dirty, self._live_dirty = self._live_dirty, set()
+        for call_id in dirty:
+            call = self.calls.get(call_id)
+            if call is None:  # ended meanwhile: its entry must go
+                self.live.delete("call", call_id).addErrback(self._live_failed, call_id)
+            else:
+                self._save_live(call)
 
     def _schedule_router_save(self) -> None:
         # Coalesced: one snapshot per half second at most, however busy the floor.
@@ -784,14 +807,18 @@ class CallCenter:
 
     def _save_router(self) -> None:
         self._router_save = None
-        self.live.put("router", "snapshot", self.acd.snapshot()).addErrback(
-            lambda f: self.log.warn("Router snapshot not saved: {e}", e=f.getErrorMessage()))
+        def failed(f):
+            self.log.warn("Router snapshot not saved: {e}", e=f.getErrorMessage())
+            self._schedule_router_save()  # the next one carries the then-current state
+
+        self.live.put("router", "snapshot", self.acd.snapshot()).addErrback(failed)
 
     def stop(self) -> None:
         """Cancel the pending snapshot timer (service shutdown)."""
-        if self._router_save is not None and self._router_save.active():
-            self._router_save.cancel()
-        self._router_save = None
+        for timer in (self._router_save, self._live_retry):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self._router_save = self._live_retry = None
 
     def restore(self, live: dict[str, dict], records: dict[str, dict]) -> int:
         """Rebuild calls and the router from Redis after a restart; returns calls restored.

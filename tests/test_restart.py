@@ -101,3 +101,25 @@ def test_bridged_call_survives_and_finishes_normally(rig):
     assert rec.outcome == "answered" and rec.satisfaction == "satisfied"
     assert rig.durations(rec).talk_s == pytest.approx(talk)
     assert rig.cc.acd.agent("1007").state is AgentState.READY
+
+
+def test_live_state_refused_by_redis_is_written_again_when_it_returns(rig):
+    from twisted.internet import defer
+
+    real_put = rig.live.put
+    down = [True]
+
+    def flaky_put(kind, id, state):
+        if down[0]:
+            return defer.fail(ConnectionError("Redis is restarting"))
+        return real_put(kind, id, state)
+
+    rig.live.put = flaky_put
+    caller(rig, "1", "2")  # Mandarin, billing menu
+    rig.run(9)
+    assert rig.live.data.get("call", {}) == {}  # nothing got through
+    down[0] = False
+    rig.run(3)  # the retry writes the current state, not the first refused one
+    (state,) = rig.live.data["call"].values()
+    assert state["ivr"]["menu"] == "billing" and state["ivr"]["language"] == "zh"
+    assert "snapshot" in rig.live.data["router"]
