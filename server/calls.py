@@ -446,11 +446,17 @@ class CallCenter:
         if old is AgentState.WRAP_UP and new is not AgentState.WRAP_UP:
             call = self._last_call_of_agent.get(agent_id)
             if call is not None and not call.wrap_done:
-                call.wrap_done = True
-                # Keep a disposition the agent set on the desk during the call.
-                disposition = call.record.snapshot().disposition or "none"
-                call.record.wrap_up_end(self.clock.seconds(), disposition)
-                self._maybe_finish(call)
+                self._wrap_ended(call)
+
+    def _wrap_ended(self, call: Call) -> None:
+        call.wrap_done = True
+        # Keep a disposition the agent set on the desk during the call.
+        disposition = call.record.snapshot().disposition or "none"
+        call.record.wrap_up_end(self.clock.seconds(), disposition)
+        if call.caller_gone:
+            self._maybe_finish(call)
+        else:
+            self._persist(call)  # a restart must know the wrap-up is over
 
     def call_abandoned(self, item: WorkItem, short: bool) -> None:
         call = self.calls.get(item.id)
@@ -865,6 +871,13 @@ class CallCenter:
                 restore_router(self.acd, snap)
             except (ValueError, KeyError) as exc:
                 self.log.error("Router snapshot unusable, starting empty: {e}", e=exc)
+        for call in list(self.calls.values()):
+            # A wrap-up the router no longer holds ended while we were away.
+            if call.agent_id and not call.wrap_done and call.phase in ("survey", "ended"):
+                view = self.acd.agent(call.agent_id)
+                if view.item_id != call.id or view.state not in (AgentState.ON_CALL,
+                                                                  AgentState.WRAP_UP):
+                    self._wrap_ended(call)
         self.log.info("Restored {n} live calls from Redis", n=restored)
         return restored
 

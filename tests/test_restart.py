@@ -123,3 +123,37 @@ def test_live_state_refused_by_redis_is_written_again_when_it_returns(rig):
     (state,) = rig.live.data["call"].values()
     assert state["ivr"]["menu"] == "billing" and state["ivr"]["language"] == "zh"
     assert "snapshot" in rig.live.data["router"]
+
+
+def test_wrap_up_that_ended_before_the_kill_lets_the_record_finish():
+    from dataclasses import replace
+
+    from tests.e2e_support import Rig as PlainRig
+
+    base = PlainRig().cfg
+    wrapup = 2.0  # shorter than the survey: the agent is free while the caller still rates
+    cfg = replace(base, acd=replace(base.acd, policy=replace(base.acd.policy,
+                                                             wrapup_default_s=wrapup)))
+    rig = RestartRig(cfg=cfg)
+    talk = 20.0
+    rig.sim.add_phone(PhoneScript("1007", AgentBehaviour(answer_after=1.0, talk=talk)))
+    rig.run(1)
+    rig.cc.acd.login("1007")
+    caller(rig, "1", "5")  # Mandarin, suggestions; silent at the survey
+    for _ in range(200):  # until the agent has hung up and finished the wrap-up
+        rig.run(0.5)
+        if rig.cc.acd.agent("1007").state is AgentState.READY and any(
+                c.phase == "survey" for c in rig.cc.calls.values()):
+            break
+    assert any(c.phase == "survey" for c in rig.cc.calls.values())
+    rig.run(1)
+    rig.kill_daemon()
+    rig.run(2)
+    rig.start_daemon()
+    rig.run(120)  # the survey replays, gets no answer, the caller is thanked and hung up
+    records = rig.final_records()
+    assert len(records) == 1
+    rec = next(iter(records.values()))
+    assert rec.outcome == "answered"
+    assert rig.durations(rec).acw_s == pytest.approx(wrapup)
+    rig.stop()
