@@ -68,8 +68,4 @@ class CallerActor:
         if self.done:
             return
         self.done = True
-        for t in self.timers:
-            if t.active():
-                t.cancel()
-        self.timers.clear()
-        self.keypad.stop()
+        self.keypad.stop()  # and every timer of this call

