@@ -304,25 +304,28 @@ class DialCall:
             self.core.set_var(self.caller, name, str(int(secs)))
             self.core.set_var(self.caller, name + "_MS", str(int(secs * 1000)))
 
-    def _no_answer(self) -> None:
+    def _stop_ringing(self) -> Channel | None:
+        """End the ringing phase once; the ringing leg, or None if it already ended."""
         if self.state != "ringing":
-            return
-        dest = self.dest
-        assert dest is not None
+            return None
+        assert self.dest is not None
         self.state = "done"
         self._cancel_timers()
+        return self.dest
+
+    def _no_answer(self) -> None:
+        dest = self._stop_ringing()
+        if dest is None:
+            return
         self.core.publish(dial_event("DialEnd", self.caller, dest, ("DialStatus", "NOANSWER")))
         dest.hangup_cause = 0
         self._kill_dest(0)
         self._done("NOANSWER", 0)
 
     def _busy(self) -> None:
-        if self.state != "ringing":
+        dest = self._stop_ringing()
+        if dest is None:
             return
-        dest = self.dest
-        assert dest is not None
-        self.state = "done"
-        self._cancel_timers()
         self.core.publish(chan_event("HangupRequest", "call", dest, ("Cause", "17"),
                                      ("TechCause", "486")))
         self.core.publish(dial_event("DialEnd", self.caller, dest, ("DialStatus", "BUSY")))
@@ -338,12 +341,9 @@ class DialCall:
         Not traced: app_dial turns the BUSY control frame into DIALSTATUS=BUSY
         and hangs the ``;1`` up (cause 17, User busy), as for the PJSIP 486 above.
         """
-        if self.state != "ringing":
+        dest = self._stop_ringing()
+        if dest is None:
             return
-        dest = self.dest
-        assert dest is not None
-        self.state = "done"
-        self._cancel_timers()
         self.core.publish(dial_event("DialEnd", self.caller, dest, ("DialStatus", "BUSY")))
         self._kill_dest(17)
         self._done("BUSY", 17)
