@@ -235,6 +235,14 @@ class IvrSession:
         return session
 
     def resume(self, now: float) -> list[Output]:
+        """The commands to go on with after a restart or a link loss, at a safe point.
+
+        A caller being said goodbye to (the outcome is already recorded) hears the
+        goodbye again and is hung up: left alone they would wait in silence.
+        """
+        if self.state is State.GOODBYE:
+            return [self._seq.start([SetLanguage(self.language), Play(self.prompts.goodbye),
+                                     Hangup()])]
         if self.state in _SETTLED:
             return []
         return self._enter_menu(self.resume_point(), [SetLanguage(self.language)], now)

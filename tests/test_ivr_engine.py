@@ -293,6 +293,22 @@ def test_bill_readout_then_goodbye_is_self_service():
     assert c.session.state is State.ENDED
 
 
+def test_a_caller_being_said_goodbye_is_hung_up_after_a_restart():
+    # Killed (or cut off) during the goodbye: the outcome stands; without this the
+    # caller would wait in AsyncAGI with nothing more to come.
+    c = bill_call()
+    c.lookup(BillInfo(ACC, 12850, DUE))
+    c.replies(*[PLAYED] * 7, key("9"))
+    assert c.session.state is State.GOODBYE
+    again = IvrSession.restore(default_config(), c.session.snapshot())
+    first = again.resume(c.now)
+    assert [x.agi() for x in first] == [ZH]
+    follow = [again.on_result(DONE, c.now), again.on_result(PLAYED, c.now)]
+    assert [x.agi() for out in follow for x in out] == BYE
+    assert again.on_result(DONE, c.now) == []  # nothing settled twice
+    assert again.state is State.ENDED
+
+
 def test_arrears_whole_yuan_and_zero_for_an_agent():
     c = bill_call()
     c.lookup(BillInfo(ACC, -5600, DUE))

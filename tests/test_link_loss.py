@@ -12,7 +12,7 @@ import pytest
 from queues.agents import AgentState
 from server.sim import AgentBehaviour, PhoneScript
 from tests.e2e_support import ServiceRig
-from tests.test_e2e_calls import caller
+from tests.test_e2e_calls import caller, one_record
 
 
 @pytest.fixture
@@ -139,3 +139,20 @@ def test_link_cut_while_connecting_is_not_the_agents_miss(rig):
     offers = [e.details["outcome"] for r in records.values() for e in r.timeline
               if e.kind == "offer"]
     assert offers == ["answered"]
+
+
+def test_caller_hearing_goodbye_when_the_link_drops_is_still_hung_up(rig):
+    # Bill self-service to the end: the readout, no key, then goodbye and HANGUP.
+    caller(rig, "1", "2", "1", "1234567890#")
+    for _ in range(120):
+        rig.run(0.5)
+        if any("goodbye" in c for c in rig.ami.agi_commands()):
+            break
+    assert rig.ami.agi_commands()[-1].startswith("STREAM FILE hotline/goodbye")
+    rig.endpoint.drop()  # the goodbye's result and the HANGUP are lost with the link
+    rig.run(30)
+    assert rig.service.connected
+    assert rig.sim.core.channels == {}  # hung up, not left waiting in AsyncAGI
+    rec = one_record(rig)
+    assert rec.outcome == "self_service"
+    assert rig.cc.calls == {}
