@@ -26,6 +26,7 @@ from server.outbound import OutboundPlacer
 from server.records.spool import DurableRecords
 from server.records.store import RecordStore
 from server.resync import Resync
+from server.safety import SafetyNet
 
 
 @dataclass(frozen=True)
@@ -98,11 +99,13 @@ class _StartUp(Service):
             n = 0
         if self.running:
             h.ami.startService()
+            h.safety.start()
         return n
 
     @defer.inlineCallbacks
     def stopService(self):
         super().stopService()
+        self.hotline.safety.stop()
         self.hotline.calls.stop()
         if self.hotline.ami.running:
             yield self.hotline.ami.stopService()
@@ -133,6 +136,9 @@ class Hotline:
         self.startup = _StartUp(self)
         self.startup.setServiceParent(self.services)
         self.resync = Resync(reactor, self.ami, self.calls)
+        # Keeps the dialplan's fallback away from callers while we are alive.
+        self.safety = SafetyNet(reactor, self.ami, self.calls.driven_channels,
+                                cfg.server.ami.watchdog_s)
         # Callbacks/follow-ups and the agents' feature codes hang off the adapter.
         self.calls.outbound = OutboundPlacer(self.calls, agent_ring_s=self.calls.ring_timeout_s)
         self.features = FeatureCodes(self.calls)

@@ -95,6 +95,12 @@ class Call:
     system_failure: bool = False  # Asterisk restarted under the call
 
 
+def _in_fallback(info: Message) -> bool:
+    """A ``CoreShowChannel`` in the dialplan's fallback (extensions.conf, [hotline])."""
+    return info.get("Context") == "hotline" and (
+        info.get("Exten") == "T" or info.get("Application") in ("UserEvent", "Playback", "Queue"))
+
+
 class CallCenter:
     """Owns the live calls.  Built by the composition root; see server/app.py.
 
@@ -145,7 +151,8 @@ class CallCenter:
         for name, handler in (("DialBegin", self._dial_begin), ("DialEnd", self._dial_end),
                               ("Hangup", self._hangup), ("Hold", self._hold),
                               ("Unhold", self._unhold),
-                              ("DeviceStateChange", self._device_state)):
+                              ("DeviceStateChange", self._device_state),
+                              ("UserEvent", self._user_event)):
             router.subscribe(name, handler)
 
     # ---------------------------------------------------------------- AsyncAGI
@@ -581,6 +588,39 @@ class CallCenter:
         self._set_phase(call, "ended")
         self._maybe_finish(call)
 
+    # ---------------------------------------------------------------- the safety net
+
+    def driven_channels(self):
+        """Callers this server is driving in AsyncAGI now: the safety net keeps their
+        deadlines fresh (server/safety.py).  Not while an agent's phone rings or
+        during the conversation: the dialplan has no deadline there."""
+        for call in self.calls.values():
+            if call.caller_gone or self._by_channel.get(call.channel) is not call:
+                continue
+            if call.phase in ("ivr", "queued", "survey") or call.in_farewell:
+                yield call.channel
+
+    def _user_event(self, event: Message) -> None:
+        if event.get("UserEvent") != "HotlineFallback":
+            return
+        call = self._by_channel.get(event.get("Channel", ""))
+        if call is not None:
+            self._fell_back(call, event.get("Reason") or "unknown")
+
+    def _fell_back(self, call: Call, reason: str) -> None:
+        """The dialplan's safety net took the caller to the plain Asterisk queue.
+
+        From here app_queue serves them, not us: the record closes as a system
+        failure, the router lets go of the call.
+        """
+        self.log.warn("{call}: the dialplan fell back to the Asterisk queue ({reason}) "
+                      "in phase {phase}", call=call.id, reason=reason, phase=call.phase)
+        call.outcome = "system_failure"
+        call.system_failure = True
+        if not call.record.snapshot().notes:
+            call.record.update(notes=f"fallback: {reason}")
+        self._caller_left(call, self.clock.seconds())
+
     # ---------------------------------------------------------------- after a link loss
 
     def asterisk_restarted(self) -> None:
@@ -629,6 +669,9 @@ class CallCenter:
                 continue
             if call.phase == "talking" and call.agent_channel not in live:
                 self._agent_left(call, now)
+            if call.phase in ("ivr", "queued", "connecting") and _in_fallback(info):
+                self._fell_back(call, "seen in the channel list after the link came back")
+                continue
             in_agi = info.get("Application") == "AGI"
             if call.phase == "connecting" and call.offer_pending and in_agi:
                 # Offered without a link, or the link failed mid-connect before the

@@ -19,6 +19,7 @@ from server.calls import CallCenter
 from server.config import load_config
 from server.records.durations import compute_durations
 from server.records.model import CallRecord
+from server.safety import ALIVE_VARIABLE, SafetyNet
 from server.sim import AmiUser, PromptCatalog, Simulator, connect_in_memory
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +28,12 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 def shanghai(*args: int) -> float:
     return dt.datetime(*args, tzinfo=SHANGHAI).timestamp()
+
+
+def _background(action: str, fields: dict[str, str]) -> bool:
+    """Sent on its own by the safety net (server/safety.py) or the keepalive."""
+    return action in ("Getvar", "AbsoluteTimeout", "Ping") or (
+        action == "Setvar" and fields.get("Variable") == ALIVE_VARIABLE)
 
 
 class RecordingAmi:
@@ -40,6 +47,17 @@ class RecordingAmi:
     def sendAction(self, action, fields=(), timeout=None):
         self.actions.append((action, dict(fields)))
         return self.proto.sendAction(action, fields, timeout)
+
+    @property
+    def connected(self) -> bool:
+        return self.proto.logged_in
+
+    def on_state(self, listener):
+        pass  # this link never drops (ServiceRig's does)
+
+    def calls_actions(self) -> list[tuple[str, dict[str, str]]]:
+        """The actions about calls: without the safety net's and the keepalive's."""
+        return [(a, f) for a, f in self.actions if not _background(a, f)]
 
     def agi_commands(self, channel: str | None = None) -> list[str]:
         return [f["Command"] for a, f in self.actions
@@ -67,6 +85,8 @@ class Rig:
         self.saved: list[dict] = []
         self.cc = CallCenter(self.clock, self.cfg, self.ami, save=self.saved.append,
                              bills=FixtureBills(self.cfg.ivr.bill_lookup.fixture_path or ""))
+        self.safety = safety_net(self.clock, self.ami, self.cc, self.cfg)
+        self.run(0)  # the first heartbeat: callers may come in now
 
     def run(self, seconds: float) -> None:
         """Advance to each pending timer in turn (exact times), delivering bytes between."""
@@ -97,6 +117,13 @@ class Rig:
     @staticmethod
     def durations(record: CallRecord):
         return compute_durations(record.timeline)
+
+
+def safety_net(clock, ami, cc: CallCenter, cfg) -> SafetyNet:
+    """The daemon's safety net (server/app.py wires it the same way), started."""
+    net = SafetyNet(clock, ami, cc.driven_channels, cfg.server.ami.watchdog_s)
+    net.start()
+    return net
 
 
 class MemoryEndpoint:
@@ -166,6 +193,7 @@ class ServiceRig(Rig):
         self.cc = CallCenter(self.clock, self.cfg, self.ami, save=self.saved.append,
                              bills=FixtureBills(self.cfg.ivr.bill_lookup.fixture_path or ""))
         self.resync = Resync(self.clock, self.ami, self.cc)
+        self.safety = safety_net(self.clock, self.ami, self.cc, self.cfg)
 
     @property
     def pump(self):  # Rig.run flushes self.pump
@@ -265,6 +293,7 @@ class RestartRig(ServiceRig):
                              bills=FixtureBills(self.cfg.ivr.bill_lookup.fixture_path or ""),
                              live=self.live)
         self.resync = Resync(self.pclock, self.ami, self.cc)
+        self.safety = safety_net(self.pclock, self.ami, self.cc, self.cfg)
         self.generation += 1
 
     def kill_daemon(self) -> None:

@@ -51,7 +51,7 @@ class Harness:
     def __init__(self, sim: Simulator | None = None, clock: Clock | None = None,
                  login: bool = True, **kwargs: object) -> None:
         self.clock = clock or Clock()
-        self.sim = sim or Simulator(self.clock, **kwargs)  # type: ignore[arg-type]
+        self.sim = sim or Simulator(self.clock, **kwargs).without_safety_net()  # type: ignore[arg-type]
         self.client = Client()
         self.server, self.pump = connect_in_memory(self.sim, self.client)
         if login:

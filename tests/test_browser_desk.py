@@ -38,7 +38,7 @@ from server.sim import (
     PromptCatalog,
     Simulator,
 )
-from tests.e2e_support import RecordingAmi
+from tests.e2e_support import RecordingAmi, safety_net
 from tests.test_web_support import WebRig, cheap_config
 
 CHROMIUM = os.environ.get("HOTLINE_CHROMIUM", "/usr/bin/chromium")
@@ -137,6 +137,7 @@ async def test_agent_desk_takes_a_call_and_the_wallboard_follows(redis_server, t
     saved: list[dict] = []
     calls = CallCenter(reactor, cfg, RecordingAmi(proto, events), save=saved.append,
                        bills=None, notifier=notifier)
+    net = safety_net(reactor, calls.ami, calls, cfg)
     url = redis_server.url.rsplit("/", 1)[0] + "/7"
     rig = WebRig(url, tmp_path, cfg=cfg, calls=calls, notifier=notifier, clock=reactor)
     notifier.publish("record", _earlier_call(reactor.seconds()))
@@ -157,6 +158,7 @@ async def test_agent_desk_takes_a_call_and_the_wallboard_follows(redis_server, t
         assert body["notes"] == "已解答 answered" and body["agent_id"] == "1001"
         assert body["satisfaction"] == "satisfied"
     finally:
+        net.stop()
         await rig.close()
         proto.transport.loseConnection()
         await port.stopListening()

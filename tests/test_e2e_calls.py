@@ -61,7 +61,7 @@ def test_suggestion_call_from_menu_to_survey(rig):
         'STREAM FILE hotline/survey-thanks ""',
         "HANGUP",
     ]
-    connect = [(a, f) for a, f in rig.ami.actions if a != "AGI"]
+    connect = [(a, f) for a, f in rig.ami.calls_actions() if a != "AGI"]
     assert [a for a, _ in connect] == ["Setvar", "Setvar", "Redirect"]
     assert connect[0][1]["Variable"] == "AGENT_IFACE" and connect[0][1]["Value"] == "PJSIP/1007"
     assert connect[2][1]["Context"] == "acd-connect"

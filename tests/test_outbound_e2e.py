@@ -144,6 +144,7 @@ def test_callback_from_the_hold_offer_rings_the_agent_first_then_the_customer():
     assert rec.recording is not None and rec.recording.endswith(".wav")
     assert rig.cc.acd.waiting() == []
     assert rig.placer.attempts == {}
+    rig.safety.stop()  # the one timer that runs for ever
     assert rig.clock.getDelayedCalls() == []  # no guard timer or sim timer left behind
 
 

@@ -15,7 +15,7 @@ PROMPTS = PromptCatalog({"welcome": 1.9, "menu": 2.8, "enter-account": 3.0})
 
 def arrive(script: CallerScript, agi_delay: float = 0.02) -> tuple[Harness, str]:
     clock = Clock()
-    sim = Simulator(clock, prompts=PROMPTS, agi_delay=agi_delay, seed=7)
+    sim = Simulator(clock, prompts=PROMPTS, agi_delay=agi_delay, seed=7).without_safety_net()
     h = Harness(sim, clock)
     sim.add_caller(script)
     h.run(script.arrive_at + 0.001)
@@ -40,7 +40,7 @@ def test_env_has_every_agi_key_in_order_and_chinese_names_survive() -> None:
     assert env["agi_calleridname"] == "张三"
     assert env["agi_channel"] == chan == "Local/13912345678@sim-callers-00000000;1"
     assert (env["agi_context"], env["agi_extension"], env["agi_priority"]) == (
-        "hotline", "95598", "3")
+        "hotline", "95598", "5")
     assert start["CallerIDName"] == "张三"
     assert start["Env"].endswith("%0A%0A")
 
@@ -158,7 +158,13 @@ def test_missing_prompt_fails_the_session_into_the_fallback_queue() -> None:
     assert result(msg) == (200, "-1", "endpos=0")
     end = h.client.events("AGIExecEnd")[-1]
     assert (end["ResultCode"], end["Result"]) == ("-1", "Failure")
-    assert [m.name for m in h.client.events()][-1] == "AsyncAGIEnd"
+    names = [m.name for m in h.client.events()]
+    assert names[-2:] == ["AsyncAGIEnd", "UserEvent"]
+    fell = h.client.events("UserEvent")[-1]
+    # Asterisk 22 app_userevent: the channel snapshot, then UserEvent, then the body.
+    assert [k for k, _ in fell.headers[-2:]] == ["UserEvent", "Reason"]
+    assert (fell["Channel"], fell["UserEvent"], fell["Reason"]) == (
+        chan, "HotlineFallback", "agi-failure")
     assert h.sim.core.channels[chan].variables["AGISTATUS"] == "FAILURE"
     h.run(2.1)  # the sorry prompt (2 s default), then Queue(hotline-fallback) plays MOH
     assert h.client.events("MusicOnHoldStart")[-1]["Channel"] == chan

@@ -11,14 +11,23 @@ from server.sim.simulator import DEFAULT_DIALPLAN
 def test_shipped_file_parses_with_the_contexts_the_hotline_needs() -> None:
     dp = load(DEFAULT_DIALPLAN)
     hotline = [(s.priority, s.label, s.app) for s in dp.contexts["hotline"]["95598"]]
-    assert hotline[:3] == [(1, None, "Set"), (2, None, "Answer"), (3, "agi", "AGI")]
-    assert [s.app for s in dp.contexts["hotline"]["95598"]][3:] == [
-        "GotoIf", "GotoIf", "Hangup", "Playback", "Queue", "Hangup"]
-    assert dp.label_priority("hotline", "95598", "fallback") == 7
+    assert hotline[:5] == [(1, None, "Set"), (2, None, "Answer"), (3, None, "GotoIf"),
+                           (4, None, "Set"), (5, "agi", "AGI")]
+    assert [s.app for s in dp.contexts["hotline"]["95598"]][5:] == [
+        "Set", "GotoIf", "GotoIf", "Hangup", "Set", "Goto", "Set", "UserEvent", "Playback",
+        "Queue", "Hangup"]
+    assert dp.label_priority("hotline", "95598", "fallback") == 13
+    assert [s.app for s in dp.contexts["hotline"]["T"]] == ["Set", "Goto"]
     connect = [(s.app, s.data) for s in dp.contexts["acd-connect"]["s"]]
-    assert connect[1:] == [
+    assert connect == [
+        ("Set", "TIMEOUT(absolute)=0"), ("NoOp", "connect to ${AGENT_IFACE}"),
         ("MixMonitor", "${UNIQUEID}.wav"), ("Dial", "${AGENT_IFACE},${DIAL_TIMEOUT},g"),
-        ("StopMixMonitor", ""), ("Set", "AGENT_IFACE="), ("AGI", "agi:async"), ("Hangup", "")]
+        ("StopMixMonitor", ""), ("Set", "AGENT_IFACE="),
+        ("Set", "TIMEOUT(absolute)=${HOTLINE_WATCHDOG}"), ("AGI", "agi:async"),
+        ("Set", "TIMEOUT(absolute)=0"),
+        ("GotoIf", '$["${AGISTATUS}" = "FAILURE"]?hotline,95598,failed'), ("Hangup", "")]
+    assert dp.has_exten("acd-connect", "T")
+    assert dp.globals["HOTLINE_WATCHDOG"] == "30"
     assert dp.hints[("agent-phones", "1001")] == "PJSIP/1001"
     cb = [s.app for s in dp.contexts["acd-callback-agent"]["s"]]
     assert cb == ["NoOp", "AGI", "GotoIf", "MixMonitor", "Dial", "StopMixMonitor", "Hangup"]

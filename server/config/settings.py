@@ -28,6 +28,7 @@ __all__ = [
 ]
 
 MIN_RETENTION_DAYS = 92  # DL/T 2046: recordings kept at least 3 months
+MIN_WATCHDOG_S = 9  # refreshed every third of it: 3 s apart at least
 _PORT = re.compile(r"(?:^|:)(?:port=)?(\d+)(?::|$)")
 
 
@@ -42,6 +43,8 @@ class AmiSettings:
     action_timeout_s: float
     reconnect_initial_s: float
     reconnect_max_s: float
+    #: the dialplan safety net's grace (server/safety.py); 0: not refreshed
+    watchdog_s: int = 30
 
     def secret(self, environ: Mapping[str, str]) -> str:
         """The AMI secret, read now; raises ConfigError when it is not available.
@@ -134,7 +137,7 @@ def _port(endpoint: str | None) -> str | None:
 
 def _ami(top: Section) -> AmiSettings | None:
     sec = top.sub("ami", ("endpoint", "username", "secret", "secret_env", "secret_file",
-                          "keepalive", "action_timeout_s", "reconnect"))
+                          "keepalive", "action_timeout_s", "reconnect", "watchdog_s"))
     if sec is None:
         return None
     if "secret" in sec.data:
@@ -155,13 +158,18 @@ def _ami(top: Section) -> AmiSettings | None:
         back and back.number("initial_s", float, 1.0, lo=0.1),
         back and back.number("max_s", float, 30.0, lo=0.1),
     )
-    if None in values:
+    watchdog = sec.number("watchdog_s", int, 30, lo=0)
+    if watchdog is not None and 0 < watchdog < MIN_WATCHDOG_S:
+        sec.error("watchdog_s", f"{watchdog} s is shorter than a daemon restart; use at least "
+                                f"{MIN_WATCHDOG_S} (or 0 to turn the safety net's refresh off)")
+        watchdog = None
+    if None in values or watchdog is None:
         return None
     endpoint, username, k_int, k_to, act, b_init, b_max = values
     if b_max < b_init:
         back.error("max_s", f"{b_max} is less than initial_s {b_init}")
     return AmiSettings(endpoint, username, env or None, file or None, k_int, k_to, act,
-                       b_init, b_max)
+                       b_init, b_max, watchdog)
 
 
 def _retention(sec: Section) -> int | None:

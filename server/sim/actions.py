@@ -93,7 +93,29 @@ def _setvar(s: AmiSession, m: Message) -> None:
         return
     # The response goes out before the VarSet event (trace 08).
     s.respond(m, "Success", ("Message", "Variable Set"))
-    s.sim.core.set_var(chan, var, m.get("Value") or "")
+    if not s.sim.core.write_function(chan, var, m.get("Value") or ""):
+        s.sim.core.set_var(chan, var, m.get("Value") or "")
+
+
+def _absolute_timeout(s: AmiSession, m: Message) -> None:
+    # Not traced.  As Asterisk 22's manager.c action_timeout: the channel name is
+    # checked, then the timeout (atof; 0, negative or garbage is "No timeout
+    # specified", so AMI cannot clear one), then the channel; "Timeout Set".
+    if not m.get("Channel"):
+        s.error(m, "No channel specified")
+        return
+    try:
+        timeout = float((m.get("Timeout") or "").strip() or 0)
+    except ValueError:
+        timeout = 0.0
+    if timeout <= 0:
+        s.error(m, "No timeout specified")
+        return
+    chan = _channel(s, m)
+    if chan is None:
+        return
+    s.respond(m, "Success", ("Message", "Timeout Set"))
+    s.sim.core.set_absolute_timeout(chan, str(timeout))
 
 
 def _getvar(s: AmiSession, m: Message) -> None:
@@ -106,7 +128,7 @@ def _getvar(s: AmiSession, m: Message) -> None:
             return
         value = s.sim.core.expand(chan, "${" + var + "}")
     else:
-        value = s.sim.core.globals.get(var, "")
+        value = s.sim.core.global_value(var)
     s.respond(m, "Success", ("Variable", var), ("Value", value))
 
 
@@ -292,5 +314,6 @@ ACTIONS: dict[str, Handler] = {
     "stopmixmonitor": _stop_mixmonitor, "devicestatelist": _device_state_list,
     "originate": _originate, "extensionstatelist": _extension_state_list,
     "extensionstate": _extension_state, "pjsipshowendpoints": _pjsip_show_endpoints,
+    "absolutetimeout": _absolute_timeout,
 }
 

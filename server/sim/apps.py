@@ -36,6 +36,7 @@ class Applications:
             "mixmonitor": self._app_mixmonitor, "stopmixmonitor": self._app_stopmixmonitor,
             "hangup": self._app_hangup, "playback": self._app_playback,
             "wait": self._app_wait, "queue": self._app_queue, "dial": self._app_dial,
+            "userevent": self._app_userevent,
         }
 
     def get(self, app: str) -> Callable[[Channel, str], str | None] | None:
@@ -46,7 +47,21 @@ class Applications:
 
     def _app_set(self, chan: Channel, data: str) -> str:
         name, _, value = data.partition("=")
-        self.core.set_var(chan, name.strip(), value)
+        if not self.core.write_function(chan, name, value):
+            self.core.set_var(chan, name.strip(), value)
+        return NEXT
+
+    def _app_userevent(self, chan: Channel, data: str) -> str:
+        """``UserEvent(name[,Key: value[,...]])``: class ``user`` (not traced; Asterisk
+        22's app_userevent documents the channel snapshot, ``UserEvent: name``, then
+        each body pair as a header)."""
+        name, *body = split_args(data)
+        extra = [("UserEvent", name.strip())]
+        for pair in body:
+            key, sep, value = pair.partition(":")
+            if sep and key.strip():
+                extra.append((key.strip(), value.strip()))
+        self.core.publish(chan_event("UserEvent", "user", chan, *extra))
         return NEXT
 
     def _app_answer(self, chan: Channel, data: str) -> str:

@@ -71,6 +71,8 @@ class Channel:
     pending: Any = None
     dtmf_sink: Any = None  # callable(digit) while an app is listening for DTMF
     dialstatus_cause: int | None = None
+    # TIMEOUT(absolute) / AbsoluteTimeout: the pending DelayedCall, or None.
+    absolute_timeout: Any = None
     device: str = ""
 
     def block(self, prefix: str = "") -> list[tuple[str, str]]:

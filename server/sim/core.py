@@ -153,6 +153,45 @@ class Core:
         chan.variables[name] = value
         self.publish(chan_event("VarSet", "dialplan", chan, ("Variable", name), ("Value", value)))
 
+    def write_function(self, chan: Channel, name: str, value: str) -> bool:
+        """``Set(FUNC(arg)=value)`` / AMI Setvar on a function; False if not one we know.
+
+        Writing a function publishes no VarSet (only variables do, Asterisk 22).
+        """
+        if name.strip().upper() == "TIMEOUT(ABSOLUTE)":
+            self.set_absolute_timeout(chan, value)
+            return True
+        return False
+
+    def set_absolute_timeout(self, chan: Channel, value: str) -> None:
+        """``TIMEOUT(absolute)`` or the AbsoluteTimeout action: seconds from now, 0 clears.
+
+        Not in the traces; as Asterisk 22's func_timeout.c and pbx.c document it:
+        when the time comes the channel's application ends as if hung up (AsyncAGI:
+        ``AsyncAGIEnd``, ``AGISTATUS=HANGUP``, no SoftHangupRequest event), then the
+        dialplan goes on at ``T,1`` of the channel's context, or hangs up if there
+        is no ``T`` extension.
+        """
+        try:
+            seconds = float(value.strip() or 0)
+        except ValueError:
+            log.warning("%s: bad TIMEOUT(absolute) value %r", chan.name, value)
+            return
+        if chan.absolute_timeout is not None and chan.absolute_timeout.active():
+            chan.absolute_timeout.cancel()
+        chan.absolute_timeout = None
+        if seconds > 0 and not chan.hungup:
+            chan.absolute_timeout = self.clock.callLater(seconds, self._absolute_timeout, chan)
+
+    def _absolute_timeout(self, chan: Channel) -> None:
+        chan.absolute_timeout = None
+        if chan.hungup:
+            return
+        if not self.dialplan.has_exten(chan.context, "T"):
+            self.peer_gone(chan)  # the softhangup ends the pbx: the channel hangs up
+            return
+        self.redirect(chan, chan.context, "T", 1)
+
     def set_global(self, name: str, value: str) -> None:
         """A global variable: VarSet with ``Channel: none`` (trace 05a)."""
         self.globals[name] = value
@@ -189,6 +228,12 @@ class Core:
                     "CHANNEL(linkedid)": chan.linkedid}[name]
         if name in chan.variables:
             return chan.variables[name]
+        return self.global_value(name)
+
+    def global_value(self, name: str) -> str:
+        """A name looked up without a channel (AMI Getvar with no Channel): EPOCH, globals."""
+        if name == "EPOCH":
+            return str(int(self.clock.seconds()))
         return self.globals.get(name, "")
 
     def expand(self, chan: Channel, text: str) -> str:
@@ -359,6 +404,9 @@ class Core:
             spy()  # ChanSpyStop comes before the spied channel's Hangup (trace 10)
         chan.hungup = True
         chan.dtmf_sink = None
+        if chan.absolute_timeout is not None and chan.absolute_timeout.active():
+            chan.absolute_timeout.cancel()
+        chan.absolute_timeout = None
         extra = [("Cause", str(chan.hangup_cause)),
                  ("Cause-txt", CAUSE_TEXT.get(chan.hangup_cause, "Unknown"))]
         if tech_cause is not None:

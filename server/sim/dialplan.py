@@ -17,7 +17,8 @@ Subset (anything else raises :class:`DialplanError` with the line number):
 
 Expressions (:func:`evaluate`): ``${VAR}``, ``${UNIQUEID}``, ``${CHANNEL}``,
 ``${EXTEN}``, ``${CALLERID(num)}``/``${CALLERID(name)}`` substitution and
-``$["a" = "b"]`` / ``$["a" != "b"]`` comparisons, as in the shipped file.
+``$[a OP b]`` with one comparison (``=``, ``!=``, ``<``, ``>``, ``<=``, ``>=``) of two
+operands, quoted or bare, numeric when both are numbers, as in the shipped file.
 """
 
 from __future__ import annotations
@@ -173,7 +174,9 @@ def load(path: str | Path) -> Dialplan:
 
 
 _VAR = re.compile(r"\$\{([^${}]+)\}")
-_EXPR = re.compile(r'^\$\[\s*"([^"]*)"\s*(=|!=)\s*"([^"]*)"\s*\]$')
+_OPERAND = r'(?:"([^"]*)"|([^\s"<>=!]+))'
+_EXPR = re.compile(r"^\$\[\s*" + _OPERAND + r"\s*(=|!=|<=|>=|<|>)\s*" + _OPERAND + r"\s*\]$")
+_NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
 
 
 def substitute(text: str, lookup: Callable[[str], str]) -> str:
@@ -190,8 +193,17 @@ def evaluate(cond: str) -> bool:
     cond = cond.strip()
     m = _EXPR.match(cond)
     if m:
-        left, op, right = m.groups()
-        return (left == right) if op == "=" else (left != right)
+        lq, lw, op, rq, rw = m.groups()
+        left = lq if lq is not None else lw
+        right = rq if rq is not None else rw
+        a: str | float = left
+        b: str | float = right
+        if _NUMBER.match(left) and _NUMBER.match(right):
+            # ast_expr2 compares two numbers as numbers (leading zeros are fine:
+            # 0${UNSET} reads as 0), anything else as strings.
+            a, b = float(left), float(right)
+        return {"=": a == b, "!=": a != b, "<": a < b, ">": a > b,
+                "<=": a <= b, ">=": a >= b}[op]
     if cond.startswith("$["):
         raise DialplanError(f"unsupported expression {cond!r}")
     try:

@@ -71,6 +71,13 @@ class Simulator:
         self.sessions: list[AmiSession] = []
         self.callers: list[CallerActor] = []
 
+    def without_safety_net(self) -> Simulator:
+        """For runs with no hotline server to keep the dialplan's safety net fresh
+        (trace replays, scripted AMI clients): the heartbeat never goes stale and
+        callers get no AsyncAGI deadline, as in the lab that recorded the traces."""
+        self.core.globals.update(HOTLINE_ALIVE_UNTIL="9999999999", HOTLINE_WATCHDOG="0")
+        return self
+
     def uptime(self) -> float:
         return self.clock.seconds() - self.started_at
 

@@ -1,0 +1,128 @@
+"""The dialplan's safety net end to end: the real SafetyNet, CallCenter and AmiService
+against the simulator running deploy/asterisk/extensions.conf.
+
+While the daemon lives, nobody falls back however long they wait.  When it is
+killed (its timers and socket gone, ProcessClock.kill), Asterisk takes callers
+in AsyncAGI to the fallback queue once the watchdog runs out, and sends new
+callers there at once; the next daemon closes the fallen-back calls' records
+exactly once, as system failures, and serves new callers again.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from queues.agents import AgentState
+from server.safety import ALIVE_VARIABLE
+from server.sim import AgentBehaviour, PhoneScript
+from tests.e2e_support import RestartRig
+from tests.test_e2e_calls import caller
+
+WATCHDOG = 30  # config/server.yaml ami.watchdog_s and extensions.conf HOTLINE_WATCHDOG
+
+
+@pytest.fixture
+def rig():
+    r = RestartRig()
+    yield r
+    r.stop()
+
+
+def sim_epoch(rig) -> int:
+    return int(rig.clock.seconds())
+
+
+def fallbacks(rig) -> list:
+    return [c for c in rig.sim.core.channels.values()
+            if c.context == "hotline" and c.application == "Queue"]
+
+
+def test_heartbeat_is_asterisks_epoch_plus_the_watchdog(rig):
+    assert rig.cfg.server.ami.watchdog_s == WATCHDOG
+    alive = int(rig.sim.core.globals[ALIVE_VARIABLE])
+    assert sim_epoch(rig) < alive <= sim_epoch(rig) + WATCHDOG
+    rig.run(60)
+    assert int(rig.sim.core.globals[ALIVE_VARIABLE]) > alive + 40  # kept fresh
+    assert rig.safety.beats >= 6
+
+
+def test_a_long_wait_never_trips_the_watchdog_while_the_daemon_lives(rig):
+    caller(rig, "1", "5")  # suggestions; nobody logged in: waits
+    rig.run(4 * WATCHDOG)
+    assert fallbacks(rig) == []
+    assert len(rig.cc.acd.waiting()) == 1
+    refreshed = [f for a, f in rig.ami.actions if a == "AbsoluteTimeout"]
+    assert len(refreshed) >= 4 * WATCHDOG // (WATCHDOG // 3) - 1
+    assert {f["Timeout"] for f in refreshed} == {str(WATCHDOG)}
+
+
+def test_no_deadline_is_pushed_while_the_agent_rings_or_talks(rig):
+    rig.sim.add_phone(PhoneScript("1007", AgentBehaviour(answer_after=3.0, talk=4 * WATCHDOG)))
+    rig.run(1)
+    rig.cc.acd.login("1007")
+    caller(rig, "1", "5", "1")
+    rig.run(15)
+    call = next(iter(rig.cc.calls.values()))
+    assert call.phase == "talking"
+    sent = len(rig.ami.actions)
+    rig.run(3 * WATCHDOG)  # a long conversation: the dialplan cleared the deadline
+    assert [f for a, f in rig.ami.actions[sent:]
+            if a == "AbsoluteTimeout" and f["Channel"] == call.channel] == []
+    assert call.phase == "talking" and fallbacks(rig) == []
+    rig.run(200)
+    assert [r.outcome for r in rig.final_records().values()] == ["answered"]
+
+
+def test_dead_daemon_callers_fall_back_and_the_next_daemon_closes_them_once(rig):
+    caller(rig, "1", "5")  # in the queue's waiting loop
+    caller(rig, "1", number="13800000002", at=3.0)  # in the main menu
+    rig.run(10)
+    assert {c.phase for c in rig.cc.calls.values()} == {"queued", "ivr"}
+    rig.kill_daemon()
+    rig.run(WATCHDOG - 12)
+    assert fallbacks(rig) == []  # still within the last deadline the daemon gave
+    rig.run(15)
+    fell = fallbacks(rig)
+    assert len(fell) == 2  # apologised to, and in the plain Asterisk queue
+    # A caller arriving once the heartbeat is stale never enters AsyncAGI.
+    caller(rig, "1", number="13800000003", at=1.0)
+    rig.run(10)
+    late = next(c for c in rig.sim.core.channels.values()
+                if c.caller_num == "13800000003" and c.name.endswith(";1"))
+    assert late.application == "Queue" and late.agi is None
+    assert rig.final_records() == {}  # nobody has written anything yet
+
+    rig.start_daemon()
+    rig.run(5)
+    records = rig.final_records()
+    assert sorted(r.caller for r in records.values()) == ["13800000002", "13912345678"]
+    assert {r.outcome for r in records.values()} == {"system_failure"}
+    assert all(r.notes.startswith("fallback:") for r in records.values())
+    assert rig.cc.calls == {} and rig.cc.acd.waiting() == []
+    rig.run(60)  # their hangups from the fallback queue change nothing
+    for c in list(rig.sim.core.channels.values()):
+        rig.sim.core.hangup_by_actor(c)
+    rig.run(5)
+    finals = [r["call_id"] for r in rig.saved if r.get("final")]
+    assert len(finals) == len(set(finals)) == 2
+    # The heartbeat is fresh again: the next caller is ours.
+    caller(rig, "1", number="13800000004", at=1.0)
+    rig.run(5)
+    assert [c.caller for c in rig.cc.calls.values()] == ["13800000004"]
+
+
+def test_a_server_that_stops_refreshing_learns_of_the_fallback_from_the_userevent(rig):
+    rig.sim.add_phone(PhoneScript("1007", AgentBehaviour(answer_after=1.0, talk=5.0)))
+    rig.run(1)
+    caller(rig, "1", "5")  # waits: 1007 is not logged in
+    rig.run(10)
+    rig.safety.stop()  # alive and linked, but no longer refreshing (a hung loop)
+    rig.run(WATCHDOG + 5)
+    assert len(fallbacks(rig)) == 1
+    (rec,) = rig.final_records().values()
+    assert (rec.outcome, rec.notes) == ("system_failure", "fallback: watchdog")
+    assert rig.cc.calls == {} and rig.cc.acd.waiting() == []
+    # Nothing is reserved for it: the agent who logs in now is simply ready.
+    rig.cc.acd.login("1007")
+    rig.run(1)
+    assert rig.cc.acd.agent("1007").state is AgentState.READY

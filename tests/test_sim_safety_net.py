@@ -1,0 +1,141 @@
+"""The dialplan's safety net as the simulator runs it (deploy/asterisk/extensions.conf).
+
+No trace covers it; the behaviour follows Asterisk 22's documentation:
+TIMEOUT(absolute) and AbsoluteTimeout end the running application as if hung
+up and continue at ``T,1``; ``UserEvent`` is the channel snapshot, ``UserEvent``
+and the body headers; ``${EPOCH}`` and Getvar EPOCH read Asterisk's clock.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.task import Clock
+
+from server.sim import AgentBehaviour, CallerScript, Simulator
+from server.sim.dialplan import evaluate
+from tests.sim_support import Harness
+
+NOW = 1_795_823_000.0  # a real epoch: an unset heartbeat is then long stale
+
+
+def harness(heartbeat: float | None) -> Harness:
+    clock = Clock()
+    clock.advance(NOW)
+    sim = Simulator(clock)  # the shipped dialplan, HOTLINE_WATCHDOG=30
+    h = Harness(sim, clock)
+    if heartbeat is not None:
+        h.send("Setvar", {"Variable": "HOTLINE_ALIVE_UNTIL", "Value": str(int(heartbeat))}, "hb")
+    return h
+
+
+def arrive(h: Harness, number: str = "13900000001") -> str:
+    h.sim.add_caller(CallerScript(number, arrive_at=h.sim.uptime() + 0.5))
+    h.run(1.0)
+    return next(c.name for c in h.sim.core.channels.values()
+                if c.caller_num == number and c.name.endswith(";1"))
+
+
+def names(h: Harness) -> list[str]:
+    return [m.name for m in h.client.events() if m.name != "DeviceStateChange"]
+
+
+def test_comparisons_are_numeric_when_both_sides_are_numbers():
+    assert evaluate("$[1795823000 > 0]") is True
+    assert evaluate("$[1795823000 > 01795823030]") is False  # 0${VAR} reads as a number
+    assert evaluate("$[10 > 9]") is True  # not "10" < "9" as strings
+    assert evaluate('$["abc" < "abd"]') is True
+    assert evaluate('$["${X}" = ""]'.replace("${X}", "")) is True
+    assert evaluate("$[5 <= 5]") and evaluate("$[5 >= 6]") is False
+    assert evaluate("$[3 != 3]") is False
+
+
+def test_getvar_epoch_without_a_channel_reads_asterisks_clock():
+    h = harness(None)
+    h.send("Getvar", {"Variable": "EPOCH"}, "e1")
+    reply = h.client.responses()[-1]
+    assert (reply["Response"], reply["Variable"], reply["Value"]) == (
+        "Success", "EPOCH", str(int(NOW)))
+
+
+def test_without_a_heartbeat_the_caller_never_enters_asyncagi():
+    h = harness(None)
+    chan = arrive(h)
+    assert "AsyncAGIStart" not in names(h)
+    fell = h.client.events("UserEvent")[-1]
+    assert (fell["Channel"], fell["UserEvent"], fell["Reason"]) == (
+        chan, "HotlineFallback", "server-down")
+    h.run(5.0)  # sorry-system-busy (2 s default length), then the plain queue
+    assert h.client.events("MusicOnHoldStart")[-1]["Channel"] == chan
+    assert h.sim.core.channels[chan].application == "Queue"
+
+
+def test_a_fresh_heartbeat_lets_the_caller_in_and_a_stale_one_does_not():
+    h = harness(NOW + 30)
+    first = arrive(h, "13900000001")
+    assert h.client.events("AsyncAGIStart")[-1]["Channel"] == first
+    h.run(40.0)  # the heartbeat is now 11 s stale and nobody refreshed it
+    second = arrive(h, "13900000002")
+    assert all(m["Channel"] != second for m in h.client.events("AsyncAGIStart"))
+    assert h.client.events("UserEvent")[-1]["Channel"] == second
+
+
+def test_an_unrefreshed_caller_in_asyncagi_falls_back_after_the_watchdog():
+    h = harness(NOW + 3600)
+    chan = arrive(h)
+    entered = h.clock.seconds()
+    h.run(29.0)
+    assert "AsyncAGIEnd" not in names(h)
+    h.run(1.5)
+    tail = names(h)[-2:]
+    assert tail == ["AsyncAGIEnd", "UserEvent"]  # no SoftHangupRequest: not a hangup
+    assert h.sim.core.channels[chan].variables["AGISTATUS"] == "HANGUP"
+    assert h.client.events("UserEvent")[-1]["Reason"] == "watchdog"
+    assert 29.0 < h.clock.seconds() - entered < 31.0
+    h.run(3.0)
+    assert h.sim.core.channels[chan].application == "Queue"
+
+
+def test_absolute_timeout_pushes_the_deadline_and_errors_like_asterisk():
+    h = harness(NOW + 3600)
+    chan = arrive(h)
+    for _ in range(6):  # refreshed every 10 s for a minute: the caller stays with us
+        h.run(10.0)
+        h.send("AbsoluteTimeout", {"Channel": chan, "Timeout": "30"}, "t")
+        assert h.client.responses()[-1]["Message"] == "Timeout Set"
+    assert "AsyncAGIEnd" not in names(h)
+    for fields, message in (({"Timeout": "30"}, "No channel specified"),
+                            ({"Channel": chan, "Timeout": "0"}, "No timeout specified"),
+                            ({"Channel": chan, "Timeout": "soon"}, "No timeout specified"),
+                            ({"Channel": "PJSIP/none-1", "Timeout": "5"}, "No such channel")):
+        h.send("AbsoluteTimeout", fields, "bad")
+        reply = h.client.responses()[-1]
+        assert (reply["Response"], reply["Message"]) == ("Error", message)
+    h.run(31.0)  # the last refresh was not repeated
+    assert h.client.events("UserEvent")[-1]["Reason"] == "watchdog"
+
+
+def test_setvar_on_timeout_absolute_sets_the_deadline_without_a_varset():
+    h = harness(NOW + 3600)
+    chan = arrive(h)
+    before = len(h.client.events("VarSet"))
+    h.send("Setvar", {"Channel": chan, "Variable": "TIMEOUT(absolute)", "Value": "2"}, "s")
+    assert h.client.responses()[-1]["Message"] == "Variable Set"
+    assert len(h.client.events("VarSet")) == before
+    h.run(2.5)
+    assert h.client.events("UserEvent")[-1]["Reason"] == "watchdog"
+
+
+def test_after_a_conversation_the_watchdog_says_goodbye_instead_of_queueing():
+    h = harness(NOW + 3600)
+    h.sim.add_local_agent("1001", AgentBehaviour(answer_after=0.5, talk=2.0))
+    chan = arrive(h)
+    h.send("Setvar", {"Channel": chan, "Variable": "AGENT_IFACE",
+                      "Value": "Local/1001@sim-agents"}, "v")
+    h.send("Redirect", {"Channel": chan, "Context": "acd-connect", "Exten": "s",
+                        "Priority": "1"}, "r")
+    h.run(5.0)  # rang, answered, talked 2 s, the agent hung up: back in AsyncAGI
+    assert h.client.events("AsyncAGIStart")[-1]["Channel"] == chan
+    assert h.client.events("DialEnd")[-1]["DialStatus"] == "ANSWER"
+    h.run(31.0)  # nobody drives the survey
+    assert h.client.events("UserEvent") == []
+    assert chan not in h.sim.core.channels  # goodbye played, then hung up
+    assert h.client.events("Hangup")[-1]["Channel"] in (chan, chan[:-1] + "2")
