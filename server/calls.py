@@ -600,6 +600,11 @@ class CallCenter:
             if call.phase in ("ivr", "queued", "survey") or call.in_farewell:
                 yield call.channel
 
+    @staticmethod
+    def fell_back(channel: Message) -> bool:
+        """The ``CoreShowChannel`` shows the caller in the dialplan's fallback."""
+        return _in_fallback(channel)
+
     def _user_event(self, event: Message) -> None:
         if event.get("UserEvent") != "HotlineFallback":
             return
@@ -620,6 +625,25 @@ class CallCenter:
         if not call.record.snapshot().notes:
             call.record.update(notes=f"fallback: {reason}")
         self._caller_left(call, self.clock.seconds())
+
+    def record_unseen(self, call_id: str, caller: str, dialled: str, entered: float,
+                      note: str) -> None:
+        """A caller who came while no AMI session of ours existed and whom we never
+        saw (the dialplan's AstDB note, server/resync.py): a final record, so the
+        call is counted.  Nothing is known of it past its arrival."""
+        if call_id in self.calls:
+            return
+        rec = CallRecorder(call_id, entered, caller, dialled)
+        rec.update(notes=note)
+        rec.finish(entered, "system_failure")
+        self.counters["calls_ended"] += 1
+        d = defer.maybeDeferred(self._save, rec.to_dict())
+        self.notifier.publish("record", rec.to_dict())
+
+        def written(_):
+            self.counters["records_written"] += 1
+        d.addCallbacks(written, lambda f: self.log.failure(
+            "Record for unseen call {call} not saved", f, call=call_id))
 
     # ---------------------------------------------------------------- after a link loss
 

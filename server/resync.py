@@ -17,7 +17,11 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from server.ami.codec import Message
-from server.ami.protocol import AmiClientProtocol
+from server.ami.protocol import AmiClientProtocol, AmiError
+
+#: AstDB family where the dialplan notes callers who came while no AMI session
+#: of ours was logged in (deploy/asterisk/extensions.conf, [hotline]).
+UNSEEN_FAMILY = "hotline_unseen"
 
 
 class Resync:
@@ -67,7 +71,49 @@ class Resync:
         live = {e.get("Channel", "") for e in channels.events}
         self.calls.agi.forget_missing(live)
         self.calls.reconcile(channels.events)
+        yield self._collect_unseen(proto, channels.events)
         self.down_since = None
         self.resyncs += 1
         self.log.info("Resynced with Asterisk: {n} channels, {d} device states",
                       n=len(live), d=len(devices.events))
+
+    @defer.inlineCallbacks
+    def _collect_unseen(self, proto: AmiClientProtocol, channels: list[Message]):
+        """Callers the dialplan noted in AstDB while we were not logged in.
+
+        A note is deleted first, then acted on (a crash in between loses that
+        one record rather than writing it twice).  Callers we know by now (the
+        reconcile adopted them) or who are still on a channel we will hear from
+        need nothing more; one who fell back to the Asterisk queue, or hung up
+        before we were back, gets a system-failure record.
+        """
+        try:
+            tree = yield proto.sendListAction("DBGetTree", [("Family", UNSEEN_FAMILY)])
+        except AmiError as exc:
+            self.log.warn("Could not read the dialplan's notes of unseen callers: {e}", e=exc)
+            return
+        by_uid = {m.get("Uniqueid", ""): m for m in channels}
+        for entry in tree.events:
+            uid = (entry.get("Key") or "").rsplit("/", 1)[-1]
+            epoch, linkedid, dialled, caller = ((entry.get("Val") or "").split(",", 3)
+                                                + ["", "", "", ""])[:4]
+            call_id = linkedid or uid
+            try:
+                yield proto.sendAction("DBDel", [("Family", UNSEEN_FAMILY), ("Key", uid)])
+            except AmiError as exc:
+                self.log.warn("Could not delete the note of {uid}: {e}", uid=uid, e=exc)
+                continue
+            if not uid or call_id in self.calls.calls:
+                continue
+            channel = by_uid.get(uid)
+            if channel is not None and not self.calls.fell_back(channel):
+                continue  # in AsyncAGI (adopted) or on its way: we hear of it now
+            try:
+                entered = float(epoch)
+            except ValueError:
+                entered = self.clock.seconds()
+            note = ("fallback: server-down" if channel is not None
+                    else "hung up while the server was away")
+            self.log.warn("{call}: came while the server was away ({note})",
+                          call=call_id, note=note)
+            self.calls.record_unseen(call_id, caller, dialled, entered, note)

@@ -95,16 +95,20 @@ def test_dead_daemon_callers_fall_back_and_the_next_daemon_closes_them_once(rig)
     rig.start_daemon()
     rig.run(5)
     records = rig.final_records()
-    assert sorted(r.caller for r in records.values()) == ["13800000002", "13912345678"]
+    assert sorted(r.caller for r in records.values()) == [
+        "13800000002", "13800000003", "13912345678"]
     assert {r.outcome for r in records.values()} == {"system_failure"}
-    assert all(r.notes.startswith("fallback:") for r in records.values())
+    notes = {r.caller: r.notes for r in records.values()}
+    assert notes["13800000003"] == "fallback: server-down"  # noted in AstDB, never ours
+    assert notes["13912345678"] == notes["13800000002"] == (
+        "fallback: seen in the channel list after the link came back")
     assert rig.cc.calls == {} and rig.cc.acd.waiting() == []
     rig.run(60)  # their hangups from the fallback queue change nothing
     for c in list(rig.sim.core.channels.values()):
         rig.sim.core.hangup_by_actor(c)
     rig.run(5)
     finals = [r["call_id"] for r in rig.saved if r.get("final")]
-    assert len(finals) == len(set(finals)) == 2
+    assert len(finals) == len(set(finals)) == 3
     # The heartbeat is fresh again: the next caller is ours.
     caller(rig, "1", number="13800000004", at=1.0)
     rig.run(5)
@@ -126,3 +130,56 @@ def test_a_server_that_stops_refreshing_learns_of_the_fallback_from_the_usereven
     rig.cc.acd.login("1007")
     rig.run(1)
     assert rig.cc.acd.agent("1007").state is AgentState.READY
+
+
+def test_a_caller_who_came_and_went_while_the_daemon_was_dead_still_gets_a_record(rig):
+    rig.kill_daemon()
+    rig.run(2)
+    # No AMI session of ours: the dialplan notes the caller in AstDB, lets them
+    # into AsyncAGI (the heartbeat is still fresh), and nobody hears of it.
+    caller(rig, "1", number="13800000005", patience=1.5, at=0.5)
+    rig.run(5)
+    assert rig.sim.core.channels == {}  # gone before any daemon was back
+    assert len(rig.sim.core.astdb) == 1
+    ((family, uid), value) = next(iter(rig.sim.core.astdb.items()))
+    assert family == "hotline_unseen" and value.endswith(",95598,13800000005")
+    rig.start_daemon()
+    rig.run(3)
+    (rec,) = rig.final_records().values()
+    assert (rec.caller, rec.dialled, rec.outcome) == ("13800000005", "95598", "system_failure")
+    assert rec.notes == "hung up while the server was away"
+    assert rig.sim.core.astdb == {}  # collected once
+    rig.endpoint.drop()  # another login: nothing is recorded twice
+    rig.run(10)
+    assert len([r for r in rig.saved if r.get("final")]) == 1
+
+
+def test_a_caller_noted_while_the_daemon_was_away_is_adopted_not_recorded_twice(rig):
+    rig.sim.add_phone(PhoneScript("1007", AgentBehaviour(answer_after=1.0, talk=5.0)))
+    rig.run(1)
+    rig.cc.acd.login("1007")
+    rig.run(1)  # the router snapshot with 1007 ready reaches the live state
+    rig.kill_daemon()
+    caller(rig, "1", "5", "1", at=0.5)  # waits in AsyncAGI for a daemon
+    rig.run(3)
+    assert len(rig.sim.core.astdb) == 1
+    rig.start_daemon()
+    rig.run(120)
+    (rec,) = rig.final_records().values()
+    assert rec.outcome == "answered" and rec.agent_id == "1007"
+    assert rig.sim.core.astdb == {}
+
+
+def test_a_caller_sent_to_the_fallback_while_the_daemon_was_down_is_recorded(rig):
+    rig.kill_daemon()
+    rig.run(WATCHDOG + 5)  # the heartbeat is stale now
+    caller(rig, "1", number="13800000006", at=0.5)
+    rig.run(8)  # the apology (5 s), then the queue
+    assert [c.caller_num for c in fallbacks(rig)] == ["13800000006"]
+    rig.start_daemon()
+    rig.run(3)
+    (rec,) = rig.final_records().values()
+    assert (rec.caller, rec.outcome, rec.notes) == (
+        "13800000006", "system_failure", "fallback: server-down")
+    assert rig.cc.calls == {}  # app_queue has them; we do not drive them
+    assert rig.sim.core.astdb == {}

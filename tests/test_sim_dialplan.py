@@ -11,12 +11,13 @@ from server.sim.simulator import DEFAULT_DIALPLAN
 def test_shipped_file_parses_with_the_contexts_the_hotline_needs() -> None:
     dp = load(DEFAULT_DIALPLAN)
     hotline = [(s.priority, s.label, s.app) for s in dp.contexts["hotline"]["95598"]]
-    assert hotline[:5] == [(1, None, "Set"), (2, None, "Answer"), (3, None, "GotoIf"),
-                           (4, None, "Set"), (5, "agi", "AGI")]
-    assert [s.app for s in dp.contexts["hotline"]["95598"]][5:] == [
+    assert hotline[:7] == [(1, None, "Set"), (2, None, "Answer"), (3, None, "GotoIf"),
+                           (4, None, "Set"), (5, "seen", "GotoIf"), (6, None, "Set"),
+                           (7, "agi", "AGI")]
+    assert [s.app for s in dp.contexts["hotline"]["95598"]][7:] == [
         "Set", "GotoIf", "GotoIf", "Hangup", "Set", "Goto", "Set", "UserEvent", "Playback",
         "Queue", "Hangup"]
-    assert dp.label_priority("hotline", "95598", "fallback") == 13
+    assert dp.label_priority("hotline", "95598", "fallback") == 15
     assert [s.app for s in dp.contexts["hotline"]["T"]] == ["Set", "Goto"]
     connect = [(s.app, s.data) for s in dp.contexts["acd-connect"]["s"]]
     assert connect == [
@@ -28,6 +29,7 @@ def test_shipped_file_parses_with_the_contexts_the_hotline_needs() -> None:
         ("GotoIf", '$["${AGISTATUS}" = "FAILURE"]?hotline,95598,failed'), ("Hangup", "")]
     assert dp.has_exten("acd-connect", "T")
     assert dp.globals["HOTLINE_WATCHDOG"] == "30"
+    assert dp.globals["HOTLINE_AMI_USER"] == "hotline"  # config/server.yaml ami.username
     assert dp.hints[("agent-phones", "1001")] == "PJSIP/1001"
     cb = [s.app for s in dp.contexts["acd-callback-agent"]["s"]]
     assert cb == ["NoOp", "AGI", "GotoIf", "MixMonitor", "Dial", "StopMixMonitor", "Hangup"]

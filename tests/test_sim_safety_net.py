@@ -139,3 +139,43 @@ def test_after_a_conversation_the_watchdog_says_goodbye_instead_of_queueing():
     assert h.client.events("UserEvent") == []
     assert chan not in h.sim.core.channels  # goodbye played, then hung up
     assert h.client.events("Hangup")[-1]["Channel"] in (chan, chan[:-1] + "2")
+
+
+def test_callers_are_noted_in_astdb_only_while_the_server_is_not_logged_in():
+    clock = Clock()
+    clock.advance(NOW)
+    h = Harness(Simulator(clock), clock)  # logged in as "acd", not the hotline user
+    h.send("Setvar", {"Variable": "HOTLINE_ALIVE_UNTIL", "Value": str(int(NOW + 3600))}, "hb")
+    chan = arrive(h)
+    uid = h.sim.core.channels[chan].uniqueid
+    assert h.sim.core.astdb == {("hotline_unseen", uid): f"{int(NOW)},{uid},95598,13900000001"}
+    h.sim.core.globals["HOTLINE_AMI_USER"] = "acd"  # now "the server" is logged in
+    arrive(h, "13900000002")
+    assert len(h.sim.core.astdb) == 1
+
+
+def test_dbgettree_and_dbdel_answer_like_asterisk():
+    h = harness(NOW + 3600)
+    h.sim.core.astdb.update({("hotline_unseen", "1.1"): "a", ("hotline_unseen", "1.2"): "b",
+                             ("other", "x"): "c"})
+    h.send("DBGetTree", {"Family": "hotline_unseen"}, "t1")
+    msgs = [m for m in h.client.messages if m.action_id == "t1"]
+    assert (msgs[0]["Response"], msgs[0]["EventList"], msgs[0]["Message"]) == (
+        "Success", "start", "Result will follow")
+    rows = [m for m in msgs if m.name == "DBGetTreeResponse"]
+    assert [(m["Key"], m["Val"]) for m in rows] == [("/hotline_unseen/1.1", "a"),
+                                                    ("/hotline_unseen/1.2", "b")]
+    assert [k for k, _ in rows[0].headers] == ["Event", "Key", "Val", "ActionID"]
+    done = msgs[-1]
+    assert (done.name, done["EventList"], done["ListItems"]) == (
+        "DBGetTreeComplete", "Complete", "2")
+    h.send("DBDel", {"Family": "hotline_unseen", "Key": "1.1"}, "d1")
+    assert h.client.responses()[-1]["Message"] == "Key deleted successfully"
+    for fields, message in (({"Key": "1.2"}, "No family specified."),
+                            ({"Family": "hotline_unseen"}, "No key specified."),
+                            ({"Family": "hotline_unseen", "Key": "1.1"},
+                             "Database entry could not be deleted")):
+        h.send("DBDel", fields, "d2")
+        assert (h.client.responses()[-1]["Response"], h.client.responses()[-1]["Message"]) == (
+            "Error", message)
+    assert set(h.sim.core.astdb) == {("hotline_unseen", "1.2"), ("other", "x")}

@@ -118,6 +118,36 @@ def _absolute_timeout(s: AmiSession, m: Message) -> None:
     s.sim.core.set_absolute_timeout(chan, str(timeout))
 
 
+def _db_get_tree(s: AmiSession, m: Message) -> None:
+    # Not traced; as Asterisk 22's main/db.c manager_db_tree_get: a list ack,
+    # one DBGetTreeResponse per entry (Key is the full /family/key, then Val,
+    # then ActionID), DBGetTreeComplete.
+    family, key = (m.get("Family") or "").strip(), (m.get("Key") or "").strip()
+    rows = sorted((f"/{f}/{k}", v) for (f, k), v in s.sim.core.astdb.items()
+                  if (not family or f == family) and (not key or k == key or
+                                                      k.startswith(key + "/")))
+    s.respond(m, "Success", ("EventList", "start"), ("Message", "Result will follow"))
+    for full, value in rows:
+        s.send_list_event("DBGetTreeResponse", m, [("Key", full), ("Val", value)], id_last=True)
+    s.send_list_event("DBGetTreeComplete", m, [("EventList", "Complete"),
+                                               ("ListItems", len(rows))])
+
+
+def _db_del(s: AmiSession, m: Message) -> None:
+    # Not traced; as Asterisk 22's main/db.c manager_dbdel.
+    family, key = m.get("Family") or "", m.get("Key") or ""
+    if not family:
+        s.error(m, "No family specified.")
+        return
+    if not key:
+        s.error(m, "No key specified.")
+        return
+    if s.sim.core.astdb.pop((family, key), None) is None:
+        s.error(m, "Database entry could not be deleted")
+        return
+    s.respond(m, "Success", ("Message", "Key deleted successfully"))
+
+
 def _getvar(s: AmiSession, m: Message) -> None:
     var = m.get("Variable") or ""
     name = m.get("Channel")
@@ -314,6 +344,6 @@ ACTIONS: dict[str, Handler] = {
     "stopmixmonitor": _stop_mixmonitor, "devicestatelist": _device_state_list,
     "originate": _originate, "extensionstatelist": _extension_state_list,
     "extensionstate": _extension_state, "pjsipshowendpoints": _pjsip_show_endpoints,
-    "absolutetimeout": _absolute_timeout,
+    "absolutetimeout": _absolute_timeout, "dbgettree": _db_get_tree, "dbdel": _db_del,
 }
 

@@ -70,6 +70,10 @@ class Core:
         self.legs: dict[str, Callable[[], None]] = {}
         # ChanSpy: spied channel name -> callable() run just before its Hangup.
         self.spies: dict[str, Callable[[], None]] = {}
+        #: AstDB: (family, key) -> value (DB() writes, DBGetTree/DBDel actions)
+        self.astdb: dict[tuple[str, str], str] = {}
+        #: AMI_CLIENT(user,sessions): set by the Simulator (it owns the sessions)
+        self.ami_sessions: Callable[[str], int] = lambda username: 0
         self.dial = None  # set by server.sim.dial.Dialer (it needs the core first)
         self.apps = Applications(self)
 
@@ -158,8 +162,14 @@ class Core:
 
         Writing a function publishes no VarSet (only variables do, Asterisk 22).
         """
-        if name.strip().upper() == "TIMEOUT(ABSOLUTE)":
+        name = name.strip()
+        if name.upper() == "TIMEOUT(ABSOLUTE)":
             self.set_absolute_timeout(chan, value)
+            return True
+        if name.upper().startswith("DB(") and name.endswith(")"):
+            family, _, key = name[3:-1].partition("/")
+            if family and key:  # func_db: "DB requires an argument, DB(<family>/<key>)"
+                self.astdb[(family, key)] = value
             return True
         return False
 
@@ -228,6 +238,10 @@ class Core:
                     "CHANNEL(linkedid)": chan.linkedid}[name]
         if name in chan.variables:
             return chan.variables[name]
+        if name.startswith("AMI_CLIENT(") and name.endswith(")"):
+            user, _, field = name[len("AMI_CLIENT("):-1].partition(",")
+            # manager.c: only "sessions" is supported; anything else logs an error.
+            return str(self.ami_sessions(user.strip())) if field.strip() == "sessions" else ""
         return self.global_value(name)
 
     def global_value(self, name: str) -> str:

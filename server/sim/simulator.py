@@ -69,6 +69,9 @@ class Simulator:
         self.users = {u.username: u for u in (users or [AmiUser("acd", "secret")])}
         self.actions = dict(ACTIONS)
         self.sessions: list[AmiSession] = []
+        self.core.ami_sessions = lambda username: sum(
+            1 for s in self.sessions
+            if s.state == "ready" and s.user is not None and s.user.username == username)
         self.callers: list[CallerActor] = []
 
     def without_safety_net(self) -> Simulator:
