@@ -903,9 +903,13 @@ class CallCenter:
         from server.records.model import CallRecord
 
         restored = 0
-        for call_id, state in live.get("call", {}).items():
+        for call_id, state in list(live.get("call", {}).items()):
             raw = records.get(call_id)
             if raw is None:
+                # Its record is final (or gone): a delete lost with the old process or
+                # in a Redis outage.  Drop the entry, or every restart would skip it again.
+                if self.live is not None:
+                    self.live.delete("call", call_id).addErrback(self._live_failed, call_id)
                 continue
             try:
                 ivr = IvrSession.restore(self.cfg.ivr, state["ivr"], is_open=self._is_open,

@@ -157,3 +157,15 @@ def test_wrap_up_that_ended_before_the_kill_lets_the_record_finish():
     assert rec.outcome == "answered"
     assert rig.durations(rec).acw_s == pytest.approx(wrapup)
     rig.stop()
+
+
+def test_live_state_of_a_call_already_final_is_dropped_at_restore(rig):
+    caller(rig, "1", patience=3.0)  # hangs up in the menu
+    rig.run(10)
+    (rec,) = rig.final_records().values()
+    # A delete that never reached Redis (lost with a killed process): the entry is stale.
+    rig.live.data.setdefault("call", {})[rec.call_id] = {"channel": "Local/x;1", "phase": "ivr"}
+    rig.kill_daemon()
+    assert rig.start_daemon() == 0
+    assert rec.call_id not in rig.live.data.get("call", {})
+    assert rig.cc.calls == {}
