@@ -122,6 +122,10 @@ class CallCenter:
         self._router_save = None  # a pending debounced save of the router snapshot
         self._live_dirty: set[str] = set()  # calls whose live state Redis refused
         self._live_retry = None
+        # One live-state write per call in flight: pooled Redis connections could
+        # otherwise run a put after the delete that followed it (a stale entry).
+        self._live_busy: set[str] = set()
+        self._live_next: dict[str, dict | None] = {}  # the newest state waiting its turn
         self.notifier = notifier if notifier is not None else Notifier()
         self.cfg = cfg
         self.ami = ami
@@ -836,19 +840,32 @@ class CallCenter:
         """Keep what a restarted server needs to re-adopt this call, and the router's places."""
         if self.live is None:
             return
-        if final:
-            d = self.live.delete("call", call.id)
-        else:
-            d = self.live.put("call", call.id, {
-                "channel": call.channel, "caller": call.caller, "dialled": call.dialled,
-                "phase": call.phase, "queue": call.queue, "intent": call.intent,
-                "priority": call.priority, "account": call.account,
-                "agent_id": call.agent_id, "agent_channel": call.agent_channel,
-                "talked": call.talked, "wrap_done": call.wrap_done, "outcome": call.outcome,
-                "ivr": call.ivr.snapshot(),
-                "uniqueid": call.session.uniqueid if call.session else ""})
-        d.addErrback(self._live_failed, call.id)
+        self._write_live(call.id, None if final else {
+            "channel": call.channel, "caller": call.caller, "dialled": call.dialled,
+            "phase": call.phase, "queue": call.queue, "intent": call.intent,
+            "priority": call.priority, "account": call.account,
+            "agent_id": call.agent_id, "agent_channel": call.agent_channel,
+            "talked": call.talked, "wrap_done": call.wrap_done, "outcome": call.outcome,
+            "ivr": call.ivr.snapshot(),
+            "uniqueid": call.session.uniqueid if call.session else ""})
         self._schedule_router_save()
+
+    def _write_live(self, call_id: str, state: dict | None) -> None:
+        """Put ``state`` (None: delete) after any write of this call still in flight;
+        writes queued meanwhile collapse into the newest."""
+        if call_id in self._live_busy:
+            self._live_next[call_id] = state
+            return
+        self._live_busy.add(call_id)
+        d = (self.live.delete("call", call_id) if state is None
+             else self.live.put("call", call_id, state))
+        d.addErrback(self._live_failed, call_id)
+
+        def next_one(_):
+            self._live_busy.discard(call_id)
+            if call_id in self._live_next:
+                self._write_live(call_id, self._live_next.pop(call_id))
+        d.addBoth(next_one)
 
     def _live_failed(self, failure, call_id: str) -> None:
         """Redis refused a live-state write: try again with the then-current state.
@@ -868,7 +885,7 @@ class CallCenter:
         for call_id in dirty:
             call = self.calls.get(call_id)
             if call is None:  # ended meanwhile: its entry must go
-                self.live.delete("call", call_id).addErrback(self._live_failed, call_id)
+                self._write_live(call_id, None)
             else:
                 self._save_live(call)
 
@@ -909,7 +926,7 @@ class CallCenter:
                 # Its record is final (or gone): a delete lost with the old process or
                 # in a Redis outage.  Drop the entry, or every restart would skip it again.
                 if self.live is not None:
-                    self.live.delete("call", call_id).addErrback(self._live_failed, call_id)
+                    self._write_live(call_id, None)
                 continue
             try:
                 ivr = IvrSession.restore(self.cfg.ivr, state["ivr"], is_open=self._is_open,

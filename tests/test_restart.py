@@ -169,3 +169,53 @@ def test_live_state_of_a_call_already_final_is_dropped_at_restore(rig):
     assert rig.start_daemon() == 0
     assert rec.call_id not in rig.live.data.get("call", {})
     assert rig.cc.calls == {}
+
+
+class _HeldLive:
+    """A live store whose writes complete only when the test says so, in any order."""
+
+    def __init__(self) -> None:
+        from twisted.internet import defer
+
+        self.defer = defer
+        self.issued: list[tuple[str, str, object]] = []
+        self.pending: list = []
+        self.data: dict[str, dict] = {}
+
+    def _op(self, kind, id, apply):
+        d = self.defer.Deferred()
+        self.pending.append((d, apply))
+        return d
+
+    def put(self, kind, id, state):
+        self.issued.append(("put", id, state.get("phase")))
+        return self._op(kind, id, lambda: self.data.__setitem__(id, state))
+
+    def delete(self, kind, id):
+        self.issued.append(("delete", id, None))
+        return self._op(kind, id, lambda: self.data.pop(id, None))
+
+    def finish_newest_first(self) -> None:
+        while self.pending:
+            batch, self.pending = self.pending, []
+            for d, apply in reversed(batch):
+                apply()
+                d.callback(None)
+
+
+def test_live_writes_of_one_call_never_overtake_each_other():
+    from tests.e2e_support import Rig
+
+    rig = Rig()
+    live = _HeldLive()
+    rig.cc.live = live
+    caller(rig, "1", patience=4.0)  # several phase changes, then a hangup: the delete
+    rig.run(10)
+    (rec,) = rig.final_records().values()
+    ops = [op for op, cid, _ in live.issued if cid == rec.call_id]
+    # One write in flight: everything after the first waits, and collapses.
+    assert ops == ["put"]
+    live.finish_newest_first()
+    ops = [op for op, cid, _ in live.issued if cid == rec.call_id]
+    assert ops[-1] == "delete" and len(ops) == 2
+    assert rec.call_id not in live.data  # without the ordering a late put would remain
