@@ -312,3 +312,51 @@ def test_live_figures_memory_is_bounded():
     assert len(figures._records) <= live.MAX_RECORDS
     assert figures.record(f"c{live.MAX_RECORDS + 499}") is not None  # the newest kept
     assert figures.record("c0") is None  # the oldest went first
+    # The figures still see every call: summaries outlive the whole records.
+    assert len(figures._done) == live.MAX_RECORDS + 500
+    assert "c0" in {c["call_id"] for c in figures.previous_calls("13800000000")}
+
+
+def test_live_figures_keep_a_small_summary_per_call_and_the_same_figures():
+    import tracemalloc
+
+    from twisted.internet.task import Clock
+
+    from server.config import load_config
+    from server.records.model import CallRecorder
+    from server.web import live
+
+    clock = Clock()
+    clock.advance(1_795_800_000)
+    cfg = load_config(live.__file__.rsplit("/server/", 1)[0] + "/config", environ={})
+
+    def call(i: int, t: float) -> dict:
+        rec = CallRecorder(f"c{i}", t, "13800000001", "95598")
+        rec.enqueued(t + 5, "fault", 60)
+        rec.offer(t + 9, "1002", t + 6, "no_answer")
+        rec.offer(t + 14, "1001", t + 10, "answered")
+        rec.answered(t + 14, "1001", "agent")
+        rec.hold_start(t + 20)
+        rec.hold_end(t + 30)
+        rec.bridge_end(t + 74, "agent")
+        rec.wrap_up_end(t + 104, "resolved")
+        rec.finish(t + 80, "answered")
+        return rec.to_dict()
+
+    figures = live.LiveFigures(clock, cfg)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    n = 3 * live.MAX_RECORDS
+    for i in range(n):
+        figures.add_record(call(i, clock.seconds() - 600))
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    # Whole records for the newest MAX_RECORDS only; well under 1 KB for each other call.
+    per_call = (grown - live.MAX_RECORDS * 5000) / n
+    assert per_call < 1000, per_call
+    today = figures.agent_today("1001")
+    assert (today["handled"], today["talk_s"], today["hold_s"], today["acw_s"]) == (
+        n, 50.0 * n, 10.0 * n, 30.0 * n)
+    assert figures.agent_today("1002")["missed_offers"] == n
+    within = 9 <= cfg.acd.queues["fault"].service_level.threshold_s  # answered after 9 s
+    assert figures.recent_service_level("fault") == (1.0 if within else 0.0)

@@ -4,8 +4,10 @@ Fed only by Notifier publications (``call`` phases and final ``record``s), so it
 needs no polling and no Redis round trip on the hot path:
 
 * arrivals per queue (``call`` phase ``queued``) for the Erlang C arrival rate;
-* final records of the last 7 days, for an agent's figures today, the service
-  level of the last 15 minutes and the screen-pop's previous calls from a number.
+* a summary of each final call of the last 7 days (bounded), for an agent's
+  figures today, the service level of the last 15 minutes and the screen-pop's
+  previous calls from a number; the newest final records whole, for a
+  disposition set after the call.
 
 Only what happened since this process started is here: after a restart the
 15-minute figures refill within 15 minutes; the 7-day history starts empty
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,13 +29,61 @@ from server.records.model import CallRecord
 
 HISTORY_S = 7 * 86400.0
 WINDOW_S = 15 * 60.0
-# A hard bound on memory (~5 KB a record): at 30 calls/s this holds ~11 minutes;
-# older history (the screen-pop's 7 days) then comes only from what is left.
-MAX_RECORDS = 20_000
+# Hard bounds on memory.  Each final call keeps a small summary (~0.5 KB: what the
+# figures below read); 50,000 of them cover a busy provincial centre's day, or
+# ~28 minutes at 30 calls/s.  Whole records (~3-5 KB, for an agent who sets the
+# disposition after the call) are kept for the newest 2,000 only.
+MAX_SUMMARIES = 50_000
+MAX_RECORDS = 2_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    """A final call, reduced to what the desk and the wallboard figures need."""
+
+    call_id: str
+    version: int
+    arrived: float
+    caller: str
+    intent: str | None
+    outcome: str | None
+    disposition: str | None
+    agent_id: str | None
+    answered: float | None  # the first "answered"
+    abandoned: float | None  # the first "abandoned"
+    talk_s: float
+    hold_s: float
+    acw_s: float
+    missed_by: tuple[str, ...]  # agents who were offered it and did not answer
+    entered: tuple[tuple[str, float], ...]  # (queue, first time it entered that queue)
+
+    @classmethod
+    def of(cls, rec: CallRecord) -> _Done:
+        answered = _first(rec, "answered")
+        d = compute_durations(rec.timeline) if answered is not None else None
+        entered: dict[str, float] = {}
+        for e in rec.timeline:
+            if e.kind == "enqueued" and e.details.get("queue") not in entered:
+                entered[e.details.get("queue")] = e.t
+        return cls(
+            rec.call_id, rec.version, rec.timeline[0].t if rec.timeline else 0.0, rec.caller,
+            rec.intent, rec.outcome, rec.disposition, rec.agent_id, answered,
+            _first(rec, "abandoned"), d.talk_s if d else 0.0, d.hold_s if d else 0.0,
+            d.acw_s if d else 0.0,
+            tuple(e.details.get("agent") for e in rec.timeline if e.kind == "offer"
+                  and e.details.get("outcome") != "answered"),
+            tuple(entered.items()))
 
 
 def _first(rec: CallRecord, kind: str) -> float | None:
     return next((e.t for e in rec.timeline if e.kind == kind), None)
+
+
+def _bound(cache: dict, limit: int) -> None:
+    """Drop the oldest tenth (insertion order) once over ``limit``: amortised O(1)."""
+    if len(cache) > limit:
+        for key in list(cache)[:len(cache) - limit * 9 // 10]:
+            del cache[key]
 
 
 class LiveFigures:
@@ -40,7 +91,8 @@ class LiveFigures:
         self.clock, self.cfg = clock, cfg
         self.tz = ZoneInfo(cfg.acd.policy.timezone)
         self._arrivals: dict[str, deque[float]] = {}
-        self._records: dict[str, CallRecord] = {}  # call_id -> latest final version
+        self._done: dict[str, _Done] = {}  # call_id -> summary of its latest final version
+        self._records: dict[str, CallRecord] = {}  # the newest final records, whole
 
     # ------------------------------------------------------------ notifier input
     def on_publish(self, topic: str, payload: dict[str, Any]) -> None:
@@ -51,26 +103,23 @@ class LiveFigures:
 
     def add_record(self, raw: dict[str, Any]) -> None:
         rec = CallRecord.from_dict(raw)
-        old = self._records.get(rec.call_id)
-        if old is None or old.version < rec.version:
-            self._records[rec.call_id] = rec
-        if len(self._records) > MAX_RECORDS:
-            self._trim()
+        old = self._done.get(rec.call_id)
+        if old is not None and old.version >= rec.version:
+            return
+        horizon = self.clock.seconds() - HISTORY_S
+        self._done.pop(rec.call_id, None)  # re-inserted as the newest
+        self._done[rec.call_id] = _Done.of(rec)
+        self._records.pop(rec.call_id, None)
+        self._records[rec.call_id] = rec
+        if len(self._done) > MAX_SUMMARIES:
+            for cid in [c for c, d in self._done.items() if d.arrived < horizon]:
+                del self._done[cid]
+        _bound(self._done, MAX_SUMMARIES)
+        _bound(self._records, MAX_RECORDS)
 
     def record(self, call_id: str) -> CallRecord | None:
+        """The whole final record of one of the newest calls (None if older)."""
         return self._records.get(call_id)
-
-    def _trim(self) -> None:
-        horizon = self.clock.seconds() - HISTORY_S
-        for cid in [c for c, r in self._records.items() if (r.timeline[0].t if r.timeline
-                                                            else 0) < horizon]:
-            del self._records[cid]
-        # Still full: drop the oldest tenth at once (insertion order), so the
-        # scan above runs once per 2,000 records, not on every one.
-        excess = len(self._records) - MAX_RECORDS * 9 // 10
-        if excess > 0:
-            for cid in list(self._records)[:excess]:
-                del self._records[cid]
 
     # ------------------------------------------------------------ figures
     def day_start(self) -> float:
@@ -82,16 +131,12 @@ class LiveFigures:
         handled = 0
         talk = hold = acw = 0.0
         missed = 0
-        for rec in self._records.values():
-            arrived = rec.timeline[0].t if rec.timeline else 0.0
-            if arrived < since:
+        for d in self._done.values():
+            if d.arrived < since:
                 continue
-            missed += sum(1 for e in rec.timeline if e.kind == "offer"
-                          and e.details.get("agent") == agent_id
-                          and e.details.get("outcome") != "answered")
-            if rec.agent_id != agent_id or _first(rec, "answered") is None:
+            missed += d.missed_by.count(agent_id)
+            if d.agent_id != agent_id or d.answered is None:
                 continue
-            d = compute_durations(rec.timeline)
             handled += 1
             talk, hold, acw = talk + d.talk_s, hold + d.hold_s, acw + d.acw_s
         return {"agent_id": agent_id, "since": since, "handled": handled,
@@ -103,11 +148,10 @@ class LiveFigures:
         if not number:
             return []
         horizon = self.clock.seconds() - HISTORY_S
-        out = [{"call_id": r.call_id, "arrived": r.timeline[0].t, "intent": r.intent,
-                "outcome": r.outcome, "disposition": r.disposition, "agent_id": r.agent_id}
-               for r in self._records.values()
-               if r.caller == number and r.call_id != exclude and r.timeline
-               and r.timeline[0].t >= horizon]
+        out = [{"call_id": d.call_id, "arrived": d.arrived, "intent": d.intent,
+                "outcome": d.outcome, "disposition": d.disposition, "agent_id": d.agent_id}
+               for d in self._done.values()
+               if d.caller == number and d.call_id != exclude and d.arrived >= horizon]
         return sorted(out, key=lambda c: c["arrived"], reverse=True)
 
     def arrival_rate(self, queue: str) -> float:
@@ -127,16 +171,14 @@ class LiveFigures:
         short = self.cfg.acd.policy.short_abandon_s
         since = self.clock.seconds() - WINDOW_S
         within = denominator = 0
-        for rec in self._records.values():
-            entered = next((e.t for e in rec.timeline if e.kind == "enqueued"
-                            and e.details.get("queue") == queue), None)
+        for d in self._done.values():
+            entered = next((t for name, t in d.entered if name == queue), None)
             if entered is None or entered < since:
                 continue
-            answered, abandoned = _first(rec, "answered"), _first(rec, "abandoned")
-            if answered is None and abandoned is not None and abandoned - entered < short:
+            if d.answered is None and d.abandoned is not None and d.abandoned - entered < short:
                 continue
             denominator += 1
-            if answered is not None and answered - entered <= q.service_level.threshold_s:
+            if d.answered is not None and d.answered - entered <= q.service_level.threshold_s:
                 within += 1
         return within / denominator if denominator else None
 
