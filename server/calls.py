@@ -150,6 +150,7 @@ class CallCenter:
         self.counters: dict[str, int] = {
             "ivr_entered": 0, "ivr_finished": 0, "ivr_deflected": 0, "ivr_self_service": 0,
             "ivr_fell_back": 0, "ivr_hangup": 0, "records_written": 0, "calls_ended": 0,
+            "safety_fallbacks": 0, "unseen_calls": 0,
         }
         router = ami.router
         for name, handler in (("DialBegin", self._dial_begin), ("DialEnd", self._dial_end),
@@ -624,6 +625,7 @@ class CallCenter:
         """
         self.log.warn("{call}: the dialplan fell back to the Asterisk queue ({reason}) "
                       "in phase {phase}", call=call.id, reason=reason, phase=call.phase)
+        self.counters["safety_fallbacks"] += 1
         call.outcome = "system_failure"
         call.system_failure = True
         if not call.record.snapshot().notes:
@@ -637,6 +639,7 @@ class CallCenter:
         call is counted.  Nothing is known of it past its arrival."""
         if call_id in self.calls:
             return
+        self.counters["safety_fallbacks" if note.startswith("fallback") else "unseen_calls"] += 1
         rec = CallRecorder(call_id, entered, caller, dialled)
         rec.update(notes=note)
         rec.finish(entered, "system_failure")

@@ -70,6 +70,11 @@ _IVR_COUNTERS = {
     "ivr_hangup": ("hotline_ivr_hangups", "Callers who hung up in the IVR"),
     "calls_ended": ("hotline_calls_ended", "Calls whose final record was made"),
     "records_written": ("hotline_records_written", "Final records accepted by the store"),
+    "safety_fallbacks": ("hotline_safety_net_fallbacks",
+                         "Callers the dialplan's safety net took to the plain Asterisk queue "
+                         "(server down or silent, AGI failure)"),
+    "unseen_calls": ("hotline_unseen_calls",
+                     "Callers who came and went while the server had no AMI session"),
 }
 
 

@@ -100,6 +100,7 @@ def test_dead_daemon_callers_fall_back_and_the_next_daemon_closes_them_once(rig)
     assert {r.outcome for r in records.values()} == {"system_failure"}
     notes = {r.caller: r.notes for r in records.values()}
     assert notes["13800000003"] == "fallback: server-down"  # noted in AstDB, never ours
+    assert rig.cc.counters["safety_fallbacks"] == 3  # hotline_safety_net_fallbacks_total
     assert notes["13912345678"] == notes["13800000002"] == (
         "fallback: seen in the channel list after the link came back")
     assert rig.cc.calls == {} and rig.cc.acd.waiting() == []
@@ -148,6 +149,7 @@ def test_a_caller_who_came_and_went_while_the_daemon_was_dead_still_gets_a_recor
     (rec,) = rig.final_records().values()
     assert (rec.caller, rec.dialled, rec.outcome) == ("13800000005", "95598", "system_failure")
     assert rec.notes == "hung up while the server was away"
+    assert (rig.cc.counters["unseen_calls"], rig.cc.counters["safety_fallbacks"]) == (1, 0)
     assert rig.sim.core.astdb == {}  # collected once
     rig.endpoint.drop()  # another login: nothing is recorded twice
     rig.run(10)
