@@ -966,8 +966,12 @@ class CallCenter:
             # A wrap-up the router no longer holds ended while we were away.
             if call.agent_id and not call.wrap_done and call.phase in ("survey", "ended"):
                 view = self.acd.agent(call.agent_id)
-                if view.item_id != call.id or view.state not in (AgentState.ON_CALL,
-                                                                  AgentState.WRAP_UP):
+                if view.item_id == call.id and view.state is AgentState.ON_CALL:
+                    # The snapshot predates the end of the conversation (it is
+                    # debounced; the call's own state is not): end it now, or the
+                    # agent would stay on a call that is over.
+                    self.acd.call_ended(call.id)
+                elif view.item_id != call.id or view.state is not AgentState.WRAP_UP:
                     self._wrap_ended(call)
         self.log.info("Restored {n} live calls from Redis", n=restored)
         return restored

@@ -219,3 +219,24 @@ def test_live_writes_of_one_call_never_overtake_each_other():
     ops = [op for op, cid, _ in live.issued if cid == rec.call_id]
     assert ops[-1] == "delete" and len(ops) == 2
     assert rec.call_id not in live.data  # without the ordering a late put would remain
+
+
+def test_router_snapshot_older_than_the_end_of_the_conversation_frees_the_agent(rig):
+    rig.sim.add_phone(PhoneScript("1007", AgentBehaviour(answer_after=1.0, talk=6.0)))
+    rig.run(1)
+    rig.cc.acd.login("1007")
+    caller(rig, "1", "5")  # no survey key: the caller stays a while in the survey
+    for _ in range(400):
+        rig.run(0.05)
+        if rig.cc.acd.agent("1007").state is AgentState.WRAP_UP:
+            break
+    assert rig.cc.acd.agent("1007").state is AgentState.WRAP_UP
+    # Killed within the router snapshot's debounce: Redis still says "on call".
+    assert rig.live.data["router"]["snapshot"] and rig.cc._router_save is not None
+    rig.kill_daemon()
+    rig.start_daemon()
+    assert rig.cc.acd.agent("1007").state is AgentState.WRAP_UP
+    rig.run(120)
+    assert rig.cc.acd.agent("1007").state is AgentState.READY
+    (rec,) = rig.final_records().values()
+    assert rec.outcome == "answered" and rig.cc.calls == {}

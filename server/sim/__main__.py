@@ -187,7 +187,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = {"uptime": sim.uptime(), "port": port,
                       "entered": log.entered, "gone": log.gone,
                       "calls_started": s.calls_started, "calls_active": s.calls_active,
-                      "channels_active": s.channels_active, "sessions": s.sessions, **extra}
+                      "channels_active": s.channels_active, "sessions": s.sessions,
+                      # what a caller left on the line is doing (for the soak's verdicts)
+                      "channels": [{"name": c.name, "uniqueid": c.uniqueid,
+                                    "where": f"{c.context},{c.exten},{c.priority}",
+                                    "application": c.application, "data": c.app_data,
+                                    "agi": c.agi.current.command if c.agi and c.agi.current
+                                    else None,
+                                    "agi_queued": [q.command for q in
+                                                   sim.core.agi_queue(c)][:5]
+                                    if sim.core.has_agi(c) else []}
+                                   for c in list(sim.core.channels.values())[:50]],
+                      **extra}
             tmp = args.status_file + ".tmp"
             with open(tmp, "w", encoding="utf-8") as fh:
                 json.dump(status, fh)
