@@ -783,6 +783,21 @@ class CallCenter:
         call.session, call.needs_resume = session, False
         self.log.info("{call}: resuming in phase {phase} after reconnect", call=call.id,
                       phase=call.phase)
+        # A command the lost link or the killed process left running or queued on
+        # the channel runs before anything sent now, and a queued one outlives a
+        # Redirect into the next AsyncAGI (trace 08): after the conversation the
+        # caller would hear it instead of the survey.  So probe with a NOOP first;
+        # it is all that can be left behind.
+        d = self.agi.run(session, "NOOP")
+        d.addCallbacks(self._resume_now, self._agi_failed, callbackArgs=(call, session),
+                       errbackArgs=(call,))
+        d.addErrback(self._crashed, call)
+
+    def _resume_now(self, _result, call: Call, session: AgiSession) -> None:
+        """The channel's AGI queue is ours alone again: carry on at the safe point."""
+        if call.caller_gone or call.session is not session:
+            return
+        now = self.clock.seconds()
         if call.in_farewell:
             call.in_farewell = False
             self._farewell(call)

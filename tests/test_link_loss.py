@@ -36,8 +36,10 @@ def test_caller_in_the_menu_hears_it_again_after_the_link_comes_back(rig):
     rig.run(30)  # backoff, reconnect, login, resync
     assert rig.service.connected and rig.resync.resyncs == 2
     after = rig.ami.agi_commands()[len(before):]
-    # The menu replays in the caller's language: a safe point, nothing lost.
-    assert after[:2] == ["SET VARIABLE CHANNEL(language) zh", "GET DATA hotline/main-menu 5000 1"]
+    # A NOOP drains what the lost link left on the channel, then the menu replays
+    # in the caller's language: a safe point, nothing lost.
+    assert after[:3] == ["NOOP", "SET VARIABLE CHANNEL(language) zh",
+                         "GET DATA hotline/main-menu 5000 1"]
 
 
 def test_redirect_is_never_sent_twice_across_a_reconnect(rig):
@@ -156,3 +158,23 @@ def test_caller_hearing_goodbye_when_the_link_drops_is_still_hung_up(rig):
     rec = one_record(rig)
     assert rec.outcome == "self_service"
     assert rig.cc.calls == {}
+
+
+def test_nothing_stale_plays_after_the_conversation_when_a_reconnect_came_mid_music(rig):
+    rig.sim.add_phone(PhoneScript("1007", AgentBehaviour(answer_after=1.0, talk=5.0)))
+    rig.run(1)
+    caller(rig, "1", "5")  # suggestions; nobody logged in: the waiting loop's music
+    rig.run(15)
+    assert rig.ami.agi_commands()[-1].startswith("EXEC MusicOnHold")
+    rig.endpoint.drop()  # the music chunk keeps playing in Asterisk
+    rig.run(5)
+    assert rig.service.connected
+    rig.cc.acd.login("1007")  # offered while the old chunk still plays
+    rig.run(12)  # rings, answered, 5 s of talk, the agent hangs up: the survey
+    (chan,) = [c for c in rig.sim.core.channels.values() if c.name.endswith(";1")]
+    # Only the probe could be left queued behind the Redirect; it ran at once, so
+    # the caller hears the survey now, not a stale minute of music.
+    assert chan.agi is not None and chan.agi.current is not None
+    assert chan.agi.current.command == "GET DATA hotline/survey 5000 1"
+    rig.run(60)
+    assert [r.outcome for r in rig.final_records().values()] == ["answered"]

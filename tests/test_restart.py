@@ -37,7 +37,11 @@ def test_waiting_caller_keeps_place_and_enqueue_time_across_a_restart(rig):
     assert rig.start_daemon() == 2
     assert [w.id for w in rig.cc.acd.waiting()] == waiting
     assert {w.id: w.enqueued_at for w in rig.cc.acd.waiting()} == enqueued
-    # Both callers hear the waiting loop again from the new daemon.
+    # The new daemon probes each channel first (the old daemon's music may still be
+    # playing), then both callers hear the waiting loop again.
+    assert rig.ami.agi_commands() == ["NOOP", "NOOP"]
+    chunk = int(rig.cfg.acd.queues["suggestions"].announce_interval_s)
+    rig.run(chunk)
     moh = [c for c in rig.ami.agi_commands() if c.startswith("EXEC MusicOnHold")]
     assert len(moh) == 2
     rig.cc.acd.login("1007")
@@ -61,10 +65,10 @@ def test_caller_in_the_menu_resumes_at_the_current_menu(rig):
     rig.kill_daemon()
     rig.run(2)
     assert rig.start_daemon() == 1
-    # The old daemon's GET DATA is still running in Asterisk; ours queue behind it.
+    # The old daemon's GET DATA is still running in Asterisk; our NOOP waits behind it.
     rig.run(20)
     commands = rig.ami.agi_commands()  # the new daemon's commands only
-    assert commands[:2] == ["SET VARIABLE CHANNEL(language) zh",
+    assert commands[:3] == ["NOOP", "SET VARIABLE CHANNEL(language) zh",
                             "GET DATA hotline/billing-menu 5000 1"]
 
 
