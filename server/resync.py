@@ -88,6 +88,16 @@ class Resync:
         before we were back, gets a system-failure record.
         """
         try:
+            named = yield proto.sendAction("Getvar", [("Variable", "HOTLINE_AMI_USER")])
+            user = named.get("Value") or ""
+            if user != getattr(proto, "username", user):
+                # The dialplan watches another AMI user's sessions: it notes every
+                # caller, seen or not.  Collecting would record handled calls twice.
+                self.log.error(
+                    "extensions.conf [globals] HOTLINE_AMI_USER is {user!r} but the server "
+                    "logs in as {ours!r}: notes of unseen callers are not collected until "
+                    "they agree", user=user, ours=proto.username)
+                return
             tree = yield proto.sendListAction("DBGetTree", [("Family", UNSEEN_FAMILY)])
         except AmiError as exc:
             self.log.warn("Could not read the dialplan's notes of unseen callers: {e}", e=exc)

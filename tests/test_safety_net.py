@@ -185,3 +185,17 @@ def test_a_caller_sent_to_the_fallback_while_the_daemon_was_down_is_recorded(rig
         "13800000006", "system_failure", "fallback: server-down")
     assert rig.cc.calls == {}  # app_queue has them; we do not drive them
     assert rig.sim.core.astdb == {}
+
+
+def test_notes_are_not_collected_when_the_dialplan_names_another_ami_user(rig):
+    # A misconfigured [globals] would have every caller noted, seen or not:
+    # collecting them would record handled calls a second time.
+    rig.sim.core.globals["HOTLINE_AMI_USER"] = "someone-else"
+    caller(rig, "1", patience=2.0, at=0.5)  # seen by us, and noted by the dialplan
+    rig.run(6)
+    assert len(rig.final_records()) == 1 and len(rig.sim.core.astdb) == 1
+    rig.endpoint.drop()
+    rig.run(10)  # the login after the reconnect
+    assert rig.service.connected
+    assert len([r for r in rig.saved if r.get("final")]) == 1  # nothing recorded twice
+    assert len(rig.sim.core.astdb) == 1  # left for the operator to see

@@ -108,6 +108,7 @@ class AmiClientProtocol(Protocol):
         self._keepalive: LoopingCall | None = None
         self.connected_ok = False
         self.logged_in = False
+        self.username: str | None = None  # once logged in
 
     # -- Twisted Protocol ---------------------------------------------------
 
@@ -297,6 +298,7 @@ class AmiClientProtocol(Protocol):
                 f"AMI login as {username!r} refused: {exc.response.get('Message')}"
             ) from None
         self.logged_in = True
+        self.username = username
         return response
 
     # -- keepalive --------------------------------------------------------------
