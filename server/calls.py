@@ -95,7 +95,7 @@ class Call:
     system_failure: bool = False  # Asterisk restarted under the call
 
 
-def _in_fallback(info: Message) -> bool:
+def in_fallback(info: Message) -> bool:
     """A ``CoreShowChannel`` in the dialplan's fallback (extensions.conf, [hotline])."""
     return info.get("Context") == "hotline" and (
         info.get("Exten") == "T" or info.get("Application") in ("UserEvent", "Playback", "Queue"))
@@ -605,11 +605,6 @@ class CallCenter:
             if call.phase in ("ivr", "queued", "survey") or call.in_farewell:
                 yield call.channel
 
-    @staticmethod
-    def fell_back(channel: Message) -> bool:
-        """The ``CoreShowChannel`` shows the caller in the dialplan's fallback."""
-        return _in_fallback(channel)
-
     def _user_event(self, event: Message) -> None:
         if event.get("UserEvent") != "HotlineFallback":
             return
@@ -644,13 +639,7 @@ class CallCenter:
         rec.update(notes=note)
         rec.finish(entered, "system_failure")
         self.counters["calls_ended"] += 1
-        d = defer.maybeDeferred(self._save, rec.to_dict())
-        self.notifier.publish("record", rec.to_dict())
-
-        def written(_):
-            self.counters["records_written"] += 1
-        d.addCallbacks(written, lambda f: self.log.failure(
-            "Record for unseen call {call} not saved", f, call=call_id))
+        self._write_record(rec, final=True)
 
     # ---------------------------------------------------------------- after a link loss
 
@@ -700,7 +689,7 @@ class CallCenter:
                 continue
             if call.phase == "talking" and call.agent_channel not in live:
                 self._agent_left(call, now)
-            if call.phase in ("ivr", "queued", "connecting") and _in_fallback(info):
+            if call.phase in ("ivr", "queued", "connecting") and in_fallback(info):
                 self._fell_back(call, "seen in the channel list after the link came back")
                 continue
             in_agi = info.get("Application") == "AGI"
@@ -1009,11 +998,15 @@ class CallCenter:
 
     def _persist(self, call: Call, final: bool = False) -> None:
         self._save_live(call, final)
-        d = defer.maybeDeferred(self._save, call.record.to_dict())
+        self._write_record(call.record, final)
+
+    def _write_record(self, rec: CallRecorder, final: bool) -> None:
+        d = defer.maybeDeferred(self._save, rec.to_dict())
         if final:
-            self.notifier.publish("record", call.record.to_dict())
+            self.notifier.publish("record", rec.to_dict())  # its own copy
 
             def written(_):
                 self.counters["records_written"] += 1
             d.addCallback(written)
-        d.addErrback(lambda f: self.log.failure("Record for {call} not saved", f, call=call.id))
+        d.addErrback(lambda f: self.log.failure("Record for {call} not saved", f,
+                                                call=rec.call_id))

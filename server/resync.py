@@ -18,6 +18,7 @@ from twisted.logger import Logger
 
 from server.ami.codec import Message
 from server.ami.protocol import AmiClientProtocol, AmiError
+from server.calls import in_fallback
 
 #: AstDB family where the dialplan notes callers who came while no AMI session
 #: of ours was logged in (deploy/asterisk/extensions.conf, [hotline]).
@@ -116,7 +117,7 @@ class Resync:
             if not uid or call_id in self.calls.calls:
                 continue
             channel = by_uid.get(uid)
-            if channel is not None and not self.calls.fell_back(channel):
+            if channel is not None and not in_fallback(channel):
                 continue  # in AsyncAGI (adopted) or on its way: we hear of it now
             try:
                 entered = float(epoch)

@@ -86,7 +86,7 @@ class SafetyNet:
             self.tick()
 
     def tick(self) -> None:
-        if not self.enabled or not getattr(self.ami, "connected", True):
+        if not self.enabled or not self.ami.connected:
             return
         now = self.clock.seconds()
         if self._beat_at is None or now - self._beat_at >= self.refresh_s:

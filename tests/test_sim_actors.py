@@ -129,7 +129,8 @@ def test_caller_abandons_while_the_agent_rings() -> None:
 def test_same_seed_same_bytes_and_unfiltered_users_see_more_varsets() -> None:
     def run(seed: int, filt: EventFilter) -> bytes:
         clock = Clock()
-        sim = Simulator(clock, seed=seed, users=[AmiUser("acd", "secret", filt)]).without_safety_net()
+        sim = Simulator(clock, seed=seed, users=[AmiUser("acd", "secret", filt)])
+        sim.without_safety_net()
         sim.add_phone(PhoneScript("1001"))
         sim.add_caller(CallerScript("1", arrive_at=1.0, patience=20.0))
         h = Harness(sim, clock)
