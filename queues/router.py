@@ -211,22 +211,29 @@ class Router:
     # ----------------------------------------------------------- call inputs
     def enqueue(
         self, call_id: str, queue: str, *, intent: str | None = None, number: str | None = None,
-        priority: int | None = None,
+        priority: int | None = None, since: float | None = None, dispatch: bool = True,
     ) -> WorkItem:
         """A caller enters a queue from the IVR.
 
         ``priority`` is the IVR leaf's (complaints above billing, say); without
-        it the queue's own priority applies.
+        it the queue's own priority applies.  ``since`` is for a caller who was
+        already waiting when a restarted server found the router's snapshot
+        without them: they keep their original enqueue time, hence their place.
+        ``dispatch=False`` leaves offering to the caller's next input (a claim
+        that adopts an offer Asterisk already rings).
         """
         if call_id in self._items or call_id in self._active:
             raise ValueError(f"{call_id} already routed")
         q = self.config.queues[queue]
         now = self.clock.seconds()
+        at = now if since is None else min(since, now)
         prio = q.priority if priority is None else priority
-        it = _Item(call_id, Kind.CALL, queue, now, next(self._seq), prio, now, intent, number)
-        self.stats.offered(queue)
+        it = _Item(call_id, Kind.CALL, queue, at, next(self._seq), prio, at, intent, number)
+        if since is None:
+            self.stats.offered(queue)  # a re-entry was counted when it first came
         self._insert(it)
-        self._dispatch()
+        if dispatch:
+            self._dispatch()
         return it.view()
 
     def abandon(self, call_id: str) -> bool:
@@ -284,6 +291,42 @@ class Router:
                 self._settle(agent, E.MISS, f"{outcome} on {it.id}")
             self._expire(it)
         self._dispatch()
+
+    def adopt_offer(self, item_id: str, agent_id: str) -> bool:
+        """Asterisk is already ringing (or has connected) ``agent_id`` for this
+        waiting call: make the router agree, as if it had made that offer.
+
+        A restarted server finds this in the channel list, because a snapshot
+        forgets offers in flight.  Whatever else either of them was offered
+        meanwhile (by a dispatch that could not know) is withdrawn, without a
+        miss; a pause the agent was restored into becomes the pause they take
+        after this call.  The adapter then reports the Dial's outcome with
+        ``offer_result`` like any other.  False if the call is not waiting here
+        or the agent cannot hold it (logged out, or on other answered work).
+        """
+        it = self._items.get(item_id)
+        a = self._agents.get(agent_id)
+        if it is None or a is None or it.kind is not Kind.CALL:
+            return False
+        if it.offered_to == agent_id:
+            return True
+        if a.state in (S.LOGGED_OUT, S.ON_CALL, S.WRAP_UP):
+            return False
+        if a.state is S.RESERVED:
+            other = self._items.get(a.item_id or "")
+            if other is not None:
+                self._release_offer(other, f"{agent_id} was found ringing for {item_id}")
+        self._release_offer(it, f"found ringing {agent_id}")
+        pause = None
+        if a.state is S.PAUSED:  # restored (or settled) into the pause: it waits
+            pause = a.pause_reason if a.pause_reason != DEVICE_OFFLINE else None
+            self._go(a, E.UNPAUSE, f"found ringing for {item_id}")
+        it.offered_to, a.item_id = agent_id, it.id
+        self._offered_n[it.queue] = self._offered_n.get(it.queue, 0) + 1
+        self._go(a, E.OFFER, f"found ringing for {it.id}")
+        a.pending_pause = pause or a.pending_pause
+        self._dispatch()  # whoever was let go may be offered elsewhere
+        return True
 
     def hold(self, item_id: str, on: bool) -> None:
         it = self._active.get(item_id)

@@ -29,7 +29,7 @@ from twisted.logger import Logger
 
 from ivr import outcomes as out
 from ivr.commands import AgiResult, Hangup, Play, to_agi
-from ivr.engine import CallInfo, IvrSession, State
+from ivr.engine import CallInfo, IvrSession
 from ivr.hold import HoldLoop, HoldState, QueueStatus
 from ivr.hours import closed_redirect, opener
 from ivr.outage import OutageBoard
@@ -43,9 +43,11 @@ from server.ami.protocol import AmiNotConnected, AmiTimeout
 from server.config import Config
 from server.notify import Notifier
 from server.records.model import CallRecorder
+from server.recovery import CONNECT_CONTEXT, Recovery, in_fallback
+
+__all__ = ["CONNECT_CONTEXT", "Call", "CallCenter", "in_fallback"]
 
 SOUND_DIR = "hotline"
-CONNECT_CONTEXT = ("acd-connect", "s", "1")
 DIAL_OUTCOMES = {
     "NOANSWER": Outcome.NO_ANSWER,
     "BUSY": Outcome.BUSY,
@@ -92,16 +94,11 @@ class Call:
     in_farewell: bool = False
     needs_resume: bool = False  # a command was in flight when the AMI link dropped
     offer_pending: bool = False  # offered while the link was down: connect after resync
+    dial_unseen: bool = False  # a Dial may have ended while we were not listening
     system_failure: bool = False  # Asterisk restarted under the call
 
 
-def in_fallback(info: Message) -> bool:
-    """A ``CoreShowChannel`` in the dialplan's fallback (extensions.conf, [hotline])."""
-    return info.get("Context") == "hotline" and (
-        info.get("Exten") == "T" or info.get("Application") in ("UserEvent", "Playback", "Queue"))
-
-
-class CallCenter:
+class CallCenter(Recovery):
     """Owns the live calls.  Built by the composition root; see server/app.py.
 
     :param clock: ``seconds()`` and ``callLater`` (the reactor, or ``task.Clock``).
@@ -140,6 +137,10 @@ class CallCenter:
         self._by_channel: dict[str, Call] = {}
         self._by_agent_channel: dict[str, Call] = {}
         self._last_call_of_agent: dict[str, Call] = {}
+        self._agent_by_iface = {a.interface: a.id for a in cfg.acd.agents.values()}
+        self._offered_now: set[str] | None = None  # offers made during a reconcile
+        #: between a link loss (or a restore) and the reconcile: offers wait for it
+        self.syncing = False
         self._context_handlers: dict[str, Callable[[AgiSession, Message], object]] = {}
         #: dialplan contexts whose AsyncAGI callers are hotline calls (for adoption)
         self.entry_contexts = frozenset({"hotline", "acd-connect"})
@@ -191,11 +192,13 @@ class CallCenter:
             if call.ring_start is None and not call.offer_pending:
                 return  # a Redirect to the agent is on its way: send nothing
             # Back in AsyncAGI after a Dial whose DialEnd we never saw (sent while the
-            # link was down): the offer is over; requeue like a no-answer.
-            self._offer_lost(call)
+            # link was down): ask the channel how it ended.
+            self._ask_dial(call, session)
             return
         if call.phase == "survey":
             self._run(call, call.ivr.start_survey(now, call.intent or ""))
+        elif call.phase == "queued" and call.dial_unseen and self._from_dial(session):
+            self._ask_dial(call, session)  # restored: did anybody answer that Dial?
         elif call.phase == "queued":
             self._start_hold(call, now)  # back from a Dial nobody answered
         else:
@@ -391,15 +394,18 @@ class CallCenter:
         self.log.info("Route {text}", text=decision.text())
         call.agent_id = agent_id
         self._set_phase(call, "connecting")
+        if self._offered_now is not None:
+            self._offered_now.add(call.id)
         self.notifier.publish("offer", {"call_id": call.id, "agent_id": agent_id,
                                         "decision": decision.text(),
                                         "screen": self.screen(call.id)})
         call.ring_start = None
         if call.hold is not None:
             call.hold.stop()
-        if not getattr(self.ami, "connected", True):
-            # No link (a restart or a reconnect in progress): connect after the
-            # resync has seen the caller, instead of failing the agent for it.
+        if self.syncing or not getattr(self.ami, "connected", True):
+            # No link, or the resync has not seen the channels yet (a restart or a
+            # reconnect in progress): connect once it has, instead of failing the
+            # agent for it or redirecting a caller Asterisk is connecting already.
             call.offer_pending = True
             return
         self._connect(call, item.id)
@@ -443,10 +449,20 @@ class CallCenter:
         self.clock.callLater(0, self.acd.offer_result, item.id, Outcome.CUSTOMER_NO_ANSWER)
 
     def cancel_offer(self, item: WorkItem, agent_id: str, reason: str) -> None:
+        """The router withdrew an offer (the agent logged out, or a claim after a
+        restart): end the agent's ringing leg; the caller waits again."""
         call = self.calls.get(item.id)
-        if call is not None and call.agent_channel and not call.caller_gone:
+        if call is None or call.caller_gone or call.agent_id != agent_id:
+            return
+        if call.agent_channel:
             self.ami.sendAction("Hangup", [("Channel", call.agent_channel)]).addErrback(
                 lambda f: None)
+        if call.phase == "connecting":
+            # Its DialEnd, if a Dial began, is no news now; back in AsyncAGI the
+            # waiting loop resumes (AsyncAGIStart), or the reconcile resumes it.
+            self._forget_agent_channel(call)
+            call.agent_id, call.offer_pending = None, False
+            self._set_phase(call, "queued")
 
     def agent_state_changed(self, agent_id: str, old: AgentState, new: AgentState,
                             reason: str) -> None:
@@ -504,7 +520,7 @@ class CallCenter:
     # ---------------------------------------------------------------- dial and bridge
 
     def _dial_begin(self, event: Message) -> None:
-        call = self._by_channel.get(event.get("Channel", ""))
+        call = self._dial_call(event)
         if call is None or call.phase != "connecting":
             return
         call.agent_channel = event.get("DestChannel")
@@ -513,30 +529,44 @@ class CallCenter:
             self._by_agent_channel[call.agent_channel] = call
 
     def _dial_end(self, event: Message) -> None:
-        call = self._by_channel.get(event.get("Channel", ""))
+        call = self._dial_call(event)
         if call is None or call.phase != "connecting" or call.agent_id is None:
             return
         status = event.get("DialStatus", "")
+        call.dial_unseen = False
         now = self.clock.seconds()
         ring_start = call.ring_start if call.ring_start is not None else now
         if status == "ANSWER":
-            agent = self.cfg.acd.agents[call.agent_id]
-            call.talked, call.wrap_done = True, False
-            self._set_phase(call, "talking")
-            call.record.offer(now, call.agent_id, ring_start, "answered")
-            call.record.answered(now, call.agent_id, agent.tier)
-            call.record.update(recording=f"{call.id}.wav")
-            self._last_call_of_agent[call.agent_id] = call
-            self.acd.offer_result(call.id, Outcome.ANSWERED)
-        elif status == "CANCEL":
+            self._connected(call, now)
+            return
+        if status == "CANCEL":
             return  # the caller hung up while it rang: the Hangup handler abandons
-        else:
-            outcome = DIAL_OUTCOMES.get(status, Outcome.FAILED)
-            call.record.offer(now, call.agent_id, ring_start, OFFER_LABELS[outcome])
-            self._forget_agent_channel(call)
-            self._set_phase(call, "queued")  # back to AsyncAGI: the hold loop resumes there
-            call.agent_id = None
-            self.acd.offer_result(call.id, outcome)
+        outcome = DIAL_OUTCOMES.get(status, Outcome.FAILED)
+        call.record.offer(now, call.agent_id, ring_start, OFFER_LABELS[outcome])
+        self._forget_agent_channel(call)
+        self._set_phase(call, "queued")  # back to AsyncAGI: the hold loop resumes there
+        call.agent_id = None
+        self.acd.offer_result(call.id, outcome)
+        self._persist(call)
+
+    def _connected(self, call: Call, now: float, at: float | None = None) -> None:
+        """The agent answered (``at``, if known to be earlier than now)."""
+        agent = self.cfg.acd.agents[call.agent_id or ""]
+        at = now if at is None else at
+        ring_start = min(call.ring_start if call.ring_start is not None else at, at)
+        call.talked, call.wrap_done = True, False
+        self._set_phase(call, "talking")
+        call.record.offer(at, agent.id, ring_start, "answered")
+        call.record.answered(at, agent.id, agent.tier)
+        call.record.update(recording=f"{call.id}.wav")  # MixMonitor in acd-connect
+        self._last_call_of_agent[agent.id] = call
+        try:
+            self.acd.offer_result(call.id, Outcome.ANSWERED)
+        except (KeyError, ValueError):
+            # The router had no part in it (a claim it refused): no wrap-up to wait for.
+            self.log.warn("{call}: answered by {agent} without the router", call=call.id,
+                          agent=agent.id)
+            call.wrap_done = True
         self._persist(call)
 
     def _hold(self, event: Message) -> None:
@@ -641,178 +671,6 @@ class CallCenter:
         self.counters["calls_ended"] += 1
         self._write_record(rec, final=True)
 
-    # ---------------------------------------------------------------- after a link loss
-
-    def asterisk_restarted(self) -> None:
-        """Asterisk came back empty: every call we knew died with it."""
-        now = self.clock.seconds()
-        for call in list(self.calls.values()):
-            call.outcome = "system_failure"
-            call.system_failure = True
-            agent_id = call.agent_id if call.phase == "talking" else None
-            if not call.caller_gone:
-                self._caller_left(call, now)
-            else:
-                self._maybe_finish(call)
-            if agent_id is not None and agent_id in self.cfg.acd.agents:
-                try:  # no after-call work for a call the system dropped
-                    self.acd.end_wrap_up(agent_id)
-                except Exception:
-                    self.log.failure("Ending wrap-up of {agent} after the restart", agent=agent_id)
-
-    def link_lost(self) -> None:
-        """The AMI link dropped: results of commands in flight will never arrive."""
-        for call in self.calls.values():
-            if call.session is not None and call.session.pending:
-                call.needs_resume = True
-        self.agi.link_lost()
-
-    def reconcile(self, channels: list[Message]) -> None:
-        """Bring the calls in line with Asterisk's channel list after a (re)connect.
-
-        ``channels`` are the ``CoreShowChannel`` events.  Events missed while the
-        link was down are inferred: a caller whose channel is gone hung up; a
-        talking call whose agent leg is gone has ended; a caller sitting in
-        ``AGI(agi:async)`` with nothing of ours in flight resumes at a safe point
-        (the current menu replays, the waiting loop restarts).  Nothing we sent
-        before the loss is sent again.
-        """
-        now = self.clock.seconds()
-        live = {m.get("Channel", ""): m for m in channels}
-        for call in list(self.calls.values()):
-            if call.caller_gone:
-                continue
-            info = live.get(call.channel)
-            if info is None:
-                self.log.info("{call}: hung up while the AMI link was down", call=call.id)
-                self._caller_left(call, now)
-                continue
-            if call.phase == "talking" and call.agent_channel not in live:
-                self._agent_left(call, now)
-            if call.phase in ("ivr", "queued", "connecting") and in_fallback(info):
-                self._fell_back(call, "seen in the channel list after the link came back")
-                continue
-            in_agi = info.get("Application") == "AGI"
-            if call.phase == "connecting" and call.offer_pending and in_agi:
-                # Offered without a link, or the link failed mid-connect before the
-                # Redirect ran: connect now.
-                call.offer_pending = False
-                if call.session is None or not call.session.pending:
-                    self._connect(call, call.id)
-                continue
-            if call.phase == "connecting":
-                call.offer_pending = False
-                if not in_agi:
-                    bridge = info.get("BridgeId") or info.get("BridgeID") or ""
-                    if bridge:
-                        self._answered_while_away(call, bridge, live, now)
-                    continue  # still ringing: DialEnd will follow
-                # The Redirect never ran (lost with the link): the offer failed.
-                self._set_phase(call, "queued")
-                call.agent_id = None
-                self.acd.offer_result(call.id, Outcome.FAILED)
-                if call.phase != "queued":
-                    continue  # offered again at once
-            if in_agi:
-                self._resume(call, info, now)
-        for channel, info in live.items():
-            if (channel not in self._by_channel and info.get("Application") == "AGI"
-                    and info.get("Context") in self.entry_contexts):
-                self._adopt(info, now)
-
-    def _offer_lost(self, call: Call) -> None:
-        """The offer ended without our seeing how: back to the queue, the hold loop resumes."""
-        call.offer_pending = False
-        self._forget_agent_channel(call)
-        call.agent_id = None
-        self._set_phase(call, "queued")
-        item = self.acd.item(call.id)
-        if item is not None:
-            try:
-                self.acd.offer_result(call.id, Outcome.NO_ANSWER)
-            except ValueError:
-                pass  # the router had already released it
-        if call.phase == "queued" and call.session is not None:
-            self._start_hold(call, self.clock.seconds())
-
-    def _answered_while_away(self, call: Call, bridge: str, live: dict, now: float) -> None:
-        """The DialEnd ANSWER was lost with the link: the channel list shows the bridge."""
-        peer = next((ch for ch, m in live.items()
-                     if ch != call.channel and (m.get("BridgeId") or m.get("BridgeID")) == bridge),
-                    None)
-        agent = self.cfg.acd.agents.get(call.agent_id or "")
-        if agent is None:
-            return
-        call.agent_channel = peer
-        if peer:
-            self._by_agent_channel[peer] = call
-        call.talked, call.wrap_done = True, False
-        call.record.offer(now, agent.id, call.ring_start or now, "answered")
-        call.record.answered(now, agent.id, agent.tier)
-        self._last_call_of_agent[agent.id] = call
-        self._set_phase(call, "talking")
-        try:
-            self.acd.offer_result(call.id, Outcome.ANSWERED)
-        except ValueError:
-            self.log.warn("{call}: answered during the outage, router had released it",
-                          call=call.id)
-        self._persist(call)
-
-    def _session_for(self, info: Message) -> AgiSession:
-        channel = info.get("Channel", "")
-        return self.agi.sessions.get(channel) or self.agi.adopt(
-            channel, info.get("Uniqueid", ""), info.get("Linkedid", ""),
-            {"agi_callerid": info.get("CallerIDNum", ""), "agi_extension": info.get("Exten", ""),
-             "agi_context": info.get("Context", "")})
-
-    def _resume(self, call: Call, info: Message, now: float) -> None:
-        session = self._session_for(info)
-        if call.session is session and (session.pending or call.ivr.state is State.LOOKUP):
-            return  # something of ours is under way: nothing was lost
-        call.session, call.needs_resume = session, False
-        self.log.info("{call}: resuming in phase {phase} after reconnect", call=call.id,
-                      phase=call.phase)
-        # A command the lost link or the killed process left running or queued on
-        # the channel runs before anything sent now, and a queued one outlives a
-        # Redirect into the next AsyncAGI (trace 08): after the conversation the
-        # caller would hear it instead of the survey.  So probe with a NOOP first;
-        # it is all that can be left behind.
-        d = self.agi.run(session, "NOOP")
-        d.addCallbacks(self._resume_now, self._agi_failed, callbackArgs=(call, session),
-                       errbackArgs=(call,))
-        d.addErrback(self._crashed, call)
-
-    def _resume_now(self, _result, call: Call, session: AgiSession) -> None:
-        """The channel's AGI queue is ours alone again: carry on at the safe point."""
-        if call.caller_gone or call.session is not session:
-            return
-        now = self.clock.seconds()
-        if call.in_farewell:
-            call.in_farewell = False
-            self._farewell(call)
-        elif call.phase == "ivr":
-            if call.ivr.state is State.IDLE:  # restored before its first prompt
-                self._run(call, call.ivr.start(
-                    CallInfo(call.channel, call.caller, call.dialled, session.uniqueid), now))
-            else:
-                self._run(call, call.ivr.resume(now))
-        elif call.phase == "queued":
-            self._start_hold(call, now)
-        elif call.phase == "survey":
-            self._run(call, call.ivr.start_survey(now, call.intent or ""))
-        elif call.phase == "ended":
-            self._farewell(call)
-
-    def _adopt(self, info: Message, now: float) -> None:
-        """A caller in AsyncAGI we never saw start (its AsyncAGIStart was lost)."""
-        session = self._session_for(info)
-        call = self._new_call(session, info, now)
-        if call is not None:
-            self.log.info("{call}: adopted from the channel list", call=call.id)
-            self._run(call, call.ivr.start(
-                CallInfo(call.channel, call.caller, call.dialled, session.uniqueid), now,
-                self.outages.covering(call.caller, now, self.cfg.ivr.outage.max_age_s)))
-
     def _forget_agent_channel(self, call: Call) -> None:
         if call.agent_channel:
             self._by_agent_channel.pop(call.agent_channel, None)
@@ -916,69 +774,6 @@ class CallCenter:
             if timer is not None and timer.active():
                 timer.cancel()
         self._router_save = self._live_retry = None
-
-    def restore(self, live: dict[str, dict], records: dict[str, dict]) -> int:
-        """Rebuild calls and the router from Redis after a restart; returns calls restored.
-
-        Channels are not trusted yet: the first resync (``reconcile``) resumes the
-        callers still there at a safe point and closes the records of those gone.
-        """
-        from queues.snapshot import restore as restore_router
-        from server.records.model import CallRecord
-
-        restored = 0
-        for call_id, state in list(live.get("call", {}).items()):
-            raw = records.get(call_id)
-            if raw is None:
-                # Its record is final (or gone): a delete lost with the old process or
-                # in a Redis outage.  Drop the entry, or every restart would skip it again.
-                if self.live is not None:
-                    self._write_live(call_id, None)
-                continue
-            try:
-                ivr = IvrSession.restore(self.cfg.ivr, state["ivr"], is_open=self._is_open,
-                                         closed_queue=self._closed_queue)
-                call = Call(call_id, state["channel"], state["caller"], state["dialled"], ivr,
-                            CallRecorder.resume(CallRecord.from_dict(raw)))
-            except (KeyError, ValueError, TypeError) as exc:
-                self.log.error("Live state of {call} unusable: {e}", call=call_id, e=exc)
-                continue
-            for key in ("queue", "intent", "priority", "account", "agent_id", "agent_channel",
-                        "talked", "wrap_done", "outcome"):
-                setattr(call, key, state.get(key, getattr(call, key)))
-            phase = state.get("phase", "ivr")
-            if phase == "connecting":
-                phase = "queued"  # the router forgets offers in flight; so do we
-            call.phase = phase
-            call.needs_resume = True
-            self.calls[call_id] = call
-            if phase != "ended":
-                self._by_channel[call.channel] = call
-            if call.agent_channel:
-                self._by_agent_channel[call.agent_channel] = call
-            if call.agent_id and not call.wrap_done:
-                self._last_call_of_agent[call.agent_id] = call
-            restored += 1
-        # The router last: its first dispatch may offer calls, which must exist by then.
-        snap = live.get("router", {}).get("snapshot")
-        if snap:
-            try:  # into the router we have: others (metrics, web) hold it already
-                restore_router(self.acd, snap)
-            except (ValueError, KeyError) as exc:
-                self.log.error("Router snapshot unusable, starting empty: {e}", e=exc)
-        for call in list(self.calls.values()):
-            # A wrap-up the router no longer holds ended while we were away.
-            if call.agent_id and not call.wrap_done and call.phase in ("survey", "ended"):
-                view = self.acd.agent(call.agent_id)
-                if view.item_id == call.id and view.state is AgentState.ON_CALL:
-                    # The snapshot predates the end of the conversation (it is
-                    # debounced; the call's own state is not): end it now, or the
-                    # agent would stay on a call that is over.
-                    self.acd.call_ended(call.id)
-                elif view.item_id != call.id or view.state is not AgentState.WRAP_UP:
-                    self._wrap_ended(call)
-        self.log.info("Restored {n} live calls from Redis", n=restored)
-        return restored
 
     # ---------------------------------------------------------------- records
 
