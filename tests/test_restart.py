@@ -244,3 +244,89 @@ def test_router_snapshot_older_than_the_end_of_the_conversation_frees_the_agent(
     assert rig.cc.acd.agent("1007").state is AgentState.READY
     (rec,) = rig.final_records().values()
     assert rec.outcome == "answered" and rig.cc.calls == {}
+
+
+def _run_until(rig, done, limit: float = 60.0, step: float = 0.05) -> None:
+    for _ in range(int(limit / step)):
+        if done():
+            return
+        rig.run(step)
+    assert done()
+
+
+def _offers(rec) -> list[tuple[str, str]]:
+    return [(e.details["agent"], e.details["outcome"]) for e in rec.timeline if e.kind == "offer"]
+
+
+def test_kill_while_the_agents_phone_rings_adopts_that_offer(rig):
+    """The router snapshot forgets offers in flight.  Before the fix the restarted
+    router offered the call to another ready agent, whose name then went on the
+    record of the conversation the first agent answered."""
+    rig.sim.add_phone(PhoneScript("1007", AgentBehaviour(answer_after=6.0, talk=10.0)))
+    rig.sim.add_phone(PhoneScript("1008", AgentBehaviour(answer_after=1.0, talk=10.0)))
+    rig.run(1)
+    rig.cc.acd.login("1007")
+    caller(rig, "1", "5", "1")
+    _run_until(rig, lambda: any(c.agent_channel for c in rig.cc.calls.values()))
+    (call_id,) = rig.cc.calls
+    rig.cc.acd.login("1008")  # ready when the new daemon's router first dispatches
+    rig.run(1)  # the debounced router snapshot: 1007 reserved (restored as ready)
+    rig.kill_daemon()
+    rig.start_daemon()
+    assert rig.cc.acd.agent("1007").state is AgentState.RESERVED
+    assert rig.cc.acd.agent("1007").item_id == call_id
+    assert rig.cc.acd.agent("1008").state is AgentState.READY
+    # Nothing tore the caller out of the Dial that was under way.
+    assert not [f for a, f in rig.ami.calls_actions() if a == "Redirect"]
+    rig.run(120)
+    rec = rig.final_records()[call_id]
+    assert rec.outcome == "answered" and rec.agent_id == "1007"
+    assert _offers(rec) == [("1007", "answered")]
+    assert rig.durations(rec).talk_s == pytest.approx(10.0)
+    assert rig.cc.acd.agent("1007").state is AgentState.READY
+
+
+def test_conversation_held_while_the_daemon_was_down_goes_on_to_the_survey(rig):
+    """Ringing at the kill, answered and over before the restart: the caller is
+    back in AsyncAGI after the Dial.  The new daemon asks the channel (DIALSTATUS)
+    instead of queueing a caller who has been served."""
+    talk = 5.0
+    rig.sim.add_phone(PhoneScript("1007", AgentBehaviour(answer_after=2.0, talk=talk)))
+    rig.run(1)
+    rig.cc.acd.login("1007")
+    caller(rig, "1", "5", "1")  # survey: satisfied
+    _run_until(rig, lambda: any(c.agent_channel for c in rig.cc.calls.values()))
+    (call_id,) = rig.cc.calls
+    rig.kill_daemon()
+    rig.run(12)  # answered at 2 s, over at 7 s; the watchdog (30 s) has not fired
+    rig.start_daemon()
+    rig.run(120)
+    rec = rig.final_records()[call_id]
+    assert rec.outcome == "answered" and rec.agent_id == "1007"
+    assert rec.satisfaction == "satisfied"
+    assert _offers(rec) == [("1007", "answered")]  # not offered a second time
+    assert rig.durations(rec).talk_s == pytest.approx(talk, abs=1.0)  # ANSWEREDTIME: whole s
+    assert rig.cc.acd.agent("1007").state is AgentState.READY
+    assert rig.cc.calls == {}
+
+
+def test_waiting_caller_missing_from_the_router_snapshot_is_queued_again(rig):
+    """Killed within the snapshot's debounce after the caller queued: the call's
+    own state says queued, the router's says nothing.  The caller keeps their
+    enqueue time and is served, not left to the music with no place."""
+    rig.sim.add_phone(PhoneScript("1007", AgentBehaviour(answer_after=1.0, talk=5.0)))
+    rig.run(1)
+    caller(rig, "1", "5", "1")
+    _run_until(rig, lambda: rig.cc.acd.waiting())
+    (item,) = rig.cc.acd.waiting()
+    rig.live.data.setdefault("router", {}).pop("snapshot", None)  # never written
+    rig.cc._router_save.cancel()
+    rig.kill_daemon()
+    rig.start_daemon()
+    assert [(w.id, w.enqueued_at) for w in rig.cc.acd.waiting()] == [(item.id, item.enqueued_at)]
+    rig.cc.acd.login("1007")
+    rig.run(120)
+    rec = rig.final_records()[item.id]
+    assert rec.outcome == "answered"
+    answered = next(e.t for e in rec.timeline if e.kind == "answered")
+    assert rig.durations(rec).queue_wait_s == pytest.approx(answered - item.enqueued_at, abs=0.01)
