@@ -781,6 +781,7 @@ class CallCenter(Recovery):
         """A record is final once the caller is gone and any wrap-up has ended."""
         if not call.caller_gone or not call.wrap_done or call.id not in self.calls:
             return
+        self._router_lets_go(call)
         outcome = call.outcome or ("answered" if call.talked else "ivr_hangup")
         if call.talked:
             outcome = "answered"
@@ -790,6 +791,18 @@ class CallCenter(Recovery):
         del self.calls[call.id]
         self.counters["calls_ended"] += 1
         self._persist(call, final=True)
+
+    def _router_lets_go(self, call: Call) -> None:
+        """A finished call leaves nothing in the router.  In the normal course it
+        holds nothing by now; after a restart whose live state of the call was
+        older than the router's snapshot (both written while Redis was failing),
+        it may still hold the agent on the call, who would never be free again."""
+        if self.acd.item(call.id) is None:
+            return
+        self.log.warn("{call}: finished while the router still held it; releasing",
+                      call=call.id)
+        if not self.acd.abandon(call.id):
+            self.acd.call_ended(call.id)  # the agent goes on to after-call work
 
     def _persist(self, call: Call, final: bool = False) -> None:
         self._save_live(call, final)

@@ -32,7 +32,8 @@ def shanghai(*args: int) -> float:
 
 def _background(action: str, fields: dict[str, str]) -> bool:
     """Sent on its own by the safety net (server/safety.py) or the keepalive."""
-    return action in ("Getvar", "AbsoluteTimeout", "Ping") or (
+    return action in ("AbsoluteTimeout", "Ping") or (
+        action == "Getvar" and not fields.get("Channel")) or (
         action == "Setvar" and fields.get("Variable") == ALIVE_VARIABLE)
 
 

@@ -178,3 +178,32 @@ def test_nothing_stale_plays_after_the_conversation_when_a_reconnect_came_mid_mu
     assert chan.agi.current.command == "GET DATA hotline/survey 5000 1"
     rig.run(60)
     assert [r.outcome for r in rig.final_records().values()] == ["answered"]
+
+
+def test_conversation_held_entirely_during_the_outage_is_not_queued_again(rig):
+    """Ringing when the link died; answered, talked and over before it came back.
+    The caller is back in AsyncAGI after the Dial: the server asks the channel
+    (DIALSTATUS) and goes on to the survey, instead of requeueing them as a miss."""
+    rig.sim.add_phone(PhoneScript("1007", AgentBehaviour(answer_after=2.0, talk=6.0)))
+    rig.run(1)
+    rig.cc.acd.login("1007")
+    caller(rig, "1", "5", "1")  # survey: satisfied
+    for _ in range(400):
+        rig.run(0.05)
+        if any(c.agent_channel for c in rig.cc.calls.values()):
+            break
+    rig.endpoint.refuse = True
+    rig.endpoint.drop()
+    rig.run(15)  # answered at 2 s, over at 8 s, all unseen
+    rig.endpoint.refuse = False
+    rig.run(120)
+    assert rig.resync.resyncs == 2
+    asked = [f["Variable"] for a, f in rig.ami.calls_actions() if a == "Getvar"]
+    assert "DIALSTATUS" in asked
+    rec = one_record(rig)
+    assert (rec.outcome, rec.agent_id, rec.satisfaction) == ("answered", "1007", "satisfied")
+    offers = [(e.details["agent"], e.details["outcome"]) for e in rec.timeline
+              if e.kind == "offer"]
+    assert offers == [("1007", "answered")]
+    assert rig.cc.acd.agent("1007").misses == 0
+    assert rig.cc.acd.agent("1007").state is AgentState.READY

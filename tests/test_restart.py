@@ -330,3 +330,26 @@ def test_waiting_caller_missing_from_the_router_snapshot_is_queued_again(rig):
     assert rec.outcome == "answered"
     answered = next(e.t for e in rec.timeline if e.kind == "answered")
     assert rig.durations(rec).queue_wait_s == pytest.approx(answered - item.enqueued_at, abs=0.01)
+
+
+def test_call_state_older_than_the_router_snapshot_leaves_no_agent_on_the_call(rig):
+    """Redis refused the call's live-state writes (a Redis restart) but took a
+    later router snapshot, then the daemon was killed: the call comes back in
+    the IVR while the router holds its agent on it.  When the call finishes the
+    router lets go (the chaos run's 'agent stuck on_call')."""
+    rig.sim.add_phone(PhoneScript("1007", AgentBehaviour(answer_after=1.0, talk=4.0)))
+    rig.run(1)
+    rig.cc.acd.login("1007")
+    caller(rig, "1", "5", "1")
+    _run_until(rig, lambda: rig.cc.acd.agent("1007").state is AgentState.ON_CALL)
+    (call_id,) = rig.cc.calls
+    rig.run(1)  # the router snapshot: 1007 on the call
+    stale = rig.live.data["call"][call_id]
+    stale.update(phase="ivr", agent_id=None, talked=False, wrap_done=True)
+    rig.kill_daemon()
+    rig.start_daemon()
+    assert rig.cc.acd.agent("1007").state is AgentState.ON_CALL  # as the snapshot says
+    rig.run(120)
+    assert call_id in rig.final_records() and rig.cc.calls == {}
+    assert rig.cc.acd.agent("1007").state is AgentState.READY
+    assert rig.cc.acd.item(call_id) is None
