@@ -121,6 +121,12 @@ class Recovery:
             self.log.info("{call}: hung up while the AMI link was down", call=call.id)
             self._caller_left(call, now)
             return
+        if call.phase == "talking" and call.agent_channel is None:
+            bridge = info.get("BridgeId") or info.get("BridgeID") or ""
+            peer, _ = self._dialled(call, info, live) if bridge else (None, None)
+            if peer:  # restored from a record: the agent's leg was never saved
+                call.agent_channel = peer
+                self._by_agent_channel[peer] = call
         if call.phase == "talking" and call.agent_channel not in live:
             self._agent_left(call, now)
         if call.phase in ("ivr", "queued", "connecting") and in_fallback(info):
@@ -396,6 +402,26 @@ class Recovery:
 
     # ---------------------------------------------------------------- restart
 
+    def _phase_known(self, call: Call, phase: str) -> str:
+        """The call's live state, or its record where that went further.
+
+        Both are written at each step, but a Redis outage can refuse the one
+        and let the other through on a retry (the record has its own spool):
+        a restart then trusts what happened, not what was last saved."""
+        rec = call.record.snapshot()
+        kinds = {e.kind for e in rec.timeline}
+        call.intent = call.intent or rec.intent
+        call.priority = rec.priority if call.priority is None else call.priority
+        if phase in ("ivr", "queued", "connecting") and "answered" in kinds and \
+                "bridge_end" not in kinds and rec.agent_id in self.cfg.acd.agents:
+            call.agent_id, call.talked, call.wrap_done = rec.agent_id, True, False
+            call.queue = call.queue or (rec.queues[-1] if rec.queues else None)
+            return "talking"
+        if phase == "ivr" and "enqueued" in kinds and rec.queues:
+            call.queue = rec.queues[-1]
+            return "queued"
+        return phase
+
     def restore(self, live: dict[str, dict], records: dict[str, dict]) -> int:
         """Rebuild calls and the router from Redis after a restart; returns calls restored.
 
@@ -428,7 +454,7 @@ class Recovery:
             for key in ("queue", "intent", "priority", "account", "agent_id", "agent_channel",
                         "talked", "wrap_done", "outcome"):
                 setattr(call, key, state.get(key, getattr(call, key)))
-            phase = state.get("phase", "ivr")
+            phase = self._phase_known(call, state.get("phase", "ivr"))
             if phase == "connecting":
                 # The router forgets offers in flight; so do we.  If Asterisk is
                 # connecting the caller, the reconcile finds whom and claims it.

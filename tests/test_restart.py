@@ -346,6 +346,9 @@ def test_call_state_older_than_the_router_snapshot_leaves_no_agent_on_the_call(r
     rig.run(1)  # the router snapshot: 1007 on the call
     stale = rig.live.data["call"][call_id]
     stale.update(phase="ivr", agent_id=None, talked=False, wrap_done=True)
+    # ... and so does the record: its versions since the enqueue never reached Redis.
+    rig.saved[:] = [r for r in rig.saved if r["call_id"] != call_id
+                    or not any(e[1] in ("enqueued", "answered") for e in r["timeline"])]
     rig.kill_daemon()
     rig.start_daemon()
     assert rig.cc.acd.agent("1007").state is AgentState.ON_CALL  # as the snapshot says
@@ -353,3 +356,27 @@ def test_call_state_older_than_the_router_snapshot_leaves_no_agent_on_the_call(r
     assert call_id in rig.final_records() and rig.cc.calls == {}
     assert rig.cc.acd.agent("1007").state is AgentState.READY
     assert rig.cc.acd.item(call_id) is None
+
+
+def test_call_state_older_than_its_record_restores_what_the_record_says(rig):
+    """The live state says "in the menu", the record (written on its own path,
+    with its own spool) says answered: the restart trusts the record, and the
+    conversation ends as one, with the survey after it."""
+    talk = 8.0
+    rig.sim.add_phone(PhoneScript("1007", AgentBehaviour(answer_after=1.0, talk=talk)))
+    rig.run(1)
+    rig.cc.acd.login("1007")
+    caller(rig, "1", "5", "1")
+    _run_until(rig, lambda: rig.cc.acd.agent("1007").state is AgentState.ON_CALL)
+    (call_id,) = rig.cc.calls
+    rig.run(1)
+    rig.live.data["call"][call_id].update(phase="ivr", agent_id=None, agent_channel=None,
+                                          talked=False, wrap_done=True, queue=None)
+    rig.kill_daemon()
+    rig.start_daemon()
+    assert rig.cc.calls[call_id].phase == "talking"
+    rig.run(120)
+    rec = rig.final_records()[call_id]
+    assert (rec.outcome, rec.agent_id, rec.satisfaction) == ("answered", "1007", "satisfied")
+    assert rig.durations(rec).talk_s == pytest.approx(talk)
+    assert rig.cc.acd.agent("1007").state is AgentState.READY
