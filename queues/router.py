@@ -17,6 +17,8 @@ from __future__ import annotations
 import bisect
 import heapq
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -211,7 +213,7 @@ class Router:
     # ----------------------------------------------------------- call inputs
     def enqueue(
         self, call_id: str, queue: str, *, intent: str | None = None, number: str | None = None,
-        priority: int | None = None, since: float | None = None, dispatch: bool = True,
+        priority: int | None = None, since: float | None = None,
     ) -> WorkItem:
         """A caller enters a queue from the IVR.
 
@@ -219,8 +221,6 @@ class Router:
         it the queue's own priority applies.  ``since`` is for a caller who was
         already waiting when a restarted server found the router's snapshot
         without them: they keep their original enqueue time, hence their place.
-        ``dispatch=False`` leaves offering to the caller's next input (a claim
-        that adopts an offer Asterisk already rings).
         """
         if call_id in self._items or call_id in self._active:
             raise ValueError(f"{call_id} already routed")
@@ -232,8 +232,7 @@ class Router:
         if since is None:
             self.stats.offered(queue)  # a re-entry was counted when it first came
         self._insert(it)
-        if dispatch:
-            self._dispatch()
+        self._dispatch()
         return it.view()
 
     def abandon(self, call_id: str) -> bool:
@@ -327,6 +326,34 @@ class Router:
         a.pending_pause = pause or a.pending_pause
         self._dispatch()  # whoever was let go may be offered elsewhere
         return True
+
+    def forget(self, item_id: str) -> bool:
+        """Drop a waiting call that is past the queue already: a restored snapshot,
+        older than the call's own state, still had it waiting.  No statistics,
+        no outputs (it was neither abandoned nor served here)."""
+        it = self._items.get(item_id)
+        if it is None or it.kind is not Kind.CALL:
+            return False
+        if it.offered_to is not None:
+            self._release_offer(it, "call is past the queue")
+        self._remove(it)
+        return True
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Inputs inside run without offering anything; one dispatch at the end.
+
+        For inputs that only make sense together: a restore and its fix-ups, a
+        re-enqueue and the adoption of the offer Asterisk is already making."""
+        if self._dispatching:
+            yield
+            return
+        self._dispatching = True
+        try:
+            yield
+        finally:
+            self._dispatching = False
+            self._dispatch()
 
     def hold(self, item_id: str, on: bool) -> None:
         it = self._active.get(item_id)

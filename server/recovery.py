@@ -206,8 +206,9 @@ class Recovery:
             ok = True  # ours, as we left it
         else:
             self._forget_agent_channel(call)  # a leg a previous process knew, now stale
-            self._ensure_routed(call, now, dispatch=False)
-            ok = self.acd.adopt_offer(call.id, agent_id)
+            with self.acd.batch():  # nothing offered before the adoption
+                self._ensure_routed(call, now)
+                ok = self.acd.adopt_offer(call.id, agent_id)
             if ok:
                 self.log.info("{call}: found connecting to {agent}; adopted that offer",
                               call=call.id, agent=agent_id)
@@ -233,7 +234,7 @@ class Recovery:
             self._set_phase(call, "connecting")
         return ok
 
-    def _ensure_routed(self, call: Call, now: float, dispatch: bool = True) -> None:
+    def _ensure_routed(self, call: Call, now: float) -> None:
         """A waiting caller the router's snapshot (older than the call's state) does
         not know: back in, at the original enqueue time, so at the same place."""
         if self.acd.item(call.id) is not None or call.queue not in self.cfg.acd.queues:
@@ -243,8 +244,7 @@ class Recovery:
         self.log.info("{call}: not in the router's snapshot; queued again as of {since}",
                       call=call.id, since=since)
         self.acd.enqueue(call.id, call.queue or "", intent=call.intent,
-                         number=call.caller or None, priority=call.priority, since=since,
-                         dispatch=dispatch)
+                         number=call.caller or None, priority=call.priority, since=since)
 
     def _dial_call(self, event: Message) -> Call | None:
         """The call a DialBegin or DialEnd is about.  One being connected that we did
@@ -470,26 +470,58 @@ class Recovery:
             if call.agent_id and not call.wrap_done:
                 self._last_call_of_agent[call.agent_id] = call
             restored += 1
-        # The router last: its first dispatch may offer calls, which must exist by then.
+        # The router last, and nothing offered before it agrees with the calls: the
+        # snapshot is debounced, so it can be older than a call's own state.
         snap = live.get("router", {}).get("snapshot")
-        if snap:
-            try:  # into the router we have: others (metrics, web) hold it already
-                restore_router(self.acd, snap)
-            except (ValueError, KeyError) as exc:
-                self.log.error("Router snapshot unusable, starting empty: {e}", e=exc)
         now = self.clock.seconds()
-        for call in list(self.calls.values()):
-            if call.phase == "queued":
-                self._ensure_routed(call, now)
-            # A wrap-up the router no longer holds ended while we were away.
-            if call.agent_id and not call.wrap_done and call.phase in ("survey", "ended"):
-                view = self.acd.agent(call.agent_id)
-                if view.item_id == call.id and view.state is AgentState.ON_CALL:
-                    # The snapshot predates the end of the conversation (it is
-                    # debounced; the call's own state is not): end it now, or the
-                    # agent would stay on a call that is over.
-                    self.acd.call_ended(call.id)
-                elif view.item_id != call.id or view.state is not AgentState.WRAP_UP:
-                    self._wrap_ended(call)
+        with self.acd.batch():
+            if snap:
+                try:  # into the router we have: others (metrics, web) hold it already
+                    restore_router(self.acd, snap)
+                except (ValueError, KeyError) as exc:
+                    self.log.error("Router snapshot unusable, starting empty: {e}", e=exc)
+            for call in list(self.calls.values()):
+                self._align_router(call, now)
         self.log.info("Restored {n} live calls from Redis", n=restored)
         return restored
+
+    def _align_router(self, call: Call, now: float) -> None:
+        """Make the restored router agree with a restored call."""
+        if call.phase == "queued":
+            self._ensure_routed(call, now)
+            return
+        if call.phase == "talking" and call.agent_id:
+            view = self.acd.agent(call.agent_id)
+            if view.item_id == call.id and view.state is AgentState.ON_CALL:
+                return
+            # Answered after the snapshot: the router must hold the agent on it
+            # (and not offer the caller to somebody else).
+            self._ensure_routed(call, now)
+            if view.state is AgentState.LOGGED_OUT:
+                self.acd.login(call.agent_id)  # on a call: logged in, whatever it says
+            if self.acd.adopt_offer(call.id, call.agent_id):
+                self.acd.offer_result(call.id, Outcome.ANSWERED)
+            else:
+                self.acd.forget(call.id)
+                call.wrap_done = True  # the router has no part in this one
+            return
+        item = self.acd.item(call.id)
+        if call.phase == "ivr" and item is not None and item.queue in self.cfg.acd.queues:
+            # Both the call's state and its record were refused (Redis was down)
+            # after the caller entered the queue; the router saw it.
+            call.phase, call.queue = "queued", item.queue
+            call.dial_unseen = True
+            return
+        if self.acd.forget(call.id):
+            self.log.info("{call}: past the queue ({phase}) but waiting in the router's "
+                          "snapshot; dropped there", call=call.id, phase=call.phase)
+        if call.agent_id and not call.wrap_done and call.phase in ("survey", "ended"):
+            # A wrap-up the router no longer holds ended while we were away.
+            view = self.acd.agent(call.agent_id)
+            if view.item_id == call.id and view.state is AgentState.ON_CALL:
+                # The snapshot predates the end of the conversation (it is
+                # debounced; the call's own state is not): end it now, or the
+                # agent would stay on a call that is over.
+                self.acd.call_ended(call.id)
+            elif view.item_id != call.id or view.state is not AgentState.WRAP_UP:
+                self._wrap_ended(call)

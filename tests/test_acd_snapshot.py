@@ -134,8 +134,20 @@ def test_enqueue_since_keeps_the_original_place():
     t0 = clock.seconds()
     clock.advance(10)
     r.enqueue("later", "q")
-    r.enqueue("earlier", "q", since=t0, dispatch=False)
-    assert [(w.id, w.enqueued_at) for w in r.waiting()] == [("earlier", t0),
-                                                            ("later", t0 + 10)]
-    r.login("a1")
-    assert offers(out) == [("earlier", "a1")]
+    with r.batch():
+        r.enqueue("earlier", "q", since=t0)
+        assert [(w.id, w.enqueued_at) for w in r.waiting()] == [("earlier", t0),
+                                                                ("later", t0 + 10)]
+        r.login("a1")
+        assert offers(out) == []  # nothing offered inside the batch
+    assert offers(out) == [("earlier", "a1")]  # at the end, to the one placed first
+
+
+def test_forget_drops_a_waiting_call_without_stats_or_outputs():
+    r, clock, out = build([make_queue("q", {"s": 1})], [make_agent("a1", {"s": 1})])
+    r.enqueue("served-meanwhile", "q")
+    out.take()
+    assert r.forget("served-meanwhile") is True
+    assert r.waiting() == [] and out.take() == []
+    assert r.queue_kpis("q").abandoned == 0
+    assert r.forget("served-meanwhile") is False

@@ -380,3 +380,66 @@ def test_call_state_older_than_its_record_restores_what_the_record_says(rig):
     assert (rec.outcome, rec.agent_id, rec.satisfaction) == ("answered", "1007", "satisfied")
     assert rig.durations(rec).talk_s == pytest.approx(talk)
     assert rig.cc.acd.agent("1007").state is AgentState.READY
+
+
+def test_router_snapshot_older_than_the_answer_offers_nobody_a_served_caller(rig):
+    """The snapshot still had the caller waiting (Redis refused the later ones);
+    the call's own state says the conversation is over and the survey runs.
+    Before the fix the restored router offered the caller again, and the
+    Redirect took them out of the survey to a second agent."""
+    import copy
+
+    for ext in ("1007", "1008"):
+        rig.sim.add_phone(PhoneScript(ext, AgentBehaviour(answer_after=1.0, talk=4.0)))
+    rig.run(1)
+    caller(rig, "1", "5")  # no survey key: they stay in the survey a while
+    _run_until(rig, lambda: rig.cc.acd.waiting())
+    rig.run(1)
+    stale = copy.deepcopy(rig.live.data["router"]["snapshot"])
+    rig.cc.acd.login("1007")
+    _run_until(rig, lambda: any(c.phase == "survey" for c in rig.cc.calls.values()))
+    (call_id,) = rig.cc.calls
+    rig.live.data["router"]["snapshot"] = stale
+    rig.kill_daemon()
+    rig.start_daemon()
+    assert rig.cc.acd.item(call_id) is None
+    rig.cc.acd.login("1008")
+    rig.run(120)
+    rec = rig.final_records()[call_id]
+    assert rec.outcome == "answered" and rec.agent_id == "1007"
+    assert _offers(rec) == [("1007", "answered")]
+    assert not [f for a, f in rig.ami.calls_actions() if a == "Redirect"]
+    assert rig.cc.acd.agent("1008").state is AgentState.READY
+
+
+def test_router_snapshot_older_than_the_answer_holds_the_agent_on_the_call(rig):
+    """Killed mid-conversation with a snapshot from before the answer (the chaos
+    run's lost caller: the agent was given another call, the conversation's
+    wrap-up was never seen to end and its record never finished)."""
+    import copy
+
+    rig.sim.add_phone(PhoneScript("1007", AgentBehaviour(answer_after=1.0, talk=10.0)))
+    rig.run(1)
+    caller(rig, "1", "5", "1")
+    _run_until(rig, lambda: rig.cc.acd.waiting())
+    rig.run(1)
+    stale = copy.deepcopy(rig.live.data["router"]["snapshot"])
+    rig.cc.acd.login("1007")
+    _run_until(rig, lambda: rig.cc.acd.agent("1007").state is AgentState.ON_CALL)
+    (call_id,) = rig.cc.calls
+    rig.run(2)
+    rig.live.data["router"]["snapshot"] = stale  # 1007 logged out, the caller waiting
+    rig.kill_daemon()
+    rig.start_daemon()
+    view = rig.cc.acd.agent("1007")
+    assert (view.state, view.item_id) == (AgentState.ON_CALL, call_id)
+    caller(rig, "1", "5", "1", number="13800000002")  # must wait for 1007
+    rig.run(150)
+    records = rig.final_records()
+    first, second = records[call_id], next(r for k, r in records.items() if k != call_id)
+    assert (first.outcome, first.agent_id, first.satisfaction) == ("answered", "1007",
+                                                                  "satisfied")
+    answered_second = next(e.t for e in second.timeline if e.kind == "answered")
+    ended_first = next(e.t for e in first.timeline if e.kind == "bridge_end")
+    assert answered_second > ended_first  # never two calls at once
+    assert rig.cc.calls == {} and rig.cc.acd.agent("1007").state is AgentState.READY
