@@ -59,7 +59,22 @@ class Resync:
 
     @defer.inlineCallbacks
     def run(self, proto: AmiClientProtocol):
-        """Fires when the server agrees with Asterisk again; logs and survives errors."""
+        """Fires when the server agrees with Asterisk again.
+
+        If Asterisk does not answer the listing (an error, a timeout), the link
+        is dropped: the server must not run on unsynced (nothing is connected to
+        an agent until a resync succeeds), and the reconnect tries again."""
+        try:
+            yield self._sync(proto)
+        except Exception as exc:
+            self.log.error("Resync with Asterisk failed ({e}); dropping the link to retry",
+                           e=exc)
+            transport = getattr(proto, "transport", None)
+            if transport is not None:
+                transport.loseConnection()
+
+    @defer.inlineCallbacks
+    def _sync(self, proto: AmiClientProtocol):
         # FullyBooted follows the login response, possibly in the same read: by
         # the time this first list action is answered it has been seen.
         devices = yield proto.sendListAction("DeviceStateList")

@@ -207,3 +207,39 @@ def test_conversation_held_entirely_during_the_outage_is_not_queued_again(rig):
     assert offers == [("1007", "answered")]
     assert rig.cc.acd.agent("1007").misses == 0
     assert rig.cc.acd.agent("1007").state is AgentState.READY
+
+
+def test_a_failed_resync_drops_the_link_and_nothing_connects_until_one_succeeds(rig, monkeypatch):
+    """CoreShowChannels refused after a reconnect: the server does not carry on
+    unsynced (it would connect callers it has not seen); it drops the link, and
+    the next login's resync lets the waiting caller through."""
+    from twisted.internet import defer
+
+    from server.ami.protocol import AmiClientProtocol, AmiError
+
+    rig.sim.add_phone(PhoneScript("1007", AgentBehaviour(answer_after=1.0, talk=5.0)))
+    rig.run(1)
+    caller(rig, "1", "5", "1")
+    rig.run(20)  # waiting: nobody is logged in
+    real = AmiClientProtocol.sendListAction
+    refused = []
+
+    def flaky(self, action, fields=(), *a, **kw):
+        if action == "CoreShowChannels" and not refused:
+            refused.append(action)
+            return defer.fail(AmiError("Internal failure"))
+        return real(self, action, fields, *a, **kw)
+
+    monkeypatch.setattr(AmiClientProtocol, "sendListAction", flaky)
+    rig.endpoint.drop()
+    rig.run(4)  # reconnected; its resync failed and dropped the link again
+    assert refused and rig.resync.resyncs == 1 and rig.cc.syncing
+    rig.cc.acd.login("1007")  # offered, but not connected while unsynced
+    assert not [f for a, f in rig.ami.calls_actions() if a == "Redirect"]
+    rig.run(60)
+    assert rig.resync.resyncs == 2 and not rig.cc.syncing
+    redirects = [f for a, f in rig.ami.calls_actions() if a == "Redirect"]
+    assert len(redirects) == 1
+    rig.run(60)
+    rec = one_record(rig)
+    assert (rec.outcome, rec.agent_id) == ("answered", "1007")
