@@ -32,10 +32,14 @@ def test_shipped_file_parses_with_the_contexts_the_hotline_needs() -> None:
     assert dp.globals["HOTLINE_AMI_USER"] == "hotline"  # config/server.yaml ami.username
     assert dp.hints[("agent-phones", "1001")] == "PJSIP/1001"
     cb = [s.app for s in dp.contexts["acd-callback-agent"]["s"]]
-    assert cb == ["NoOp", "AGI", "GotoIf", "MixMonitor", "Dial", "StopMixMonitor", "Hangup"]
+    assert cb == ["NoOp", "Set", "AGI", "Set", "GotoIf", "MixMonitor", "Dial",
+                  "StopMixMonitor", "Hangup"]
+    assert dp.globals["HOTLINE_AGENT_WATCHDOG"] == "90"
+    assert dp.has_exten("acd-callback-agent", "T") and dp.has_exten("agent-phones", "T")
     assert dp.globals["CALLBACK_TECH"] == "Local"
     assert dp.includes["agent-phones"] == ("agent-features",)
-    assert [s.app for s in dp.steps("agent-phones", "*13")] == ["Answer", "AGI", "Hangup"]
+    assert [s.app for s in dp.steps("agent-phones", "*13")] == ["Answer", "Set", "AGI",
+                                                                "Hangup"]
     assert not dp.has_exten("agent-phones", "*21")
 
 

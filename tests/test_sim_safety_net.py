@@ -179,3 +179,23 @@ def test_dbgettree_and_dbdel_answer_like_asterisk():
         assert (h.client.responses()[-1]["Response"], h.client.responses()[-1]["Message"]) == (
             "Error", message)
     assert set(h.sim.core.astdb) == {("hotline_unseen", "1.2"), ("other", "x")}
+
+
+def _agent_leg_alive(h: Harness, channel: str) -> bool:
+    return h.sim.core.find(channel) is not None
+
+
+def test_a_feature_code_without_a_server_is_hung_up_at_the_agent_watchdog():
+    """Nobody drives the *13 dialogue (the daemon is dead): the agent hears
+    silence for HOTLINE_AGENT_WATCHDOG (90 s), then the phone is free again."""
+    from server.sim import PhoneScript
+
+    h = harness(NOW + 600)
+    h.sim.add_phone(PhoneScript("1007", AgentBehaviour()))
+    h.run(1.0)
+    channel = h.sim.phone_dial("1007", "*13")
+    h.run(60.0)
+    assert _agent_leg_alive(h, channel)
+    h.run(40.0)
+    assert not _agent_leg_alive(h, channel)
+    assert not h.sim.phones.phones["1007"].call_state  # free for the next call
