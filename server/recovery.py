@@ -257,7 +257,7 @@ class Recovery:
         dest = event.get("DestChannel") or ""
         agent_id = self._agent_of_channel(dest)
         if agent_id is not None and (call.phase != "connecting" or call.agent_id != agent_id):
-            answered = event.get("Event") == "DialEnd" and event.get("DialStatus") == "ANSWER"
+            answered = event.name == "DialEnd" and event.get("DialStatus") == "ANSWER"
             self._claim(call, agent_id, dest, self.clock.seconds(), force=answered)
         return call
 

@@ -443,3 +443,52 @@ def test_router_snapshot_older_than_the_answer_holds_the_agent_on_the_call(rig):
     ended_first = next(e.t for e in first.timeline if e.kind == "bridge_end")
     assert answered_second > ended_first  # never two calls at once
     assert rig.cc.calls == {} and rig.cc.acd.agent("1007").state is AgentState.READY
+
+
+def _dial_event(name: str, call, dest: str, **more):
+    from server.ami.codec import Message
+
+    return Message.from_headers([("Event", name), ("Channel", call.channel),
+                                 ("Context", "acd-connect"), ("Exten", "s"),
+                                 ("DestChannel", dest), *more.items()])
+
+
+def test_dial_seen_only_after_the_restart_is_claimed_for_the_agent_it_rings(rig):
+    """The reconcile found the caller in acd-connect before its Dial (nothing to
+    claim yet); the DialBegin that follows names the agent: the router is told,
+    and the agent's pause asked for meanwhile waits for the end of the offer."""
+    rig.run(1)
+    caller(rig, "1", "5", "1")
+    _run_until(rig, lambda: rig.cc.acd.waiting())
+    (call_id,) = rig.cc.calls
+    rig.kill_daemon()
+    rig.start_daemon()
+    rig.cc.acd.login("1007")
+    rig.cc.acd.pause("1007", "meal")
+    call = rig.cc.calls[call_id]
+    rig.events.dispatch(_dial_event("DialBegin", call, "PJSIP/1007-000000ff"))
+    view = rig.cc.acd.agent("1007")
+    assert (view.state, view.item_id) == (AgentState.RESERVED, call_id)
+    assert (call.phase, call.agent_id, call.agent_channel) == (
+        "connecting", "1007", "PJSIP/1007-000000ff")
+    rig.events.dispatch(_dial_event("DialEnd", call, "PJSIP/1007-000000ff",
+                                    DialStatus="NOANSWER"))
+    assert call.phase == "queued" and call.agent_id is None
+    view = rig.cc.acd.agent("1007")
+    assert (view.state, view.pause_reason) == (AgentState.PAUSED, "meal")
+    assert _offers(call.record.snapshot()) == [("1007", "no_answer")]
+
+
+def test_dial_to_an_agent_the_router_cannot_give_the_call_is_hung_up(rig):
+    rig.run(1)
+    caller(rig, "1", "5", "1")
+    _run_until(rig, lambda: rig.cc.acd.waiting())
+    (call_id,) = rig.cc.calls
+    rig.kill_daemon()
+    rig.start_daemon()
+    call = rig.cc.calls[call_id]
+    rig.events.dispatch(_dial_event("DialBegin", call, "PJSIP/1008-000000fe"))  # logged out
+    hangups = [f["Channel"] for a, f in rig.ami.calls_actions() if a == "Hangup"]
+    assert hangups == ["PJSIP/1008-000000fe"]
+    assert call.phase == "queued" and rig.cc.acd.agent("1008").item_id is None
+    assert [w.id for w in rig.cc.acd.waiting()] == [call_id]
