@@ -39,9 +39,9 @@ def _parser() -> argparse.ArgumentParser:
 
     with_config(sub.add_parser("check-config", help="validate the config and exit"))
 
-    rec = sub.add_parser("records", help="export or trim call records (see --help)",
-                         add_help=False)
-    rec.add_argument("rest", nargs=argparse.REMAINDER)
+    # Its own parser (server/records/cli.py) reads everything after "records".
+    sub.add_parser("records", add_help=False,
+                   help="export or trim call records, expire recordings (see --help)")
 
     hs = sub.add_parser("hash-secret", help="print a hash for a PIN or password in config")
     hs.add_argument("--stdin", action="store_true", help="read the secret from standard input")
@@ -49,15 +49,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["records"]:
+        from server.records.cli import records_main
+
+        return records_main(argv[1:])  # its --help included
     args = _parser().parse_args(argv)
     if args.command == "check-config":
         from server.config import check_config_main
 
         return check_config_main(args.config)
-    if args.command == "records":
-        from server.records.cli import records_main
-
-        return records_main(args.rest)
     if args.command == "hash-secret":
         from server.config import hash_secret
 

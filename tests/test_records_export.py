@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -144,3 +146,46 @@ def test_cli_export_to_file(client, records_url, tmp_path):
     with open(target, newline="", encoding="utf-8") as f:
         assert [r["call_id"] for r in csv.DictReader(f)] == ["1790000000.0"]
     assert records_main(["trim", "--redis-url", records_url]) == 0
+
+
+def _recording(directory, name: str, age_days: float) -> None:
+    path = directory / name
+    path.write_bytes(b"RIFF")
+    t = time.time() - age_days * 86400
+    os.utime(path, (t, t))
+
+
+def test_trim_recordings_deletes_only_recordings_past_the_retention(tmp_path, capsys):
+    _recording(tmp_path, "1795000000.1.wav", 120)
+    _recording(tmp_path, "1795000000.2.wav", 91)
+    _recording(tmp_path, "notes.txt", 400)  # not a recording
+    (tmp_path / "sub").mkdir()
+    _recording(tmp_path / "sub", "old.wav", 400)  # not ours to walk into
+    argv = ["trim-recordings", "--directory", str(tmp_path), "--retention-days", "92"]
+    assert records_main([*argv, "--dry-run"]) == 0
+    assert capsys.readouterr().out.split() == ["1795000000.1.wav"]
+    assert (tmp_path / "1795000000.1.wav").exists()  # a dry run deletes nothing
+    assert records_main(argv) == 0
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == ["1795000000.2.wav", "notes.txt", "sub"]
+    assert (tmp_path / "sub" / "old.wav").exists()
+
+
+def test_trim_recordings_refuses_a_retention_below_the_floor_and_a_bad_directory(
+        tmp_path, capsys):
+    _recording(tmp_path, "a.wav", 200)
+    assert records_main(["trim-recordings", "--directory", str(tmp_path),
+                         "--retention-days", "30"]) == 2
+    assert "below the DL/T 2046-2019 floor" in capsys.readouterr().err
+    assert (tmp_path / "a.wav").exists()
+    assert records_main(["trim-recordings", "--directory", str(tmp_path / "nope")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_records_help_reaches_the_records_parser(capsys):
+    from server.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["records", "--help"])  # was "unrecognized arguments: --help"
+    assert exit_.value.code == 0
+    assert "trim-recordings" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""``python -m server records export|trim``: the records CLI.
+"""``python -m server records export|trim|trim-recordings``: the records CLI.
 
 Runs outside the reactor, so the synchronous Redis client and the wall clock are
 fine here (this is not domain code).
@@ -7,6 +7,7 @@ fine here (this is not domain code).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from datetime import datetime, timedelta
@@ -27,7 +28,7 @@ def _when(text: str, end_of_day: bool = False) -> datetime:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m server records",
-                                description="export and trim call records")
+                                description="export and trim call records; expire recordings")
     sub = p.add_subparsers(dest="action", required=True)
     exp = sub.add_parser("export", help="write records for a date range to stdout or a file")
     exp.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
@@ -41,7 +42,51 @@ def _parser() -> argparse.ArgumentParser:
     trim = sub.add_parser("trim", help="delete exported records older than the retention")
     trim.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
     trim.add_argument("--retention-days", type=float, default=RETENTION_FLOOR_DAYS)
+    rec = sub.add_parser("trim-recordings",
+                         help="delete call recordings (*.wav) older than the retention")
+    rec.add_argument("--directory", required=True,
+                     help="the recordings directory (server.yaml recordings.directory)")
+    rec.add_argument("--retention-days", type=float, default=RETENTION_FLOOR_DAYS)
+    rec.add_argument("--dry-run", action="store_true", help="list, delete nothing")
     return p
+
+
+def expired_recordings(files: list[tuple[str, float]], now: float,
+                       retention_days: float) -> list[str]:
+    """Names of the recordings (``*.wav``) last written before the retention window;
+    ``files`` are (name, mtime) pairs."""
+    cutoff = now - retention_days * 86400
+    return sorted(name for name, mtime in files if name.endswith(".wav") and mtime < cutoff)
+
+
+def _trim_recordings(args) -> int:
+    if args.retention_days < RETENTION_FLOOR_DAYS:
+        # Unlike the stream, a deleted recording cannot be exported first: refuse.
+        print(f"error: retention {args.retention_days} days is below the DL/T 2046-2019 "
+              f"floor of {RETENTION_FLOOR_DAYS}; nothing deleted", file=sys.stderr)
+        return 2
+    try:
+        with os.scandir(args.directory) as it:  # not recursive; no symlinks followed
+            files = [(e.name, e.stat(follow_symlinks=False).st_mtime) for e in it
+                     if e.is_file(follow_symlinks=False)]
+    except OSError as exc:
+        print(f"error: cannot read {args.directory}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    names = expired_recordings(files, time.time(), args.retention_days)
+    failed = 0
+    for name in names:
+        if args.dry_run:
+            print(name)
+            continue
+        try:
+            os.unlink(os.path.join(args.directory, name))
+        except OSError as exc:
+            failed += 1
+            print(f"error: {name}: {exc.strerror or exc}", file=sys.stderr)
+    verb = "would delete" if args.dry_run else "deleted"
+    print(f"{verb} {len(names) - failed} recording(s) older than {args.retention_days:g} days",
+          file=sys.stderr)
+    return 1 if failed else 0
 
 
 def records_main(argv: list[str] | None = None) -> int:
@@ -54,6 +99,8 @@ def records_main(argv: list[str] | None = None) -> int:
             n = export_records(args.redis_url, args.start, args.end, args.format, sys.stdout)
         print(f"exported {n} record(s)", file=sys.stderr)
         return 0
+    if args.action == "trim-recordings":
+        return _trim_recordings(args)
     if args.retention_days < RETENTION_FLOOR_DAYS:
         print(f"warning: retention {args.retention_days} days is below the DL/T 2046-2019 "
               f"floor of {RETENTION_FLOOR_DAYS}", file=sys.stderr)
