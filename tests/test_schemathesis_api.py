@@ -54,6 +54,7 @@ ROLES: dict[tuple[str, str], set[str] | None] = {
     ("GET", "/api/records/{call_id}/qa"): {"reviewer", "supervisor"},
     ("POST", "/api/records/{call_id}/qa"): {"reviewer", "supervisor"},
     ("GET", "/api/recordings/{file}"): {"reviewer", "supervisor"},
+    ("GET", "/api/scorecards"): {"reviewer", "supervisor"},
 }
 EXAMPLES = int(os.environ.get("HOTLINE_SCHEMATHESIS_EXAMPLES", "12"))
 SPARE = 4 * EXAMPLES

@@ -37,6 +37,7 @@ MATRIX = [
     ("GET", "/api/records/c1/qa", None, {"reviewer", "supervisor"}),
     ("POST", "/api/records/c1/qa", {"scores": {}}, {"reviewer", "supervisor"}),
     ("GET", "/api/recordings/c1.wav", None, {"reviewer", "supervisor"}),
+    ("GET", "/api/scorecards", None, {"reviewer", "supervisor"}),
 ]
 PRINCIPALS = {"none": None, "agent": ("1001",), "other_agent": ("1002",),
               "supervisor": ("supervisor1",), "reviewer": ("reviewer1",)}

@@ -164,3 +164,28 @@ async def test_disposition_after_the_call_writes_a_new_version(rig):
     assert body["version"] == raw["version"] + 1
     code, body, _ = await rig.request("GET", "/api/agents/1005/stats", token=a)
     assert code == 200 and body["handled"] == 1 and body["aht_s"] == 70.0
+
+
+@pytest_twisted.ensureDeferred
+async def test_scorecards_per_agent_over_a_period(rig):
+    await _seed(rig)
+    await rig.store.put(record("old", agent="1007", t0=T0 - 86400, talk=30.0, acw=5.0))
+    r = await rig.login("reviewer1")
+    code, body, _ = await rig.request("GET", f"/api/scorecards?from={T0}", token=r)
+    assert code == 200, body
+    assert body["records"] == 3
+    cards = {c["agent_id"]: c for c in body["agents"]}
+    assert sorted(cards) == ["1005", "1007"]
+    a1005 = cards["1005"]  # a1 (60 s talk, 10 s ACW) and a3 (300 + 120 s hold, 10 s ACW)
+    assert a1005["handled"] == 2
+    assert a1005["aht_s"] == pytest.approx((60 + 10 + 300 + 120 + 10) / 2)
+    assert a1005["hold_ratio"] == pytest.approx(120 / 480)
+    a1007 = cards["1007"]  # a2 only: the "old" call is before the period
+    assert (a1007["handled"], a1007["complaints"], a1007["satisfaction_rate"]) == (1, 1, 0.0)
+    code, body, _ = await rig.request("GET", "/api/scorecards?agent=1007", token=r)
+    assert code == 200 and [c["handled"] for c in body["agents"]] == [2]
+    code, body, _ = await rig.request("GET", "/api/scorecards?team=x", token=r)
+    assert code == 400 and "unknown query 'team'" in body["error"]
+    agent = await rig.login("1005")
+    code, _, _ = await rig.request("GET", "/api/scorecards", token=agent)
+    assert code == 403

@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import math
 import re
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from twisted.web import static
 
 from server.records.durations import compute_durations
 from server.records.model import CallRecord
-from server.records.scorecards import is_complaint
+from server.records.scorecards import agent_scorecards, is_complaint
 from server.records.store import STREAM, call_key
 
 from .http import HANDLED, ApiError, ApiRequest
@@ -175,6 +176,26 @@ class Review:
             rows = sorted((summary(r) for r in found.values() if keep(r)),
                           key=lambda s: s["arrived"] or 0, reverse=True)
             return {"records": rows[:limit], "total": len(rows)}
+        return _deferred(self._scan()).addCallback(shape)
+
+    def scorecards(self, req: ApiRequest) -> defer.Deferred:
+        """Agent scorecards over the final records of a period (``from``/``to`` on
+        arrival; the same scan window as the list)."""
+        q = req.query
+        for key in q:
+            if key not in ("from", "to", "agent"):
+                raise ApiError(400, f"unknown query '{key}'; known: from, to, agent")
+        lo, hi = _number(q, "from"), _number(q, "to")
+
+        def in_period(rec: CallRecord) -> bool:
+            arrived = rec.timeline[0].t if rec.timeline else 0.0
+            return not ((lo is not None and arrived < lo) or (hi is not None and arrived >= hi))
+
+        def shape(found: dict[str, CallRecord]) -> dict[str, Any]:
+            records = [r for r in found.values() if in_period(r)]
+            cards = [asdict(c) for c in agent_scorecards(records).values()
+                     if "agent" not in q or c.agent_id == q["agent"]]
+            return {"from": lo, "to": hi, "records": len(records), "agents": cards}
         return _deferred(self._scan()).addCallback(shape)
 
     def get_record(self, req: ApiRequest) -> defer.Deferred:

@@ -151,6 +151,7 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
         Route("POST", "/api/records/{call_id}/qa", review.post_qa, REVIEW,
               body={"scores": Field(D, True), "comments": Field(S)}),
         Route("GET", "/api/recordings/{file}", review.recording, REVIEW),
+        Route("GET", "/api/scorecards", review.scorecards, REVIEW),
     ]
     root = static.File(str(STATIC_DIR))
     root.putChild(b"api", JsonResource(routes, auth.session_for))
