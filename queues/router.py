@@ -137,6 +137,10 @@ class Router:
         it = self._items.get(item_id) or self._active.get(item_id)
         return it.view() if it else None
 
+    def is_waiting(self, item_id: str) -> bool:
+        """Waiting or ringing (not yet answered, not gone)."""
+        return item_id in self._items
+
     def waiting(self) -> list[WorkItem]:
         """Waiting and ringing items in the global routing order."""
         return [self._items[k[3]].view() for k in self._order]

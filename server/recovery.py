@@ -43,6 +43,12 @@ def in_fallback(info: Message) -> bool:
         info.get("Exten") == "T" or info.get("Application") in ("UserEvent", "Playback", "Queue"))
 
 
+def bridge_of(info: Message) -> str:
+    """The bridge a ``CoreShowChannel`` is in, or "" (``BridgeId``; the ``Status``
+    event spells it ``BridgeID``, trace 05a: header lookups ignore case)."""
+    return info.get("BridgeId") or ""
+
+
 def interface_of(channel: str) -> str:
     """The device a channel was dialled on: ``PJSIP/1001-0000002a`` -> ``PJSIP/1001``,
     ``Local/1001@agents-0000000b;1`` -> ``Local/1001@agents``."""
@@ -122,7 +128,7 @@ class Recovery:
             self._caller_left(call, now)
             return
         if call.phase == "talking" and call.agent_channel is None:
-            bridge = info.get("BridgeId") or info.get("BridgeID") or ""
+            bridge = bridge_of(info)
             peer, _ = self._dialled(call, info, live) if bridge else (None, None)
             if peer:  # restored from a record: the agent's leg was never saved
                 call.agent_channel = peer
@@ -147,7 +153,7 @@ class Recovery:
         if call.phase == "connecting":
             call.offer_pending = False
             if not in_agi:
-                bridge = info.get("BridgeId") or info.get("BridgeID") or ""
+                bridge = bridge_of(info)
                 if bridge:
                     self._answered_while_away(call, bridge, live, now)
                 return  # still ringing: DialEnd will follow
@@ -189,7 +195,7 @@ class Recovery:
         peer, agent_id = self._dialled(call, info, live)
         if agent_id is None:
             return  # not dialling yet: DialBegin will tell whom
-        bridged = bool(info.get("BridgeId") or info.get("BridgeID"))
+        bridged = bool(bridge_of(info))
         self._claim(call, agent_id, peer, now, force=bridged)
 
     def _claim(self, call: Call, agent_id: str, agent_channel: str | None, now: float,
@@ -281,7 +287,7 @@ class Recovery:
     def _answered_while_away(self, call: Call, bridge: str, live: dict, now: float) -> None:
         """The DialEnd ANSWER was lost with the link: the channel list shows the bridge."""
         peer = next((ch for ch, m in live.items()
-                     if ch != call.channel and (m.get("BridgeId") or m.get("BridgeID")) == bridge),
+                     if ch != call.channel and bridge_of(m) == bridge),
                     None)
         if call.agent_id not in self.cfg.acd.agents:
             return
@@ -505,7 +511,7 @@ class Recovery:
                 self.acd.forget(call.id)
                 call.wrap_done = True  # the router has no part in this one
             return
-        item = self.acd.item(call.id)
+        item = self.acd.item(call.id) if self.acd.is_waiting(call.id) else None
         if call.phase == "ivr" and item is not None and item.queue in self.cfg.acd.queues:
             # Both the call's state and its record were refused (Redis was down)
             # after the caller entered the queue; the router saw it.

@@ -453,19 +453,25 @@ def _dial_event(name: str, call, dest: str, **more):
                                  ("DestChannel", dest), *more.items()])
 
 
-def test_dial_seen_only_after_the_restart_is_claimed_for_the_agent_it_rings(rig):
-    """The reconcile found the caller in acd-connect before its Dial (nothing to
-    claim yet); the DialBegin that follows names the agent: the router is told,
-    and the agent's pause asked for meanwhile waits for the end of the offer."""
+def _restarted_with_a_waiting_caller(rig):
+    """A caller queued with nobody logged in, then a kill -9 and a restart."""
     rig.run(1)
     caller(rig, "1", "5", "1")
     _run_until(rig, lambda: rig.cc.acd.waiting())
     (call_id,) = rig.cc.calls
     rig.kill_daemon()
     rig.start_daemon()
+    return rig.cc.calls[call_id]
+
+
+def test_dial_seen_only_after_the_restart_is_claimed_for_the_agent_it_rings(rig):
+    """The reconcile found the caller in acd-connect before its Dial (nothing to
+    claim yet); the DialBegin that follows names the agent: the router is told,
+    and the agent's pause asked for meanwhile waits for the end of the offer."""
+    call = _restarted_with_a_waiting_caller(rig)
+    call_id = call.id
     rig.cc.acd.login("1007")
     rig.cc.acd.pause("1007", "meal")
-    call = rig.cc.calls[call_id]
     rig.events.dispatch(_dial_event("DialBegin", call, "PJSIP/1007-000000ff"))
     view = rig.cc.acd.agent("1007")
     assert (view.state, view.item_id) == (AgentState.RESERVED, call_id)
@@ -480,15 +486,9 @@ def test_dial_seen_only_after_the_restart_is_claimed_for_the_agent_it_rings(rig)
 
 
 def test_dial_to_an_agent_the_router_cannot_give_the_call_is_hung_up(rig):
-    rig.run(1)
-    caller(rig, "1", "5", "1")
-    _run_until(rig, lambda: rig.cc.acd.waiting())
-    (call_id,) = rig.cc.calls
-    rig.kill_daemon()
-    rig.start_daemon()
-    call = rig.cc.calls[call_id]
+    call = _restarted_with_a_waiting_caller(rig)
     rig.events.dispatch(_dial_event("DialBegin", call, "PJSIP/1008-000000fe"))  # logged out
     hangups = [f["Channel"] for a, f in rig.ami.calls_actions() if a == "Hangup"]
     assert hangups == ["PJSIP/1008-000000fe"]
     assert call.phase == "queued" and rig.cc.acd.agent("1008").item_id is None
-    assert [w.id for w in rig.cc.acd.waiting()] == [call_id]
+    assert [w.id for w in rig.cc.acd.waiting()] == [call.id]
