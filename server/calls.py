@@ -87,6 +87,9 @@ class Call:
     agent_channel: str | None = None
     ring_start: float | None = None
     talked: bool = False
+    #: when the caller's channel left the bridge first (the caller ended the talk); its
+    #: Hangup, which may come a little later, closes the talk at this time
+    caller_left_bridge_at: float | None = None
     caller_gone: bool = False
     wrap_done: bool = True  # no agent, nothing to wait for
     outcome: str | None = None
@@ -157,6 +160,7 @@ class CallCenter(Recovery):
         for name, handler in (("DialBegin", self._dial_begin), ("DialEnd", self._dial_end),
                               ("Hangup", self._hangup), ("Hold", self._hold),
                               ("Unhold", self._unhold),
+                              ("BridgeLeave", self._bridge_leave),
                               ("DeviceStateChange", self._device_state),
                               ("UserEvent", self._user_event)):
             router.subscribe(name, handler)
@@ -188,6 +192,13 @@ class CallCenter(Recovery):
                 self.outages.covering(call.caller, now, self.cfg.ivr.outage.max_age_s)))
             return
         call.session = session
+        if call.phase == "talking":
+            # Back from Dial(...,g) before the agent's BridgeLeave or Hangup reached us
+            # (trace 13: 6 of 27 calls).  Only the agent's hangup continues the caller's
+            # dialplan, so the agent ended the talk; the survey follows as usual.
+            self._agent_left(call, now)
+            if call.phase == "ended":
+                return  # no survey: _agent_left said goodbye
         if call.phase == "connecting":
             if call.ring_start is None and not call.offer_pending:
                 return  # a Redirect to the agent is on its way: send nothing
@@ -581,6 +592,21 @@ class CallCenter(Recovery):
             call.record.hold_end(self.clock.seconds())
             self.acd.hold(call.id, False)
 
+    def _bridge_leave(self, event: Message) -> None:
+        """The first BridgeLeave of a conversation is the first sign that it ended, and
+        its channel is the side that ended it (traces 02, 08, 13): the agent's Hangup
+        and the caller's next AsyncAGIStart arrive in either order after it."""
+        channel = event.get("Channel", "")
+        now = self.clock.seconds()
+        call = self._by_agent_channel.get(channel)
+        if call is not None:
+            if call.phase == "talking" and call.caller_left_bridge_at is None:
+                self._agent_left(call, now)
+            return
+        call = self._by_channel.get(channel)
+        if call is not None and call.phase == "talking" and call.caller_left_bridge_at is None:
+            call.caller_left_bridge_at = now
+
     def _hangup(self, event: Message) -> None:
         channel = event.get("Channel", "")
         call = self._by_agent_channel.get(channel)
@@ -592,11 +618,17 @@ class CallCenter(Recovery):
             self._caller_left(call, self.clock.seconds())
 
     def _agent_left(self, call: Call, now: float) -> None:
-        """The agent's leg hung up: the bridge is over; the caller goes on to the survey."""
+        """The agent's leg left: the bridge is over; the caller goes on to the survey.
+
+        If the caller's leg left the bridge first, the caller ended the talk, at that
+        time, even when the agent's leg is the first to report a Hangup."""
         self._forget_agent_channel(call)
         if call.phase != "talking":
             return
-        call.record.bridge_end(now, "agent")
+        if call.caller_left_bridge_at is not None:
+            call.record.bridge_end(call.caller_left_bridge_at, "caller")
+        else:
+            call.record.bridge_end(now, "agent")
         self._set_phase(call, "survey" if self.cfg.ivr.survey.enabled else "ended")
         self.acd.call_ended(call.id)
         self._persist(call)
@@ -608,7 +640,7 @@ class CallCenter(Recovery):
         self._by_channel.pop(call.channel, None)
         phase = call.phase
         if phase == "talking":
-            call.record.bridge_end(now, "caller")
+            call.record.bridge_end(call.caller_left_bridge_at or now, "caller")
             self._forget_agent_channel(call)
             self.acd.call_ended(call.id)
         elif phase in ("queued", "connecting"):

@@ -51,6 +51,9 @@ class Core:
         self.dialplan = dialplan
         self.prompts = prompts or PromptCatalog()
         self.rng = random.Random(seed)
+        #: event orders that vary on a real Asterisk (the agent leg's Hangup after a
+        #: bridge, trace 13); its own generator, so ids drawn from ``rng`` stay as they were
+        self.order_rng = random.Random(f"order-{seed}")
         self.agi_delay = agi_delay
         self.channels: dict[str, Channel] = {}
         #: global variables (Setvar without Channel); ${VAR} falls back to them

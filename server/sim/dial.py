@@ -283,10 +283,17 @@ class DialCall:
         if self.phone is not None:
             self.core.set_var(caller, "BRIDGEPVTCALLID", "")
         self.core.bridge_leave(self.bridge, dest)
+        # Where a PJSIP agent leg's Hangup lands varies on a real Asterisk (trace 13, 27
+        # calls): between the two BridgeLeaves (as in 09), after both, or only after the
+        # caller is back in AsyncAGI from Dial(...,g).  The seed picks one per call.  A
+        # spied-on leg lingers until ChanSpy lets go (trace 10): always the last.
+        when = "agi" if spied else "between"
         if self.phone is not None and not spied:
-            hang_up_dest()  # PJSIP: Hangup between the two BridgeLeaves (09)
+            when = self.core.order_rng.choice(("between", "after_leave", "agi"))
+        if self.phone is not None and when == "between":
+            hang_up_dest()
         self.core.bridge_leave(self.bridge, caller)
-        if self.phone is None:
+        if self.phone is None or when == "after_leave":
             hang_up_dest()  # Local ;1: after both BridgeLeaves (02)
         self._answered_vars()
         self.core.set_var(caller, "DIALSTATUS", "ANSWER")
