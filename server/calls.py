@@ -39,7 +39,7 @@ from queues.items import Decision, Outcome, WorkItem
 from queues.router import Router
 from server.agi import AgiDriver, AgiLinkLost, AgiSession, AgiSessionEnded
 from server.ami.codec import Message
-from server.ami.protocol import AmiNotConnected, AmiTimeout
+from server.ami.protocol import AmiActionError, AmiNotConnected, AmiTimeout
 from server.config import Config
 from server.notify import Notifier
 from server.records.model import CallRecorder
@@ -660,7 +660,14 @@ class CallCenter(Recovery):
     def driven_channels(self):
         """Callers this server is driving in AsyncAGI now: the safety net keeps their
         deadlines fresh (server/safety.py).  Not while an agent's phone rings or
-        during the conversation: the dialplan has no deadline there."""
+        during the conversation: the dialplan has no deadline there.
+
+        None at all between a restore (or a link loss) and the reconcile: a restored
+        caller may have left AsyncAGI for the fallback queue meanwhile, and a deadline
+        pushed there takes them out of it again, for a second apology and a new place
+        at the back, or cuts off their conversation with an agent (trace 15)."""
+        if self.syncing:
+            return
         for call in self.calls.values():
             if call.caller_gone or self._by_channel.get(call.channel) is not call:
                 continue
@@ -672,14 +679,18 @@ class CallCenter(Recovery):
             return
         call = self._by_channel.get(event.get("Channel", ""))
         if call is not None:
-            self._fell_back(call, event.get("Reason") or "unknown")
+            # Our last deadline push may have crossed the fallback on the wire.
+            self._fell_back(call, event.get("Reason") or "unknown", clear_deadline=True)
 
-    def _fell_back(self, call: Call, reason: str) -> None:
+    def _fell_back(self, call: Call, reason: str, clear_deadline: bool = False) -> None:
         """The dialplan's safety net took the caller to the plain Asterisk queue.
 
         From here app_queue serves them, not us: the record closes as a system
-        failure, the router lets go of the call.
+        failure, the router lets go of the call.  ``clear_deadline``: cancel a
+        ``TIMEOUT(absolute)`` that may still be pending on the channel.
         """
+        if clear_deadline:
+            self._clear_deadline(call.channel)
         self.log.warn("{call}: the dialplan fell back to the Asterisk queue ({reason}) "
                       "in phase {phase}", call=call.id, reason=reason, phase=call.phase)
         self.counters["safety_fallbacks"] += 1
@@ -688,6 +699,23 @@ class CallCenter(Recovery):
         if not call.record.snapshot().notes:
             call.record.update(notes=f"fallback: {reason}")
         self._caller_left(call, self.clock.seconds())
+
+    def _clear_deadline(self, channel: str) -> None:
+        """Cancel a pending ``TIMEOUT(absolute)``: when it fired, app_queue would end and
+        the dialplan's ``T`` extension would apologise again, or hang up a caller
+        talking to an agent.  AMI's ``AbsoluteTimeout`` refuses 0 (manager.c
+        action_timeout); ``TIMEOUT(absolute)=0`` cancels (func_timeout.c)."""
+        d = self.ami.sendAction("Setvar", [("Channel", channel),
+                                           ("Variable", "TIMEOUT(absolute)"), ("Value", "0")])
+
+        def failed(failure) -> None:
+            if (failure.check(AmiActionError)
+                    and failure.value.response.get("Message") == "No such channel"):
+                return  # gone meanwhile: nothing left to cancel
+            self.log.warn("Could not cancel the deadline of {channel} in the fallback: {e}",
+                          channel=channel, e=failure.getErrorMessage())
+
+        d.addErrback(failed)
 
     def record_unseen(self, call_id: str, caller: str, dialled: str, entered: float,
                       note: str) -> None:

@@ -136,7 +136,10 @@ class Recovery:
         if call.phase == "talking" and call.agent_channel not in live:
             self._agent_left(call, now)
         if call.phase in ("ivr", "queued", "connecting") and in_fallback(info):
-            self._fell_back(call, "seen in the channel list after the link came back")
+            # Talking to an agent from the fallback queue: a deadline still pending
+            # there would cut the conversation off (trace 15); one waiting is left alone.
+            self._fell_back(call, "seen in the channel list after the link came back",
+                            clear_deadline=bool(bridge_of(info)))
             return
         in_agi = info.get("Application") == "AGI"
         if (in_agi and call.dial_unseen and call.phase in ("queued", "connecting")

@@ -199,3 +199,84 @@ def test_notes_are_not_collected_when_the_dialplan_names_another_ami_user(rig):
     assert rig.service.connected
     assert len([r for r in rig.saved if r.get("final")]) == 1  # nothing recorded twice
     assert len(rig.sim.core.astdb) == 1  # left for the operator to see
+
+
+def _fallback_events(rig) -> list[str]:
+    """The channels of every HotlineFallback UserEvent Asterisk emits from now on."""
+    seen: list[str] = []
+    rig.sim.core.subscribe(lambda ev: seen.append(ev.get("Channel") or "")
+                           if ev.name == "UserEvent" and ev.get("UserEvent") == "HotlineFallback"
+                           else None)
+    return seen
+
+
+def test_a_restart_while_callers_wait_in_the_fallback_queue_leaves_them_there(rig):
+    # Trace 15: the restarted server sent AbsoluteTimeout to restored callers already
+    # in Queue(hotline-fallback) before its first resync; 30 s later they were taken
+    # out again for a second apology and a new place at the back.
+    caller(rig, "1", "5")  # in the queue's waiting loop
+    caller(rig, "1", number="13800000002", at=3.0)  # in the main menu
+    rig.run(10)
+    assert {c.phase for c in rig.cc.calls.values()} == {"queued", "ivr"}
+    rig.kill_daemon()
+    fell_back = _fallback_events(rig)
+    rig.run(WATCHDOG + 10)
+    in_queue = {c.name for c in fallbacks(rig)}
+    assert len(in_queue) == 2 and sorted(fell_back) == sorted(in_queue)
+
+    assert rig.start_daemon() == 2  # both restored from the live state
+    assert [f for a, f in rig.ami.actions
+            if a == "AbsoluteTimeout" or f.get("Variable") == "TIMEOUT(absolute)"] == []
+    assert all(c.absolute_timeout is None for c in fallbacks(rig))
+    records = rig.final_records()
+    assert {r.outcome for r in records.values()} == {"system_failure"} and len(records) == 2
+
+    rig.run(3 * WATCHDOG)
+    assert sorted(fell_back) == sorted(in_queue)  # nobody fell back a second time
+    assert {c.name for c in fallbacks(rig)} == in_queue
+
+
+def test_callers_restored_after_a_link_loss_get_no_deadline_before_the_resync(rig, monkeypatch):
+    caller(rig, "1", "5")
+    rig.run(10)
+    (call,) = rig.cc.calls.values()
+    resyncs = rig.resync.resyncs
+    pushes: list[int] = []  # how many resyncs had completed at each push for the call
+    send = rig.ami.sendAction
+
+    def noting(action, fields=(), timeout=None):
+        if action == "AbsoluteTimeout" and dict(fields)["Channel"] == call.channel:
+            pushes.append(rig.resync.resyncs)
+        return send(action, fields, timeout)
+
+    monkeypatch.setattr(rig.ami, "sendAction", noting)
+    rig.endpoint.drop()
+    rig.run(15)  # reconnect (backoff), login, resync, refreshes
+    assert rig.resync.resyncs == resyncs + 1
+    assert pushes and min(pushes) == resyncs + 1  # refreshed, but only once it was seen
+    assert call.phase == "queued" and fallbacks(rig) == []
+
+
+def test_a_deadline_that_crossed_the_fallback_is_cancelled(rig):
+    # The safety net pushes a deadline just as the old one fires: app_queue would
+    # be interrupted when the new one ran out.  The UserEvent makes us cancel it.
+    caller(rig, "1", "5")
+    rig.run(10)
+    (call,) = rig.cc.calls.values()
+    rig.safety.stop()
+    fell_back = _fallback_events(rig)
+
+    def crossing_push(ev) -> None:  # processed by Asterisk right after the T extension
+        if ev.name == "UserEvent" and len(fell_back) == 1:
+            rig.sim.core.set_absolute_timeout(rig.sim.core.find(call.channel), str(WATCHDOG))
+
+    rig.sim.core.subscribe(crossing_push)
+    rig.run(WATCHDOG + 1)
+    assert fell_back == [call.channel]
+    rig.run(7)  # the apology, the queue
+    assert any(a == "Setvar" and f.get("Channel") == call.channel
+               and f.get("Variable") == "TIMEOUT(absolute)" and f.get("Value") == "0"
+               for a, f in rig.ami.actions)
+    rig.run(2 * WATCHDOG)
+    assert fell_back == [call.channel]  # cancelled: no second apology
+    assert [c.name for c in fallbacks(rig)] == [call.channel]
