@@ -43,3 +43,17 @@ def test_every_prompt_in_every_language_is_an_8khz_mono_wav(tmp_path):
     # Mandarin number words exist for SAY NUMBER / SAY DIGITS.
     for digit in "0123456789":
         assert (tmp_path / "zh" / "digits" / f"{digit}.wav").exists()
+
+
+def test_placeholder_music_on_hold_is_written_where_musiconhold_conf_looks(tmp_path):
+    conf = (ROOT / "deploy/asterisk/musiconhold.conf").read_text()
+    assert "directory = moh" in conf  # relative to astdatadir: /var/lib/asterisk/moh
+    moh = tmp_path / "moh"
+    subprocess.run([sys.executable, str(ROOT / "deploy/prompts/synthesize.py"),
+                    "--config", str(ROOT / "config"), "--out", str(tmp_path / "sounds"),
+                    "--only", "goodbye", "--moh", str(moh)], check=True, capture_output=True)
+    pieces = sorted(moh.glob("*.wav"))
+    assert len(pieces) == 3 and not list(moh.glob(".*"))
+    for wav in pieces:
+        assert (soxi("-r", wav), soxi("-c", wav), soxi("-b", wav)) == ("8000", "1", "16")
+        assert 25.0 <= float(soxi("-D", wav)) <= 35.0  # long enough for a 20 s MOH chunk

@@ -11,6 +11,11 @@ simulator reads so the demo's timings match the real files.
 
 Asterisk finds ``hotline/main-menu`` under ``sounds/<CHANNEL(language)>/``, so
 the IVR sets the channel's language once and plays the same names in both.
+
+With ``--moh DIR`` it also writes placeholder music on hold: a few quiet
+synthesised pieces for deploy/asterisk/musiconhold.conf's ``[default]`` class
+(``directory = moh``, i.e. ``/var/lib/asterisk/moh``).  Waiting callers hear
+silence when that directory is empty; replace the pieces with licensed music.
 Needs espeak-ng and sox (Debian packages of the same names).
 """
 
@@ -49,11 +54,42 @@ def synth(text: str, voice: str, dest: Path) -> float:
     return float(out.stdout.strip())
 
 
+# Placeholder hold music: arpeggios (note names for sox's synth), one piece each.
+MOH_PIECES = {
+    "hotline-hold-1": ("C4", "E4", "G4", "C5", "G4", "E4"),
+    "hotline-hold-2": ("A3", "C4", "E4", "A4", "E4", "C4"),
+    "hotline-hold-3": ("F3", "A3", "C4", "F4", "C4", "A3"),
+}
+
+
+def hold_music(dest_dir: Path, seconds: float = 30.0) -> list[Path]:
+    """Write the placeholder pieces (8 kHz mono, quiet, ``seconds`` long each)."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, notes in MOH_PIECES.items():
+        chain: list[str] = []
+        for note in notes:
+            chain += [":", "synth", "0.5", "pluck", note] if chain else [
+                "synth", "0.5", "pluck", note]
+        one = dest_dir / f".{name}-phrase.wav"
+        subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(one), *chain],
+                       check=True, capture_output=True)
+        dest = dest_dir / f"{name}.wav"
+        repeats = max(0, int(seconds / (0.5 * len(notes))) - 1)
+        subprocess.run(["sox", str(one), str(dest), "gain", "-14", "repeat", str(repeats)],
+                       check=True, capture_output=True)
+        one.unlink()
+        written.append(dest)
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--config", default=str(ROOT / "config"))
     p.add_argument("--out", required=True, help="Asterisk sounds directory to write into")
     p.add_argument("--only", help="comma-separated prompt names (default: all)")
+    p.add_argument("--moh", help="also write placeholder music on hold into this directory "
+                                 "(musiconhold.conf: /var/lib/asterisk/moh)")
     args = p.parse_args(argv)
     for tool in ("espeak-ng", "sox", "soxi"):
         if shutil.which(tool) is None:
@@ -84,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"zh/digits: {len(ZH_DIGITS)} number words")
     (out / "hotline-durations.json").write_text(
         json.dumps(durations, ensure_ascii=False, indent=1, sort_keys=True))
+    if args.moh:
+        for piece in hold_music(Path(args.moh)):
+            print(f"music on hold: {piece}")
     return 0
 
 
