@@ -36,6 +36,10 @@ CRLF = b"\r\n"
 LANGUAGE_SET = re.compile(r"^SET VARIABLE CHANNEL\(language\) \S+$")
 
 
+_MINIMAL_EXEC = (b"Event: AsyncAGIExec" + CRLF + b"Privilege: agi,all" + CRLF + b"Channel: -" + CRLF
+                 + b"CommandId: -" + CRLF + b"Result: -" + CRLF + CRLF)
+
+
 @dataclass
 class Recorded:
     t: float
@@ -109,6 +113,7 @@ class SessionReplay:
                 self._answers[aid].append(m)
             else:
                 self.stream.append(m)
+        self._sent = sent
         self._unused = list(sent)
         epoch = next(m for m in received if m.get("Variable") == "EPOCH")
         self.base = float(epoch.get("Value") or 0) - epoch.t
@@ -122,7 +127,19 @@ class SessionReplay:
         self._queued: list[bytes] = []
         self._delivering = False
         self.divergences: dict[str, tuple[str, str]] = {}  # channel -> (recorded, ours)
-        self._exec_template = next(m for m in self.stream if m.get("Event") == "AsyncAGIExec")
+        # A real AsyncAGIExec of this session shapes the results we make up.
+        self._exec_template = next((m.raw for m in self.stream
+                                    if m.get("Event") == "AsyncAGIExec"), _MINIMAL_EXEC)
+
+    def answers_of(self, action: str) -> list[Recorded]:
+        """The recorded answers (response, then list events) to the first recorded
+        ``action``: e.g. the channel list Asterisk gave at the login."""
+        rec = next(m for m in self._sent if m.get("Action") == action)
+        return [m for m in self._answers[rec.get("ActionID") or ""] if m.get("Event")]
+
+    def sent(self) -> list[Recorded]:
+        """What the recorded daemon sent, in order."""
+        return list(self._sent)
 
     # -- the connection -------------------------------------------------------
     def connect(self, username: str = "hotline", secret: str = "replayed") -> None:
@@ -183,7 +200,7 @@ class SessionReplay:
         return [ok]
 
     def _exec(self, channel: str, cid: str, result: str) -> bytes:
-        raw = self._exec_template.raw
+        raw = self._exec_template
         raw = re.sub(rb"(?m)^Channel: [^\r\n]*", b"Channel: " + channel.encode(), raw)
         raw = re.sub(rb"(?m)^CommandId: [^\r\n]*", b"CommandId: " + cid.encode(), raw)
         quoted = result.replace(" ", "%20").replace("=", "%3D").replace("\n", "%0A")

@@ -9,6 +9,7 @@ expectation below is computed from the recorded events themselves.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 
 import pytest
@@ -20,8 +21,9 @@ from server.config import load_config
 from server.records.durations import compute_durations
 from server.records.model import CallRecord
 from server.resync import Resync
-from tests.e2e_support import ROOT, safety_net
+from tests.e2e_support import ROOT, RestartRig, safety_net
 from tests.session_replay import SessionReplay
+from tests.test_e2e_calls import caller
 from tests.trace_util import trace
 
 AGENTS = ("1001", "1002", "1003")  # logged in over the HTTP API before the run
@@ -132,3 +134,68 @@ def test_the_survey_is_asked_in_either_order_where_the_recorded_daemon_said_good
     assert set(r.replay.divergences) == back_first
     assert set(r.replay.divergences.values()) == {
         ('STREAM FILE hotline/goodbye ""', "GET DATA hotline/survey 5000 1")}
+
+
+def restored_waiting_callers(channels: dict[str, str], at: float) -> tuple[dict, dict]:
+    """Live state and records of callers waiting in the queue, as a daemon killed at
+    ``at`` left them in Redis, one per ``channel -> call id`` (templated from a call
+    the simulator queued, so every field is one the adapter really writes)."""
+    rig = RestartRig(start=at - 60)
+    try:
+        caller(rig, "1", "5")  # suggestions; nobody logged in: it waits
+        rig.run(15)
+        ((template_id, state),) = rig.live.data["call"].items()
+        record = next(r for r in reversed(rig.saved) if r["call_id"] == template_id)
+        template_channel = state["channel"]
+    finally:
+        rig.stop()
+    live, records = {}, {}
+    for channel, call_id in channels.items():
+        text = json.dumps([state, record]).replace(template_channel, channel)
+        one_state, one_record = json.loads(text.replace(template_id, call_id))
+        live[call_id], records[call_id] = one_state, one_record
+    return {"call": live}, records
+
+
+@pytest.fixture(scope="module")
+def restart_into_the_fallback():
+    """Trace 15b: the daemon restarted while its callers waited in the fallback queue."""
+    r = Replayed("15b")
+    pushed = [m for m in r.replay.sent() if m.get("Action") == "AbsoluteTimeout"
+              and m.t < 1.0]  # what the recorded daemon sent its restored callers at login
+    listed = {m.get("Channel"): m for m in r.replay.answers_of("CoreShowChannels")}
+    channels = {m.get("Channel") or "": (listed[m.get("Channel")].get("Linkedid")
+                                         if m.get("Channel") in listed else f"gone-{i}")
+                for i, m in enumerate(pushed)}
+    live, records = restored_waiting_callers(channels, r.replay.base)
+    assert r.cc.restore(live, records) == len(channels) == 9
+    with capturedLogs() as logs:
+        r.replay.connect()
+        r.replay.run()
+        r.safety.stop()
+    r.logs = [e for e in logs if e["log_level"] >= LogLevel.error]
+    r.channels = channels
+    r.listed = listed
+    return r
+
+
+def test_a_restart_sends_nothing_to_restored_callers_on_the_fallback_path(
+        restart_into_the_fallback):
+    r = restart_into_the_fallback
+    assert r.logs == []
+    touched = [(a, f) for a, f in r.replay.ami.actions if f.get("Channel") in r.channels]
+    talking = {ch for ch in r.channels if ch in r.listed and r.listed[ch].get("BridgeId")}
+    assert len(talking) == 2  # answered by agents from Queue(hotline-fallback) meanwhile
+    # Waiting in the fallback queue or hearing its apology: left alone (the recorded
+    # daemon pushed a deadline to each before its first resync, trace 15).  Talking
+    # to an agent there: a deadline still pending is cancelled, nothing else.
+    assert sorted(f["Channel"] for a, f in touched) == sorted(talking)
+    assert {(a, f["Variable"], f["Value"]) for a, f in touched} == {
+        ("Setvar", "TIMEOUT(absolute)", "0")}
+    for call_id in r.channels.values():
+        assert r.cc.calls.get(call_id) is None  # no longer driven by us
+    finals = r.finals()
+    assert set(finals) == set(r.channels.values())  # each closed once
+    on_fallback = {r.channels[ch] for ch in r.channels if ch in r.listed}
+    assert {finals[c].notes for c in on_fallback} == {
+        "fallback: seen in the channel list after the link came back"}

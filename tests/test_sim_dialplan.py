@@ -22,7 +22,8 @@ def test_shipped_file_parses_with_the_contexts_the_hotline_needs() -> None:
     connect = [(s.app, s.data) for s in dp.contexts["acd-connect"]["s"]]
     assert connect == [
         ("Set", "TIMEOUT(absolute)=0"), ("NoOp", "connect to ${AGENT_IFACE}"),
-        ("MixMonitor", "${HOTLINE_RECORDINGS}/${UNIQUEID}.wav"), ("Dial", "${AGENT_IFACE},${DIAL_TIMEOUT},g"),
+        ("MixMonitor", "${HOTLINE_RECORDINGS}/${UNIQUEID}.wav"),
+        ("Dial", "${AGENT_IFACE},${DIAL_TIMEOUT},g"),
         ("StopMixMonitor", ""), ("Set", "AGENT_IFACE="),
         ("Set", "TIMEOUT(absolute)=${HOTLINE_WATCHDOG}"), ("AGI", "agi:async"),
         ("Set", "TIMEOUT(absolute)=0"),
