@@ -6,8 +6,11 @@ import hashlib
 
 from twisted.internet.task import Clock
 
-from server.sim import AmiUser, CallerScript, Simulator
+from server.sim import AmiUser, CallerScript, EventFilter, Simulator
 from tests.sim_support import Harness, replay, shape, trace_received
+
+#: the lab's AMI user the traces were recorded with (trace 12's filter)
+LAB_USER = AmiUser("acd", "********", EventFilter.shipped())
 
 
 def test_banner_and_ping_bytes_exactly_as_asterisk() -> None:
@@ -35,7 +38,7 @@ def _responses(messages):
 
 def test_01_login_ping_logoff_matches_trace() -> None:
     clock = Clock()
-    h = Harness(Simulator(clock, users=[AmiUser("acd", "********")]), clock, login=False)
+    h = Harness(Simulator(clock, users=[LAB_USER]), clock, login=False)
     replay(h, "01-login-ping-logoff.ami", skip=set(), include_login=True)
     want = trace_received("01-login-ping-logoff.ami")
     got = _responses(h.client.messages)
@@ -59,7 +62,7 @@ def test_01b_wrong_secret_fails_after_one_second_and_closes() -> None:
 
 def test_01c_events_off_at_login_then_on() -> None:
     clock = Clock()
-    sim = Simulator(clock, users=[AmiUser("acd", "********")])
+    sim = Simulator(clock, users=[LAB_USER])
     sim.add_originate_caller("3", CallerScript("13800003"))
     h = Harness(sim, clock, login=False)
     replay(h, "01c-login-events-off.ami", include_login=True)
@@ -83,7 +86,7 @@ def test_events_off_silences_call_events() -> None:
 
 def test_05b_errors_match_trace() -> None:
     clock = Clock()
-    h = Harness(Simulator(clock, users=[AmiUser("acd", "********")]), clock, login=False)
+    h = Harness(Simulator(clock, users=[LAB_USER]), clock, login=False)
     replay(h, "05b-actions-errors.ami", include_login=True)
     want = trace_received("05b-actions-errors.ami")
     assert _responses(h.client.messages) == _responses(want)

@@ -13,6 +13,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.protocol import Factory, Protocol
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
+MANAGER_CONF = Path(__file__).resolve().parents[2] / "deploy" / "asterisk" / "manager.conf"
+#: the include list the shipped manager.conf gives the hotline user
+SHIPPED_MANAGER_FILTER = EventFilter.from_manager_conf(MANAGER_CONF.read_text(), "hotline")
 AUTH_FAIL_DELAY = 1.0  # Asterisk answers a wrong secret after ~1 s (trace 01b)
 
 
@@ -33,8 +37,9 @@ AUTH_FAIL_DELAY = 1.0  # Asterisk answers a wrong secret after ~1 s (trace 01b)
 class AmiUser:
     username: str
     secret: str
-    #: manager.conf eventfilter; default: the shipped filter (trace 12)
-    event_filter: EventFilter = field(default_factory=EventFilter.shipped)
+    #: manager.conf eventfilter; default: the include list deploy/asterisk/manager.conf
+    #: ships for the hotline user, so CI sees what a real Asterisk with it sends
+    event_filter: EventFilter = field(default_factory=lambda: SHIPPED_MANAGER_FILTER)
 
 
 Pairs = list[tuple[str, Any]]

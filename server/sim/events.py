@@ -7,6 +7,7 @@ is the one recorded from Asterisk 22 (tests/fixtures/ami-traces).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -57,7 +58,9 @@ def bridge_block(bridge_id: str, num_channels: int) -> list[tuple[str, str]]:
     ]
 
 
-#: Variables the shipped manager.conf filter lets through (trace 12).
+_INCLUDE_NAME = re.compile(r"^eventfilter\(action\(include\),name\((\w+)\)\)\s*=")
+
+#: Variables trace 12's exclude-style filter lets through.
 SHIPPED_VARSET_KEEP = frozenset({"AGENT_IFACE", "DIALSTATUS"})
 
 
@@ -73,16 +76,40 @@ class EventFilter:
 
     exclude_names: frozenset[str] = frozenset()
     varset_keep: frozenset[str] | None = None  # None: keep every VarSet
+    #: ``eventfilter(action(include),name(X))`` lines: when there are any, only
+    #: events named in one pass (include filters are OR-ed, Asterisk 22 manager.c).
+    #: Answers to list actions (CoreShowChannel, DeviceStateChange after
+    #: DeviceStateList, ...) are written to the session directly, never filtered
+    #: (trace 15b: CoreShowChannel reached a user whose list does not name it).
+    include_names: frozenset[str] | None = None
 
     @classmethod
     def shipped(cls) -> EventFilter:
+        """Trace 12's exclude-style filter, which the traces 02-12 were compared under."""
         return cls(frozenset({"Newexten", "Cdr"}), SHIPPED_VARSET_KEEP)
+
+    @classmethod
+    def from_manager_conf(cls, text: str, user: str) -> EventFilter:
+        """The include list of ``[user]`` in a manager.conf (deploy/asterisk ships one)."""
+        names: set[str] = set()
+        section = None
+        for line in text.splitlines():
+            line = line.split(";", 1)[0].strip()
+            if line.startswith("[") and "]" in line:
+                section = line[1:line.index("]")]
+            elif section == user and (m := _INCLUDE_NAME.match(line)):
+                names.add(m.group(1))
+        if not names:
+            raise ValueError(f"manager.conf: no eventfilter include names for [{user}]")
+        return cls(include_names=frozenset(names))
 
     @classmethod
     def unfiltered(cls) -> EventFilter:
         return cls()
 
     def allows(self, ev: Event) -> bool:
+        if self.include_names is not None and ev.name not in self.include_names:
+            return False
         if ev.name in self.exclude_names:
             return False
         if ev.name == "VarSet" and self.varset_keep is not None:

@@ -19,6 +19,7 @@ from server.sim.ami_server import AmiServerFactory, AmiSession, AmiUser
 from server.sim.core import Core
 from server.sim.dial import Dialer
 from server.sim.dialplan import Dialplan, load
+from server.sim.events import EventFilter
 from server.sim.originate import Originator
 from server.sim.phone_dial import PhoneDial
 from server.sim.phones import PhoneRegistry
@@ -66,7 +67,9 @@ class Simulator:
         self.phones = PhoneRegistry(self.core)
         self.dialer = Dialer(self.core, self.phones)
         self.originator = Originator(self)
-        self.users = {u.username: u for u in (users or [AmiUser("acd", "secret")])}
+        # Default: the lab's user of traces 02-12, under trace 12's filter.
+        lab_user = AmiUser("acd", "secret", EventFilter.shipped())
+        self.users = {u.username: u for u in (users or [lab_user])}
         self.actions = dict(ACTIONS)
         self.sessions: list[AmiSession] = []
         self.core.ami_sessions = lambda username: sum(
