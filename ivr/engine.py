@@ -148,18 +148,23 @@ class IvrSession:
     # ---- inputs -----------------------------------------------------------------
 
     def start(self, call: CallInfo, now: float, outage: OutageNotice | None = None) -> list[Output]:
+        """The first command of a call sets the channel's language: Asterisk starts
+        every channel in its own default (``en``) and finds prompts under
+        ``sounds/<CHANNEL(language)>/``, so the welcome would be English."""
         self.call = call
+        language = SetLanguage(self.language)
         settings = self.config.outage
         if outage is not None and settings.enabled and outage.active(now, settings.max_age_s):
             self.notice = outage
             escape = settings.skip_key or ""
             return self._run(State.OUTAGE, [
+                language,
                 Play(self.config.welcome_prompt),
                 Play(outage.prompt or settings.prompt, escape),
                 SayDateTime(int(outage.restore), self._restore_format(outage.restore, now),
                             self.prompts.timezone, escape),
                 self._choice(self.prompts.outage_continue)], now)
-        return self._enter_language([Play(self.config.welcome_prompt, KEYS)], now)
+        return self._enter_language([language, Play(self.config.welcome_prompt, KEYS)], now)
 
     def on_result(self, result: AgiResult, now: float) -> list[Output]:
         if self.state in (State.IDLE, State.QUEUED, State.LOOKUP, State.ENDED):
@@ -307,12 +312,13 @@ class IvrSession:
                        if lang.key == result.result), None)
         if chosen is None:
             def default() -> list[Output]:
-                # never strand a caller at the language question: carry on in the default
-                return self._enter_menu(self.config.root_menu,
-                                        [SetLanguage(self.config.default_language)], now)
+                # never strand a caller at the language question: carry on in the
+                # default, which start() set on the channel already
+                return self._enter_menu(self.config.root_menu, [], now)
             return self._retry(result, self._choice(self.config.language_prompt), default, now)
+        lead = [SetLanguage(chosen.code)] if chosen.code != self.language else []
         self.language = chosen.code
-        return self._enter_menu(self.config.root_menu, [SetLanguage(chosen.code)], now)
+        return self._enter_menu(self.config.root_menu, lead, now)
 
     # ---- menus --------------------------------------------------------------------
 

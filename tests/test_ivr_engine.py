@@ -51,8 +51,10 @@ ACC = "1234567890"
 
 
 def at_menu(caller: Caller, language: str = "1") -> None:
-    caller.start()
-    caller.replies(PLAYED, key(language), DONE)
+    caller.start()  # the channel's language first, then the welcome
+    caller.replies(DONE, PLAYED, key(language))
+    if language != "1":
+        caller.reply(DONE)  # the chosen language differs from the default
 
 
 def enqueue(queue, intent, priority, account=None, language="zh", fell_back=False):
@@ -63,9 +65,10 @@ def enqueue(queue, intent, priority, account=None, language="zh", fell_back=Fals
 
 def test_welcome_language_menu_leaf():
     c = Caller(session())
-    assert [str(x.agi()) for x in c.start()] == [W]
-    c.replies(PLAYED, key("1"), DONE, key("5"))
-    assert c.agi == [W, L, ZH, M]
+    # The channel starts in Asterisk's default language (en): set it before the welcome.
+    assert [str(x.agi()) for x in c.start()] == [ZH]
+    c.replies(DONE, PLAYED, key("1"), key("5"))
+    assert c.agi == [ZH, W, L, M]  # Mandarin chosen: the channel is in it already
     assert c.outcomes == [enqueue("suggestions", "suggestion", 20)]
     assert c.session.path == [("main", "5")]
     assert c.session.state is State.QUEUED
@@ -75,7 +78,7 @@ def test_english_callers_go_to_the_english_queue():
     c = Caller(session())
     at_menu(c, "2")
     c.reply(key("5"))
-    assert c.agi == [W, L, EN, M]
+    assert c.agi == [ZH, W, L, EN, M]
     assert c.outcomes == [enqueue("english", "suggestion", 20, language="en")]
 
 
@@ -83,7 +86,7 @@ def test_no_input_replays_the_menu_after_the_timeout_prompt():
     c = Caller(session())
     at_menu(c)
     c.replies(TIMEOUT, PLAYED, key("5"))
-    assert c.agi == [W, L, ZH, M, NO_INPUT, M]
+    assert c.agi == [ZH, W, L, M, NO_INPUT, M]
     assert c.outcomes == [enqueue("suggestions", "suggestion", 20)]
 
 
@@ -91,7 +94,7 @@ def test_invalid_key_says_so_then_replays():
     c = Caller(session())
     at_menu(c)
     c.replies(key("9"), PLAYED, key("5"))
-    assert c.agi == [W, L, ZH, M, INVALID, M]
+    assert c.agi == [ZH, W, L, M, INVALID, M]
     assert c.session.path == [("main", "9"), ("main", "5")]
 
 
@@ -106,7 +109,7 @@ def test_three_failures_go_to_the_fallback_queue():
     c = Caller(session())
     at_menu(c)
     c.replies(key("2"), TIMEOUT, PLAYED, key("7"), PLAYED, TIMEOUT)
-    assert c.agi == [W, L, ZH, M, BILLING, NO_INPUT, BILLING, INVALID, BILLING]
+    assert c.agi == [ZH, W, L, M, BILLING, NO_INPUT, BILLING, INVALID, BILLING]
     assert c.outcomes == [enqueue("general", "general", 50, fell_back=True)]
 
 
@@ -122,15 +125,16 @@ def test_a_good_key_resets_the_failure_count():
 def test_language_failures_carry_on_in_the_default_language():
     c = Caller(session())
     c.start()
-    c.replies(PLAYED, TIMEOUT, PLAYED, key("8"), PLAYED, TIMEOUT, DONE)
-    assert c.agi == [W, L, NO_INPUT, L, INVALID, L, ZH, M]
+    c.replies(DONE, PLAYED, TIMEOUT, PLAYED, key("8"), PLAYED, TIMEOUT)
+    assert c.agi == [ZH, W, L, NO_INPUT, L, INVALID, L, M]
+    assert c.session.language == "zh"
 
 
 def test_type_ahead_during_welcome_answers_the_language_question():
     c = Caller(session())
     c.start()
-    c.replies(cut("2"), DONE)
-    assert c.agi == [W, EN, M]
+    c.replies(DONE, cut("2"), DONE)
+    assert c.agi == [ZH, W, EN, M]
     assert c.session.language == "en"
 
 
@@ -138,7 +142,7 @@ def test_type_ahead_during_the_invalid_prompt_answers_the_menu():
     c = Caller(session())
     at_menu(c)
     c.replies(key("9"), cut("5"))
-    assert c.agi == [W, L, ZH, M, INVALID]
+    assert c.agi == [ZH, W, L, M, INVALID]
     assert c.outcomes == [enqueue("suggestions", "suggestion", 20)]
 
 
@@ -146,7 +150,7 @@ def test_star_goes_back_and_repeats_at_the_root():
     c = Caller(session())
     at_menu(c)
     c.replies(key("2"), key("*"), key("*"), key("3"), key("*"))
-    assert c.agi == [W, L, ZH, M, BILLING, M, M, SERVICE, M]
+    assert c.agi == [ZH, W, L, M, BILLING, M, M, SERVICE, M]
     assert c.session.path == [("main", "2"), ("billing", "*"), ("main", "*"), ("main", "3"),
                               ("service", "*")]
 
@@ -159,7 +163,7 @@ def test_zero_from_level_one_and_two():
     c = Caller(session())
     at_menu(c)
     c.replies(key("4"), key("0"))
-    assert c.agi == [W, L, ZH, M, "GET DATA complaints-menu 5000 1"]
+    assert c.agi == [ZH, W, L, M, "GET DATA complaints-menu 5000 1"]
     assert c.outcomes == [enqueue("complaints", "complaint", 80)]
 
 
@@ -175,7 +179,7 @@ def test_zero_and_star_at_levels_three_and_four():
     c.replies(key("3"), key("9"), key("1"), key("*"))
     assert c.session.menu == "level3"
     c.replies(key("1"), key("0"))
-    assert c.agi == [W, L, ZH, M] + [SERVICE] * 5
+    assert c.agi == [ZH, W, L, M] + [SERVICE] * 5
     assert c.outcomes == [enqueue("general", "general", 50)]
 
 
@@ -194,7 +198,7 @@ def test_failed_result_ends_the_session_without_commands():
     c = Caller(session())
     c.start()
     assert c.reply(GONE) == [IvrAbandoned("language", None, ())]
-    assert c.agi == [W]
+    assert c.agi == [ZH]
 
 
 def test_hangup_after_queueing_reports_nothing():
@@ -216,7 +220,7 @@ def fault_call(config=None) -> Caller:
 def test_valid_account_travels_with_the_call():
     c = fault_call()
     c.reply(key(ACC))
-    assert c.agi == [W, L, ZH, M, 'STREAM FILE fault-intro ""', ACCOUNT]
+    assert c.agi == [ZH, W, L, M, 'STREAM FILE fault-intro ""', ACCOUNT]
     assert c.outcomes == [enqueue("fault", "fault", 60, ACC)]
 
 
@@ -288,7 +292,7 @@ def test_bill_readout_then_goodbye_is_self_service():
     c = bill_call()
     c.lookup(BillInfo(ACC, 12850, DUE))
     c.replies(*[PLAYED] * 7, key("9"), PLAYED, DONE)
-    assert c.agi == [W, L, ZH, M, BILLING, ACCOUNT] + readout("bill-balance", 128, 50) + BYE
+    assert c.agi == [ZH, W, L, M, BILLING, ACCOUNT] + readout("bill-balance", 128, 50) + BYE
     assert c.outcomes == [BillLookupRequest(ACC), SelfServed("bill_balance", ACC)]
     assert c.session.state is State.ENDED
 
@@ -378,7 +382,7 @@ def closed_call() -> Caller:
 def test_closed_queue_offers_a_callback_on_the_caller_id():
     c = closed_call()
     c.replies(key("1"), PLAYED, PLAYED, key("1"), PLAYED, DONE)
-    assert c.agi == [W, L, ZH, M, "GET DATA closed 5000 1", *CONFIRM,
+    assert c.agi == [ZH, W, L, M, "GET DATA closed 5000 1", *CONFIRM,
                      'STREAM FILE callback-done ""', "HANGUP"]
     assert c.outcomes == [CallbackRequested("suggestions", "13864101234", "suggestion")]
 
@@ -421,8 +425,8 @@ def test_outage_announcement_deflects_the_call():
     c = Caller(session())
     n = notice(c.now)
     c.start(n)
-    c.replies(PLAYED, PLAYED, PLAYED, TIMEOUT, PLAYED, DONE)
-    assert c.agi == ['STREAM FILE welcome ""', 'STREAM FILE outage-notice "1"',
+    c.replies(DONE, PLAYED, PLAYED, PLAYED, TIMEOUT, PLAYED, DONE)
+    assert c.agi == [ZH, 'STREAM FILE welcome ""', 'STREAM FILE outage-notice "1"',
                      f'SAY DATETIME {int(n.restore)} "1" HM Asia/Shanghai', OUTAGE_CONTINUE,
                      *BYE]
     assert c.outcomes == [Deflected("storm-7")]
@@ -431,26 +435,28 @@ def test_outage_announcement_deflects_the_call():
 def test_outage_continue_to_the_menu():
     c = Caller(session())
     c.start(notice(c.now))
-    c.replies(PLAYED, PLAYED, PLAYED, key("1"), key("1"), DONE)
-    assert c.agi[3:] == [OUTAGE_CONTINUE, L, ZH, M]
+    c.replies(DONE, PLAYED, PLAYED, PLAYED, key("1"), key("1"))
+    assert c.agi[4:] == [OUTAGE_CONTINUE, L, M]
     assert c.outcomes == []
 
 
 def test_skip_key_cuts_the_announcement_short():
     c = Caller(session())
     c.start(notice(c.now))
-    c.replies(PLAYED, cut("1"))
-    assert c.agi == ['STREAM FILE welcome ""', 'STREAM FILE outage-notice "1"', L]
+    c.replies(DONE, PLAYED, cut("1"))
+    assert c.agi == [ZH, 'STREAM FILE welcome ""', 'STREAM FILE outage-notice "1"', L]
 
 
 def test_stale_or_disabled_outage_is_not_announced():
     c = Caller(session())
     old = OutageNotice("old", c.now - 30000, c.now + 600, area_codes=("0531",))
-    assert [x.agi() for x in c.start(old)] == [W]
+    assert [x.agi() for x in c.start(old)] == [ZH]
+    assert [x.agi() for x in c.reply(DONE)] == [W]
     base = default_config()
     off = dataclasses.replace(base, outage=dataclasses.replace(base.outage, enabled=False))
     c = Caller(session(off))
-    assert [x.agi() for x in c.start(notice(c.now))] == [W]
+    c.start(notice(c.now))
+    assert [x.agi() for x in c.reply(DONE)] == [W]
 
 
 # ---- survey -----------------------------------------------------------------------------
@@ -555,7 +561,7 @@ def test_restore_on_a_later_day_says_the_date_too():
     c = Caller(session())
     n = OutageNotice("storm-8", c.now - 60, c.now + 86400, area_codes=("0531",))
     c.start(n)
-    c.replies(PLAYED, PLAYED)
+    c.replies(DONE, PLAYED, PLAYED)
     assert c.agi[-1] == f'SAY DATETIME {int(n.restore)} "1" YBdHM Asia/Shanghai'
 
 

@@ -163,6 +163,9 @@ class Core:
         Writing a function publishes no VarSet (only variables do, Asterisk 22).
         """
         name = name.strip()
+        if name.upper() == "CHANNEL(LANGUAGE)":
+            chan.language = value.strip()  # func_channel: prompts now come from sounds/<it>/
+            return True
         if name.upper() == "TIMEOUT(ABSOLUTE)":
             self.set_absolute_timeout(chan, value)
             return True
@@ -231,6 +234,8 @@ class Core:
         }
         if name in special:
             return special[name]
+        if name == "CHANNEL(language)":
+            return chan.language
         if name == "CHANNEL(state)":
             return STATE_DESC[chan.state]
         if name in ("CHANNEL(name)", "CHANNEL(uniqueid)", "CHANNEL(linkedid)"):
