@@ -47,12 +47,14 @@ from ivr.outcomes import (
     SelfServed,
     SurveyAnswered,
 )
-from ivr.sequence import KEYS, Sequence, is_choice
+from ivr.sequence import KEYS, Sequence
 
 __all__ = ["CallInfo", "EnginePrompts", "IvrSession", "Output", "State"]
 
 Output = Outcome | AgiCommand
 SURVEY_TRIES = 2  # "no input twice": then record no score and say goodbye
+#: AgiResult.data of a key that cut a prompt short, handed to the decision it answers
+TYPED_AHEAD = "typed ahead"
 
 
 class State(StrEnum):
@@ -144,6 +146,7 @@ class IvrSession:
         self._score: str | None = None
         self._survey_intent: str | None = None
         self._closed_queue = ""
+        self._ahead = ""  # keys typed during the leaf's intro, the start of the account
 
     # ---- inputs -----------------------------------------------------------------
 
@@ -174,8 +177,10 @@ class IvrSession:
         following, key = self._seq.advance(result)
         if following is not None:
             return [following]
-        if key is not None and is_choice(self._seq.final):
-            result = AgiResult(200, key)  # type-ahead answers the question it cut short
+        if key is not None:
+            # type-ahead answers the question it cut short (a choice), or starts the
+            # digit entry that follows (the leaf's intro before the account number)
+            result = AgiResult(200, key, TYPED_AHEAD)
         return _TABLE[self.state](self, result, now)
 
     def on_lookup(self, info: BillInfo | None, now: float) -> list[Output]:
@@ -357,19 +362,37 @@ class IvrSession:
     def _route(self, leaf: Leaf, now: float) -> list[Output]:
         self.leaf, self.retries = leaf, 0
         if leaf.prompt:
-            return self._run(State.LEAF_INTRO, [Play(leaf.prompt)], now)
+            # Before the account number a key cuts the intro short and counts as its
+            # first digit (the fault intro asks for the number itself); before the
+            # queue the caller just listens.
+            escape = KEYS if self._wants_account() else ""
+            return self._run(State.LEAF_INTRO, [Play(leaf.prompt, escape)], now)
         return self._after_intro(now)
 
-    def _on_leaf_intro(self, result: AgiResult, now: float) -> list[Output]:
-        return self._after_intro(now)
-
-    def _after_intro(self, now: float) -> list[Output]:
+    def _wants_account(self) -> bool:
         assert self.leaf is not None
         wants = self.leaf.ask_account or self.leaf.self_service == "bill_balance"
-        if wants and self.account is None and not self.account_asked:
-            self.retries = 0
-            return self._run(State.ACCOUNT, [self._account_ask(self.config.account.prompt)], now)
-        return self._after_account(now)
+        return wants and self.account is None and not self.account_asked
+
+    def _on_leaf_intro(self, result: AgiResult, now: float) -> list[Output]:
+        return self._after_intro(now, result.result if result.data == TYPED_AHEAD else "")
+
+    def _after_intro(self, now: float, ahead: str = "") -> list[Output]:
+        if not self._wants_account():
+            return self._after_account(now)
+        self.retries = 0
+        rule = self.config.account
+        if ahead == rule.terminator:  # "#" alone, typed ahead: nothing more to collect
+            self.state = State.ACCOUNT
+            return self._on_account(AgiResult(200, ahead), now)
+        if ahead:
+            # The caller is typing the number: collect the rest without a prompt.
+            # Keys pressed in the moment between the two commands are lost (idle
+            # AsyncAGI reads and drops frames, res_agi.c): a short number is "retry".
+            self._ahead = ahead
+            return self._run(State.ACCOUNT, [Ask("", self.config.input.timeout_ms,
+                                                 rule.digits + 1 - len(ahead))], now)
+        return self._run(State.ACCOUNT, [self._account_ask(rule.prompt)], now)
 
     def _account_ask(self, prompt: str) -> Ask:
         rule = self.config.account
@@ -377,7 +400,8 @@ class IvrSession:
 
     def _on_account(self, result: AgiResult, now: float) -> list[Output]:
         rule = self.config.account
-        digits = result.result.rstrip(rule.terminator)
+        ahead, self._ahead = self._ahead, ""
+        digits = (ahead + result.result).rstrip(rule.terminator)
         if not digits and not result.timed_out and rule.allow_skip:
             self.account_asked = True  # "#" alone: the caller has no number to hand
             return self._after_account(now)

@@ -283,6 +283,23 @@ def test_bill_self_service_reads_the_balance_from_the_fixture(rig):
     assert rig.cc.counters["ivr_self_service"] == 1
 
 
+def test_an_account_typed_during_the_fault_intro_is_kept(rig):
+    """Issue 12: keys pressed during the fault intro were lost (it had no escape
+    digits); they start the account number now, and the rest is collected."""
+    script = CallerScript("13912345678", "张伟", arrive_at=rig.sim.uptime() + 1, presses=(
+        key_after("1"), key_after("1"),
+        Press("1234567890#", 1.0, after=COMMAND, command="STREAM FILE hotline/fault-intro")),
+        patience=40.0)
+    rig.sim.add_caller(script)
+    rig.run(60)
+    commands = rig.ami.agi_commands()
+    intro = commands.index(f"STREAM FILE hotline/fault-intro {TYPE_AHEAD}")
+    assert commands[intro + 1] == 'GET DATA "" 5000 10'  # no prompt: the caller is typing
+    assert "GET DATA hotline/account-number 5000 11" not in commands
+    rec = one_record(rig)
+    assert rec.account == "1234567890" and rec.queues == ("fault",)
+
+
 def test_no_input_replays_the_menu(rig):
     caller(rig, "1", patience=60.0)  # picks a language, then silence at the main menu
     rig.run(90)

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from ivr.account import check_digit
+from ivr.commands import AgiResult
 from ivr.engine import IvrSession, State
 from ivr.outage import OutageNotice
 from ivr.outcomes import (
@@ -220,8 +221,53 @@ def fault_call(config=None) -> Caller:
 def test_valid_account_travels_with_the_call():
     c = fault_call()
     c.reply(key(ACC))
-    assert c.agi == [ZH, W, L, M, 'STREAM FILE fault-intro ""', ACCOUNT]
+    assert c.agi == [ZH, W, L, M, FAULT_INTRO, ACCOUNT]
     assert c.outcomes == [enqueue("fault", "fault", 60, ACC)]
+
+
+# Issue 12: keys pressed during the intro that comes just before the account entry.
+FAULT_INTRO = f"STREAM FILE fault-intro {KEYS}"
+AHEAD = 'GET DATA "" 5000 10'  # the rest of the number, no prompt: the caller is typing
+
+
+def test_account_typed_during_the_fault_intro_is_kept():
+    c = Caller(session())
+    at_menu(c)
+    c.replies(key("1"), cut("1"))
+    assert c.agi[-2:] == [FAULT_INTRO, AHEAD]
+    c.reply(key(ACC[1:] + "#"))
+    assert c.outcomes == [enqueue("fault", "fault", 60, ACC)]
+
+
+def test_hash_typed_during_the_fault_intro_skips_the_account():
+    c = Caller(session())
+    at_menu(c)
+    c.replies(key("1"), cut("#"))
+    assert c.agi[-1] == FAULT_INTRO
+    assert c.outcomes == [enqueue("fault", "fault", 60, None)]
+
+
+def test_a_short_number_typed_ahead_is_asked_again():
+    c = Caller(session())
+    at_menu(c)
+    c.replies(key("1"), cut("1"), AgiResult(200, "23", "(timeout)"))
+    assert c.agi[-3:] == [FAULT_INTRO, AHEAD, ACCOUNT_RETRY]
+    c.reply(key(ACC))
+    assert c.outcomes == [enqueue("fault", "fault", 60, ACC)]
+
+
+def test_an_intro_before_the_queue_takes_no_keys():
+    base = default_config()
+    main = base.menus["main"]
+    fault = main.options["1"]
+    quiet = dataclasses.replace(fault, leaf=dataclasses.replace(fault.leaf, ask_account=False))
+    menus = dict(base.menus)
+    menus["main"] = dataclasses.replace(main, options={**main.options, "1": quiet})
+    c = Caller(session(dataclasses.replace(base, menus=menus)))
+    at_menu(c)
+    c.replies(key("1"), PLAYED)
+    assert c.agi[-1] == 'STREAM FILE fault-intro ""'
+    assert c.outcomes == [enqueue("fault", "fault", 60)]
 
 
 def test_invalid_account_asks_again():
@@ -367,7 +413,7 @@ def test_lookup_answer_when_not_waiting_is_ignored():
 
 # ---- business hours and callbacks -------------------------------------------------------
 
-CONFIRM = ['STREAM FILE callback-confirm "12"', 'SAY DIGITS 13864101234 "12"',
+CONFIRM = [f"STREAM FILE callback-confirm {KEYS}", f"SAY DIGITS 13864101234 {KEYS}",
            "GET DATA callback-confirm-keys 5000 1"]
 
 
