@@ -47,7 +47,8 @@ from ivr.outcomes import (
     SelfServed,
     SurveyAnswered,
 )
-from ivr.sequence import KEYS, Sequence
+from ivr.sequence import KEYS, Sequence, is_choice
+from ivr.steps import leaf_at, make_tag, parse_tag, step_name
 
 __all__ = ["CallInfo", "EnginePrompts", "IvrSession", "Output", "State"]
 
@@ -77,6 +78,9 @@ class State(StrEnum):
 
 # states in which the journey has already produced its outcome: a hangup adds nothing
 _SETTLED = {State.IDLE, State.GOODBYE, State.QUEUED, State.ENDED}
+# states about the leaf chosen in a menu: their step names it
+_LEAF_STEPS = {State.LEAF_INTRO, State.ACCOUNT, State.LOOKUP, State.BILL, State.CLOSED,
+               State.CALLBACK}
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,7 @@ class IvrSession:
         self._survey_intent: str | None = None
         self._closed_queue = ""
         self._ahead = ""  # keys typed during the leaf's intro, the start of the account
+        self._leaf_at: tuple[str, str] | None = None  # (menu, key) the leaf was chosen with
 
     # ---- inputs -----------------------------------------------------------------
 
@@ -221,13 +226,37 @@ class IvrSession:
         """The menu to replay if the server restarts mid-call."""
         return self.menu or self.config.root_menu
 
+    def step(self) -> str:
+        """The decision the caller is at, as a restored session names it too."""
+        if self.state is State.MENU:
+            return step_name(self.state, self.resume_point())
+        if self.state in _LEAF_STEPS:
+            return step_name(self.state, *(self._leaf_at or ("?", "?")))
+        return step_name(self.state)
+
+    def command_tag(self, command: AgiCommand) -> str | None:
+        """A tag for ``command`` if it is ours in flight and its result answers this
+        step: ``ask.<step>`` for the step's question, ``key.<step>`` for a prompt a
+        key may cut short before a one-key question (type-ahead).  A server that
+        dies with the command running can then use its result after the restart
+        (Asterisk delivers it to the next AMI session, GUIDE §2.10)."""
+        if command is not self._seq.sent or self._ahead:
+            return None  # not the engine's, or digits the result would not hold
+        if isinstance(command, Ask) and command is self._seq.final:
+            return make_tag("ask", self.step())
+        if getattr(command, "escape", "") and is_choice(self._seq.final):
+            return make_tag("key", self.step())
+        return None
+
     def snapshot(self) -> dict[str, Any]:
         """The essential state as plain data, for a store to persist."""
         return {"state": str(self.state), "language": self.language, "menu": self.menu,
                 "path": [list(step) for step in self.path], "account": self.account,
                 "retries": self.retries,
                 "caller": self.call.caller_number if self.call else None,
-                "channel": self.call.channel if self.call else None}
+                "channel": self.call.channel if self.call else None,
+                "leaf": list(self._leaf_at) if self._leaf_at else None,
+                "score": self._score, "survey_intent": self._survey_intent}
 
     @classmethod
     def restore(cls, config: IvrConfig, data: dict[str, Any], **kwargs: Any) -> IvrSession:
@@ -242,11 +271,23 @@ class IvrSession:
         session.retries = int(data.get("retries", 0))
         if data.get("channel"):
             session.call = CallInfo(data["channel"], data.get("caller") or "")
+        # Keys added later: a snapshot written by an older server has none of them.
+        chosen = data.get("leaf")
+        leaf = leaf_at(config, *chosen) if chosen and len(chosen) == 2 else None
+        if leaf is not None:  # None too if the menus changed meanwhile: the menu replays
+            session._leaf_at, session.leaf = (chosen[0], chosen[1]), leaf
+        session._score, session._survey_intent = data.get("score"), data.get("survey_intent")
         return session
 
-    def resume(self, now: float) -> list[Output]:
+    def resume(self, now: float, answer: tuple[str, AgiResult] | None = None,
+               outage: OutageNotice | None = None) -> list[Output]:
         """The commands to go on with after a restart or a link loss, at a safe point.
 
+        ``answer``: ``(tag, result)`` of a command that was running when the
+        server went away (``command_tag``).  If it answers the step the caller
+        is at, the call goes on with it, as if nothing happened; otherwise only
+        that step is asked again (``outage``: the notice to replay, if the
+        caller was hearing one).  The first command sets the channel's language.
         A caller being said goodbye to (the outcome is already recorded) hears the
         goodbye again and is hung up: left alone they would wait in silence.
         """
@@ -255,7 +296,56 @@ class IvrSession:
                                      Hangup()])]
         if self.state in _SETTLED:
             return []
-        return self._enter_menu(self.resume_point(), [SetLanguage(self.language)], now)
+        result = self._answer_of(answer)
+        if result is not None:
+            outputs = _TABLE[self.state](self, result, now)
+        else:
+            outputs = self._replay(now, outage)
+        return self._language_first(outputs)
+
+    def _answer_of(self, answer: tuple[str, AgiResult] | None) -> AgiResult | None:
+        """The result to hand this step's decision, if ``answer`` holds one for it."""
+        if answer is None or answer[1].failed:
+            return None
+        kind, step = parse_tag(answer[0])
+        result = answer[1]
+        if step != self.step() or self.state is State.LOOKUP:
+            return None
+        if kind == "ask" and (result.result or not result.timed_out):
+            return result  # digits, or "#" alone; a timeout asks again
+        if kind == "key" and result.digit is not None and result.digit in KEYS:
+            return AgiResult(200, result.digit, TYPED_AHEAD)
+        return None
+
+    def _replay(self, now: float, outage: OutageNotice | None) -> list[Output]:
+        """Ask the step the caller was at again (not the whole menu)."""
+        self.retries = 0
+        state, leaf = self.state, self.leaf
+        if state is State.OUTAGE and self.call is not None:
+            return self.start(self.call, now, outage)
+        if state is State.LANGUAGE:
+            return self._run(state, [self._choice(self.config.language_prompt)], now)
+        if state is State.SURVEY or (state is State.SURVEY_REASON and self._score is None):
+            return self._run(State.SURVEY, [self._choice(self.config.survey.prompt)], now)
+        if state is State.SURVEY_REASON and self.config.survey.reason_prompt:
+            return self._run(state, [self._choice(self.config.survey.reason_prompt)], now)
+        if leaf is not None and state in (State.LEAF_INTRO, State.ACCOUNT):
+            return self._route(leaf, now) if state is State.LEAF_INTRO else (
+                self._after_intro(now))
+        if leaf is not None and state in (State.LOOKUP, State.BILL) and self.account:
+            self.state = State.LOOKUP
+            self._seq.clear()
+            return [BillLookupRequest(self.account)]  # read the bill out again
+        if leaf is not None and state in (State.CLOSED, State.CALLBACK):
+            return self._enqueue(leaf, now)  # still closed: the callback offer again
+        return self._enter_menu(self.resume_point(), [], now)
+
+    def _language_first(self, outputs: list[Output]) -> list[Output]:
+        """The same outputs, the command (if any) preceded by SET VARIABLE CHANNEL(language)."""
+        if not outputs or not hasattr(outputs[-1], "agi") or (
+                isinstance(outputs[-1], SetLanguage)):
+            return outputs  # no command (an outcome, a lookup), or the language leads
+        return [*outputs[:-1], self._seq.lead(SetLanguage(self.language))]
 
     # ---- helpers ----------------------------------------------------------------
 
@@ -336,6 +426,8 @@ class IvrSession:
         key = result.result
         if key:
             self.path.append((menu.name, key))
+        if key and (key == AGENT_KEY or (menu.options.get(key) and menu.options[key].leaf)):
+            self._leaf_at = (menu.name, key)
         if key == AGENT_KEY:
             return self._route(menu.agent, now)
         if key == BACK_KEY:

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from ivr.account import check_digit
-from ivr.commands import AgiResult
+from ivr.commands import AgiResult, Play
 from ivr.engine import IvrSession, State
 from ivr.outage import OutageNotice
 from ivr.outcomes import (
@@ -576,7 +576,8 @@ def test_snapshot_restore_and_resume():
     snap = c.session.snapshot()
     assert snap == {"state": "menu", "language": "en", "menu": "complaints",
                     "path": [["main", "4"], ["complaints", "9"]], "account": None,
-                    "retries": 1, "caller": "13864101234", "channel": "PJSIP/trunk-0001"}
+                    "retries": 1, "caller": "13864101234", "channel": "PJSIP/trunk-0001",
+                    "leaf": None, "score": None, "survey_intent": None}
     assert c.session.resume_point() == "complaints"
     again = IvrSession.restore(default_config(), snap)
     out = again.resume(c.now)
@@ -584,6 +585,116 @@ def test_snapshot_restore_and_resume():
     assert [x.agi() for x in again.on_result(DONE, c.now)] == ["GET DATA complaints-menu 5000 1"]
     assert again.on_result(key("2"), c.now) == [Enqueue("english", "complaint", 80, None, "en")]
     assert again.path[-1] == ("complaints", "2")
+
+
+# ---- issue 12: after a restart, a stale result answers the step it belongs to -------------
+
+def restarted(c: Caller) -> IvrSession:
+    """The session as a restarted server rebuilds it from the live state."""
+    return IvrSession.restore(default_config(), c.session.snapshot())
+
+
+def sent(session: IvrSession, outputs: list) -> list[str]:
+    """The AGI commands of ``outputs`` and of the run they start, results all DONE/PLAYED."""
+    texts, result = [], None
+    while outputs and hasattr(outputs[-1], "agi"):
+        texts.append(outputs[-1].agi())
+        result = DONE if texts[-1].startswith("SET VARIABLE") else PLAYED
+        if texts[-1].startswith(("GET DATA", "HANGUP")):
+            break
+        outputs = session.on_result(result, 0.0)
+    return texts
+
+
+def test_command_tags_name_the_step_and_what_the_result_holds():
+    c = Caller(session())
+    assert c.session.command_tag(c.start()[-1]) is None  # SET VARIABLE answers nothing
+    welcome = c.reply(DONE)[-1]
+    assert c.session.command_tag(welcome) == "key.language"  # a key cut answers it
+    ask = c.reply(PLAYED)[-1]
+    assert c.session.command_tag(ask) == "ask.language"
+    c.reply(key("1"))
+    assert c.session.command_tag(c.reply(key("2"))[-1]) == "ask.menu:billing"
+    intro = Caller(session())
+    at_menu(intro)
+    play = intro.reply(key("1"))[-1]
+    assert intro.session.command_tag(play) is None  # cut: the account's first digit only
+    assert intro.session.command_tag(intro.reply(PLAYED)[-1]) == "ask.account:main/1"
+    assert intro.session.command_tag(Play("goodbye")) is None  # not the engine's command
+
+
+def test_digits_typed_while_the_server_was_away_answer_the_menu():
+    c = Caller(session())
+    at_menu(c)
+    c.reply(key("2"))  # the billing menu is asked; the server dies
+    again = restarted(c)
+    out = again.resume(c.now, ("ask.menu:billing", key("2")))
+    assert sent(again, out) == [ZH, ACCOUNT]  # billing 2 (arrears): the account number
+    assert again.path == [("main", "2"), ("billing", "2")]
+
+
+def test_a_key_typed_during_the_welcome_answers_the_language_after_a_restart():
+    c = Caller(session())
+    c.start()
+    c.replies(DONE)  # the welcome plays; the server dies; the caller presses 2
+    again = restarted(c)
+    out = again.resume(c.now, ("key.language", cut("2")))
+    assert sent(again, out) == [EN, M]
+    assert again.language == "en"
+
+
+def test_a_result_of_another_step_replays_only_the_current_step():
+    c = Caller(session())
+    at_menu(c)
+    c.replies(key("1"), PLAYED)  # fault: the account number is asked
+    again = restarted(c)
+    # A menu answer (the state saved after it was lost): not this step's.
+    assert sent(again, again.resume(c.now, ("ask.menu:main", key("5")))) == [ZH, ACCOUNT]
+    again = restarted(c)
+    # Nothing typed (the GET DATA timed out) or a hangup: the step again.
+    assert sent(again, again.resume(c.now, ("ask.account:main/1", TIMEOUT))) == [ZH, ACCOUNT]
+    again = restarted(c)
+    assert sent(again, again.resume(c.now, ("ask.account:main/1", GONE))) == [ZH, ACCOUNT]
+    again = restarted(c)
+    assert again.resume(c.now, ("ask.account:main/1", key(ACC + "#"))) == [
+        enqueue("fault", "fault", 60, ACC)]
+
+
+@pytest.mark.parametrize(("steps", "expected"), [
+    ((), [ZH, L]),  # at the language question: not the welcome again
+    ((DONE, PLAYED, key("1"), key("4")), [ZH, "GET DATA complaints-menu 5000 1"]),
+    ((DONE, PLAYED, key("1"), key("1")), [ZH, FAULT_INTRO, ACCOUNT]),
+])
+def test_a_restart_replays_only_the_step_the_caller_was_at(steps, expected):
+    c = Caller(session())
+    c.start()
+    c.replies(*steps)
+    again = restarted(c)
+    assert sent(again, again.resume(c.now)) == expected
+
+
+def test_survey_steps_are_replayed_and_answered_after_a_restart():
+    c = Caller(session())
+    at_menu(c)
+    c.reply(key("4"))
+    c.reply(key("1"))  # complaint; queued, talked, now the survey
+    c.survey("complaint")
+    c.reply(key("3"))  # dissatisfied: the reason is asked
+    again = restarted(c)
+    assert sent(again, again.resume(c.now)) == [ZH, "GET DATA survey-reason 5000 1"]
+    again = restarted(c)
+    out = again.resume(c.now, ("ask.survey_reason", key("2")))
+    assert out[0] == SurveyAnswered("dissatisfied", "not_resolved")
+
+
+def test_an_old_snapshot_without_the_new_keys_still_resumes():
+    c = Caller(session())
+    at_menu(c)
+    c.replies(key("1"), PLAYED)
+    old = {k: v for k, v in c.session.snapshot().items()
+           if k not in ("leaf", "score", "survey_intent")}
+    again = IvrSession.restore(default_config(), old)
+    assert sent(again, again.resume(c.now)) == [ZH, M]  # the menu, as before
 
 
 def test_real_hours_sunday_dawn_fault_open_suggestions_closed():
