@@ -78,6 +78,9 @@ class State(StrEnum):
 
 # states in which the journey has already produced its outcome: a hangup adds nothing
 _SETTLED = {State.IDLE, State.GOODBYE, State.QUEUED, State.ENDED}
+# states whose decision a restored session can take: the others need what a snapshot
+# does not keep (the outage notice, the bill, the closed queue, the callback dialog)
+_ANSWERABLE = {State.LANGUAGE, State.MENU, State.ACCOUNT, State.SURVEY, State.SURVEY_REASON}
 # states about the leaf chosen in a menu: their step names it
 _LEAF_STEPS = {State.LEAF_INTRO, State.ACCOUNT, State.LOOKUP, State.BILL, State.CLOSED,
                State.CALLBACK}
@@ -309,7 +312,7 @@ class IvrSession:
             return None
         kind, step = parse_tag(answer[0])
         result = answer[1]
-        if step != self.step() or self.state is State.LOOKUP:
+        if step != self.step() or self.state not in _ANSWERABLE:
             return None
         if kind == "ask" and (result.result or not result.timed_out):
             return result  # digits, or "#" alone; a timeout asks again

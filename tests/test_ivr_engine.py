@@ -687,6 +687,18 @@ def test_survey_steps_are_replayed_and_answered_after_a_restart():
     assert out[0] == SurveyAnswered("dissatisfied", "not_resolved")
 
 
+def test_steps_whose_state_a_snapshot_lacks_are_asked_again_not_answered():
+    c = closed_call()  # closed hours: "press 1 for a callback"
+    again = IvrSession.restore(default_config(), c.session.snapshot(),
+                               is_open=lambda queue, now: queue != "suggestions")
+    out = again.resume(c.now, ("ask.closed:main/5", key("1")))
+    assert sent(again, out) == [ZH, "GET DATA closed 5000 1"]  # the offer again
+    c = bill_call()
+    c.lookup(BillInfo(ACC, 12850, DUE))
+    again = restarted(c)
+    assert again.resume(c.now, ("key.bill:billing/1", cut("9"))) == [BillLookupRequest(ACC)]
+
+
 def test_an_old_snapshot_without_the_new_keys_still_resumes():
     c = Caller(session())
     at_menu(c)
