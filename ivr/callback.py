@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ivr.commands import AgiCommand, Ask, Play, SayDigits
+from ivr.sequence import KEYS
 
 __all__ = ["CallbackDialog", "CallbackPrompts", "usable_number"]
 
@@ -46,7 +47,9 @@ class CallbackDialog:
 
     def _confirm(self) -> list[AgiCommand]:
         assert self._caller is not None
-        return [Play(self._prompts.confirm, "12"), SayDigits(self._caller, "12"),
+        # Any key cuts the readout short and answers the question (type-ahead): a
+        # wrong one is then "invalid", not silently lost.
+        return [Play(self._prompts.confirm, KEYS), SayDigits(self._caller, KEYS),
                 Ask(self._prompts.confirm_keys, self._timeout_ms, 1)]
 
     def _number(self) -> list[AgiCommand]:

@@ -52,12 +52,12 @@ class Ask:
     A key pressed during the prompt stops it and counts (type-ahead).
     """
 
-    prompt: str
+    prompt: str  # "": no prompt, straight to the digits (the caller is typing already)
     timeout_ms: int
     max_digits: int
 
     def agi(self) -> str:
-        return f"GET DATA {self.prompt} {self.timeout_ms} {self.max_digits}"
+        return f"GET DATA {self.prompt or _quote('')} {self.timeout_ms} {self.max_digits}"
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def to_agi(command: AgiCommand, sound_dir: str = "") -> str:
     ``sound_dir`` prefixes prompt names (``welcome`` -> ``hotline/welcome``):
     Asterisk then finds the file under ``sounds/<CHANNEL(language)>/hotline/``.
     """
-    if sound_dir and isinstance(command, (Play, Ask)):
+    if sound_dir and isinstance(command, (Play, Ask)) and command.prompt:
         command = replace(command, prompt=f"{sound_dir}/{command.prompt}")
     return command.agi()
 

@@ -48,11 +48,14 @@ from ivr.outcomes import (
     SurveyAnswered,
 )
 from ivr.sequence import KEYS, Sequence, is_choice
+from ivr.steps import leaf_at, make_tag, parse_tag, step_name
 
 __all__ = ["CallInfo", "EnginePrompts", "IvrSession", "Output", "State"]
 
 Output = Outcome | AgiCommand
 SURVEY_TRIES = 2  # "no input twice": then record no score and say goodbye
+#: AgiResult.data of a key that cut a prompt short, handed to the decision it answers
+TYPED_AHEAD = "typed ahead"
 
 
 class State(StrEnum):
@@ -75,6 +78,12 @@ class State(StrEnum):
 
 # states in which the journey has already produced its outcome: a hangup adds nothing
 _SETTLED = {State.IDLE, State.GOODBYE, State.QUEUED, State.ENDED}
+# states whose decision a restored session can take: the others need what a snapshot
+# does not keep (the outage notice, the bill, the closed queue, the callback dialog)
+_ANSWERABLE = {State.LANGUAGE, State.MENU, State.ACCOUNT, State.SURVEY, State.SURVEY_REASON}
+# states about the leaf chosen in a menu: their step names it
+_LEAF_STEPS = {State.LEAF_INTRO, State.ACCOUNT, State.LOOKUP, State.BILL, State.CLOSED,
+               State.CALLBACK}
 
 
 @dataclass(frozen=True)
@@ -144,22 +153,29 @@ class IvrSession:
         self._score: str | None = None
         self._survey_intent: str | None = None
         self._closed_queue = ""
+        self._ahead = ""  # keys typed during the leaf's intro, the start of the account
+        self._leaf_at: tuple[str, str] | None = None  # (menu, key) the leaf was chosen with
 
     # ---- inputs -----------------------------------------------------------------
 
     def start(self, call: CallInfo, now: float, outage: OutageNotice | None = None) -> list[Output]:
+        """The first command of a call sets the channel's language: Asterisk starts
+        every channel in its own default (``en``) and finds prompts under
+        ``sounds/<CHANNEL(language)>/``, so the welcome would be English."""
         self.call = call
+        language = SetLanguage(self.language)
         settings = self.config.outage
         if outage is not None and settings.enabled and outage.active(now, settings.max_age_s):
             self.notice = outage
             escape = settings.skip_key or ""
             return self._run(State.OUTAGE, [
+                language,
                 Play(self.config.welcome_prompt),
                 Play(outage.prompt or settings.prompt, escape),
                 SayDateTime(int(outage.restore), self._restore_format(outage.restore, now),
                             self.prompts.timezone, escape),
                 self._choice(self.prompts.outage_continue)], now)
-        return self._enter_language([Play(self.config.welcome_prompt, KEYS)], now)
+        return self._enter_language([language, Play(self.config.welcome_prompt, KEYS)], now)
 
     def on_result(self, result: AgiResult, now: float) -> list[Output]:
         if self.state in (State.IDLE, State.QUEUED, State.LOOKUP, State.ENDED):
@@ -169,8 +185,10 @@ class IvrSession:
         following, key = self._seq.advance(result)
         if following is not None:
             return [following]
-        if key is not None and is_choice(self._seq.final):
-            result = AgiResult(200, key)  # type-ahead answers the question it cut short
+        if key is not None:
+            # type-ahead answers the question it cut short (a choice), or starts the
+            # digit entry that follows (the leaf's intro before the account number)
+            result = AgiResult(200, key, TYPED_AHEAD)
         return _TABLE[self.state](self, result, now)
 
     def on_lookup(self, info: BillInfo | None, now: float) -> list[Output]:
@@ -211,13 +229,37 @@ class IvrSession:
         """The menu to replay if the server restarts mid-call."""
         return self.menu or self.config.root_menu
 
+    def step(self) -> str:
+        """The decision the caller is at, as a restored session names it too."""
+        if self.state is State.MENU:
+            return step_name(self.state, self.resume_point())
+        if self.state in _LEAF_STEPS:
+            return step_name(self.state, *(self._leaf_at or ("?", "?")))
+        return step_name(self.state)
+
+    def command_tag(self, command: AgiCommand) -> str | None:
+        """A tag for ``command`` if it is ours in flight and its result answers this
+        step: ``ask.<step>`` for the step's question, ``key.<step>`` for a prompt a
+        key may cut short before a one-key question (type-ahead).  A server that
+        dies with the command running can then use its result after the restart
+        (Asterisk delivers it to the next AMI session, GUIDE §2.10)."""
+        if command is not self._seq.sent or self._ahead:
+            return None  # not the engine's, or digits the result would not hold
+        if isinstance(command, Ask) and command is self._seq.final:
+            return make_tag("ask", self.step())
+        if getattr(command, "escape", "") and is_choice(self._seq.final):
+            return make_tag("key", self.step())
+        return None
+
     def snapshot(self) -> dict[str, Any]:
         """The essential state as plain data, for a store to persist."""
         return {"state": str(self.state), "language": self.language, "menu": self.menu,
                 "path": [list(step) for step in self.path], "account": self.account,
                 "retries": self.retries,
                 "caller": self.call.caller_number if self.call else None,
-                "channel": self.call.channel if self.call else None}
+                "channel": self.call.channel if self.call else None,
+                "leaf": list(self._leaf_at) if self._leaf_at else None,
+                "score": self._score, "survey_intent": self._survey_intent}
 
     @classmethod
     def restore(cls, config: IvrConfig, data: dict[str, Any], **kwargs: Any) -> IvrSession:
@@ -232,11 +274,23 @@ class IvrSession:
         session.retries = int(data.get("retries", 0))
         if data.get("channel"):
             session.call = CallInfo(data["channel"], data.get("caller") or "")
+        # Keys added later: a snapshot written by an older server has none of them.
+        chosen = data.get("leaf")
+        leaf = leaf_at(config, *chosen) if chosen and len(chosen) == 2 else None
+        if leaf is not None:  # None too if the menus changed meanwhile: the menu replays
+            session._leaf_at, session.leaf = (chosen[0], chosen[1]), leaf
+        session._score, session._survey_intent = data.get("score"), data.get("survey_intent")
         return session
 
-    def resume(self, now: float) -> list[Output]:
+    def resume(self, now: float, answer: tuple[str, AgiResult] | None = None,
+               outage: OutageNotice | None = None) -> list[Output]:
         """The commands to go on with after a restart or a link loss, at a safe point.
 
+        ``answer``: ``(tag, result)`` of a command that was running when the
+        server went away (``command_tag``).  If it answers the step the caller
+        is at, the call goes on with it, as if nothing happened; otherwise only
+        that step is asked again (``outage``: the notice to replay, if the
+        caller was hearing one).  The first command sets the channel's language.
         A caller being said goodbye to (the outcome is already recorded) hears the
         goodbye again and is hung up: left alone they would wait in silence.
         """
@@ -245,7 +299,56 @@ class IvrSession:
                                      Hangup()])]
         if self.state in _SETTLED:
             return []
-        return self._enter_menu(self.resume_point(), [SetLanguage(self.language)], now)
+        result = self._answer_of(answer)
+        if result is not None:
+            outputs = _TABLE[self.state](self, result, now)
+        else:
+            outputs = self._replay(now, outage)
+        return self._language_first(outputs)
+
+    def _answer_of(self, answer: tuple[str, AgiResult] | None) -> AgiResult | None:
+        """The result to hand this step's decision, if ``answer`` holds one for it."""
+        if answer is None or answer[1].failed:
+            return None
+        kind, step = parse_tag(answer[0])
+        result = answer[1]
+        if step != self.step() or self.state not in _ANSWERABLE:
+            return None
+        if kind == "ask" and (result.result or not result.timed_out):
+            return result  # digits, or "#" alone; a timeout asks again
+        if kind == "key" and result.digit is not None and result.digit in KEYS:
+            return AgiResult(200, result.digit, TYPED_AHEAD)
+        return None
+
+    def _replay(self, now: float, outage: OutageNotice | None) -> list[Output]:
+        """Ask the step the caller was at again (not the whole menu)."""
+        self.retries = 0
+        state, leaf = self.state, self.leaf
+        if state is State.OUTAGE and self.call is not None:
+            return self.start(self.call, now, outage)
+        if state is State.LANGUAGE:
+            return self._run(state, [self._choice(self.config.language_prompt)], now)
+        if state is State.SURVEY or (state is State.SURVEY_REASON and self._score is None):
+            return self._run(State.SURVEY, [self._choice(self.config.survey.prompt)], now)
+        if state is State.SURVEY_REASON and self.config.survey.reason_prompt:
+            return self._run(state, [self._choice(self.config.survey.reason_prompt)], now)
+        if leaf is not None and state in (State.LEAF_INTRO, State.ACCOUNT):
+            return self._route(leaf, now) if state is State.LEAF_INTRO else (
+                self._after_intro(now))
+        if leaf is not None and state in (State.LOOKUP, State.BILL) and self.account:
+            self.state = State.LOOKUP
+            self._seq.clear()
+            return [BillLookupRequest(self.account)]  # read the bill out again
+        if leaf is not None and state in (State.CLOSED, State.CALLBACK):
+            return self._enqueue(leaf, now)  # still closed: the callback offer again
+        return self._enter_menu(self.resume_point(), [], now)
+
+    def _language_first(self, outputs: list[Output]) -> list[Output]:
+        """The same outputs, the command (if any) preceded by SET VARIABLE CHANNEL(language)."""
+        if not outputs or not hasattr(outputs[-1], "agi") or (
+                isinstance(outputs[-1], SetLanguage)):
+            return outputs  # no command (an outcome, a lookup), or the language leads
+        return [*outputs[:-1], self._seq.lead(SetLanguage(self.language))]
 
     # ---- helpers ----------------------------------------------------------------
 
@@ -307,12 +410,13 @@ class IvrSession:
                        if lang.key == result.result), None)
         if chosen is None:
             def default() -> list[Output]:
-                # never strand a caller at the language question: carry on in the default
-                return self._enter_menu(self.config.root_menu,
-                                        [SetLanguage(self.config.default_language)], now)
+                # never strand a caller at the language question: carry on in the
+                # default, which start() set on the channel already
+                return self._enter_menu(self.config.root_menu, [], now)
             return self._retry(result, self._choice(self.config.language_prompt), default, now)
+        lead = [SetLanguage(chosen.code)] if chosen.code != self.language else []
         self.language = chosen.code
-        return self._enter_menu(self.config.root_menu, [SetLanguage(chosen.code)], now)
+        return self._enter_menu(self.config.root_menu, lead, now)
 
     # ---- menus --------------------------------------------------------------------
 
@@ -325,6 +429,8 @@ class IvrSession:
         key = result.result
         if key:
             self.path.append((menu.name, key))
+        if key and (key == AGENT_KEY or (menu.options.get(key) and menu.options[key].leaf)):
+            self._leaf_at = (menu.name, key)
         if key == AGENT_KEY:
             return self._route(menu.agent, now)
         if key == BACK_KEY:
@@ -351,19 +457,37 @@ class IvrSession:
     def _route(self, leaf: Leaf, now: float) -> list[Output]:
         self.leaf, self.retries = leaf, 0
         if leaf.prompt:
-            return self._run(State.LEAF_INTRO, [Play(leaf.prompt)], now)
+            # Before the account number a key cuts the intro short and counts as its
+            # first digit (the fault intro asks for the number itself); before the
+            # queue the caller just listens.
+            escape = KEYS if self._wants_account() else ""
+            return self._run(State.LEAF_INTRO, [Play(leaf.prompt, escape)], now)
         return self._after_intro(now)
 
-    def _on_leaf_intro(self, result: AgiResult, now: float) -> list[Output]:
-        return self._after_intro(now)
-
-    def _after_intro(self, now: float) -> list[Output]:
+    def _wants_account(self) -> bool:
         assert self.leaf is not None
         wants = self.leaf.ask_account or self.leaf.self_service == "bill_balance"
-        if wants and self.account is None and not self.account_asked:
-            self.retries = 0
-            return self._run(State.ACCOUNT, [self._account_ask(self.config.account.prompt)], now)
-        return self._after_account(now)
+        return wants and self.account is None and not self.account_asked
+
+    def _on_leaf_intro(self, result: AgiResult, now: float) -> list[Output]:
+        return self._after_intro(now, result.result if result.data == TYPED_AHEAD else "")
+
+    def _after_intro(self, now: float, ahead: str = "") -> list[Output]:
+        if not self._wants_account():
+            return self._after_account(now)
+        self.retries = 0
+        rule = self.config.account
+        if ahead == rule.terminator:  # "#" alone, typed ahead: nothing more to collect
+            self.state = State.ACCOUNT
+            return self._on_account(AgiResult(200, ahead), now)
+        if ahead:
+            # The caller is typing the number: collect the rest without a prompt.
+            # Keys pressed in the moment between the two commands are lost (idle
+            # AsyncAGI reads and drops frames, res_agi.c): a short number is "retry".
+            self._ahead = ahead
+            return self._run(State.ACCOUNT, [Ask("", self.config.input.timeout_ms,
+                                                 rule.digits + 1 - len(ahead))], now)
+        return self._run(State.ACCOUNT, [self._account_ask(rule.prompt)], now)
 
     def _account_ask(self, prompt: str) -> Ask:
         rule = self.config.account
@@ -371,7 +495,8 @@ class IvrSession:
 
     def _on_account(self, result: AgiResult, now: float) -> list[Output]:
         rule = self.config.account
-        digits = result.result.rstrip(rule.terminator)
+        ahead, self._ahead = self._ahead, ""
+        digits = (ahead + result.result).rstrip(rule.terminator)
         if not digits and not result.timed_out and rule.allow_skip:
             self.account_asked = True  # "#" alone: the caller has no number to hand
             return self._after_account(now)

@@ -23,7 +23,7 @@ from enum import StrEnum
 from ivr.callback import CallbackDialog, CallbackPrompts
 from ivr.commands import AgiCommand, AgiResult, Ask, Hangup, MusicOnHold, Play, SayNumber
 from ivr.outcomes import CallbackRequested, Outcome
-from ivr.sequence import Sequence
+from ivr.sequence import KEYS, Sequence
 
 __all__ = ["HoldLoop", "HoldPrompts", "HoldState", "QueueStatus"]
 
@@ -84,13 +84,14 @@ class HoldLoop:
             return []
         if result.failed:  # a Redirect to the agent, or the caller left: the ACD knows
             return self.stop()
-        following, _ = self._seq.advance(result)
+        following, key = self._seq.advance(result)
         if following is not None:
             return [following]
         if self.state is HoldState.MUSIC:
             return self._announce(now)
         if self.state is HoldState.ANNOUNCE:
-            if isinstance(self._seq.final, Ask) and result.result == "1":
+            answer = key if key is not None else result.result  # a key typed ahead
+            if isinstance(self._seq.final, Ask) and answer == "1":
                 self._dialog = CallbackDialog(self._caller, self.prompts.callback,
                                               self._timeout_ms)
                 return self._run(HoldState.CALLBACK, self._dialog.opening())
@@ -129,11 +130,16 @@ class HoldLoop:
             return self.stop()
         p = self.prompts
         minutes = max(1, math.ceil(status.ewt_s / 60))  # "about 0 minutes" helps nobody
-        commands: list[AgiCommand] = [Play(p.position), SayNumber(status.position),
-                                      Play(p.in_queue), Play(p.wait), SayNumber(minutes),
-                                      Play(p.minutes)]
-        if (self._threshold is not None and not self.offered
-                and status.ewt_s > self._threshold):
+        offer = (self._threshold is not None and not self.offered
+                 and status.ewt_s > self._threshold)
+        # Before the offer's digit entry a key cuts the announcement short and
+        # answers it (type-ahead); without the offer the caller just listens.
+        escape = KEYS if offer else ""
+        commands: list[AgiCommand] = [Play(p.position, escape),
+                                      SayNumber(status.position, escape),
+                                      Play(p.in_queue, escape), Play(p.wait, escape),
+                                      SayNumber(minutes, escape), Play(p.minutes, escape)]
+        if offer:
             self.offered = True
             commands.append(Ask(p.offer, self._timeout_ms, 1))
         return self._run(HoldState.ANNOUNCE, commands)

@@ -49,6 +49,15 @@ class Sequence:
         self.sent = commands[0]
         return self.sent
 
+    def lead(self, command: AgiCommand) -> AgiCommand:
+        """Send ``command`` first; the one about to be sent follows it."""
+        if self.sent is not None:
+            self._pending.appendleft(self.sent)
+        self.sent = command
+        if self.final is None:
+            self.final = command
+        return command
+
     def clear(self) -> None:
         self._pending.clear()
         self.sent = self.final = None

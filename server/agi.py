@@ -12,12 +12,18 @@ rules the traces taught us:
   first when the channel next enters AGI(agi:async), reporting our old
   CommandID (trace 08).  Such a command is *stale*: its result is dropped;
 * a hangup drops queued commands silently, so a pending command must be
-  failed on ``Hangup``, not waited for.
+  failed on ``Hangup``, not waited for;
+* the result of a command sent by a process that has since died (``kill -9``),
+  or before a link loss, is delivered to the next AMI session (GUIDE §2.10).
+  A CommandID is ``<run prefix>-<n>``, and ``.<tag>`` when the IVR tagged the
+  command (ivr/steps.py): such a result goes to ``on_orphan``, which may use
+  the caller's keys instead of asking again.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,6 +57,16 @@ class AgiSession:
 
 StartHandler = Callable[[AgiSession, Message], object]
 EndHandler = Callable[[AgiSession, Message], object]
+OrphanHandler = Callable[[str, str, AgiResult], object]  # (channel, tag, result)
+
+#: a CommandID of ours, of this run or an earlier one: prefix, number, optional tag
+_COMMAND_ID = re.compile(r"h[0-9a-f]{6}-[0-9]+(?:\.(?P<tag>.+))?")
+
+
+def tag_of(command_id: str) -> str | None:
+    """The IVR's tag in one of our CommandIDs, or None."""
+    match = _COMMAND_ID.fullmatch(command_id)
+    return match.group("tag") if match else None
 
 
 class AgiDriver:
@@ -61,15 +77,20 @@ class AgiDriver:
     :param on_start: called with the session and the ``AsyncAGIStart`` event
         each time a channel enters ``AGI(agi:async)`` (again after a Dial).
     :param on_end: called when a session ends (``AsyncAGIEnd`` or hangup).
+    :param on_orphan: called with ``(channel, tag, result)`` for the result of a
+        tagged command nothing waits for any more (an earlier process's, or one
+        in flight when the link dropped).
     """
 
     log = Logger()
 
-    def __init__(self, ami, on_start: StartHandler, on_end: EndHandler | None = None) -> None:
+    def __init__(self, ami, on_start: StartHandler, on_end: EndHandler | None = None,
+                 on_orphan: OrphanHandler | None = None) -> None:
         self.ami = ami
         self.sessions: dict[str, AgiSession] = {}
         self._on_start = on_start
         self._on_end = on_end
+        self._on_orphan = on_orphan
         # A fresh prefix per daemon run: a stale command left queued by a
         # previous run can never be mistaken for one of ours.
         self._prefix = "h" + secrets.token_hex(3)
@@ -103,13 +124,19 @@ class AgiDriver:
         command_id = event.get("CommandId")
         if command_id is None:
             return  # not one of ours: we always send a CommandID
-        if command_id in self._stale:
-            del self._stale[command_id]
-            self.log.debug("Dropped stale AGI result {cid}", cid=command_id)
-            return
-        session = self.sessions.get(event.get("Channel", ""))
+        channel = event.get("Channel", "")
+        session = self.sessions.get(channel)
         entry = session.pending.pop(command_id, None) if session else None
         if entry is None:
+            # Stale: left queued by a Redirect, in flight at a link loss, or sent
+            # by a process that died.  Its result may still hold the caller's keys.
+            self._stale.pop(command_id, None)
+            tag = tag_of(command_id)
+            if tag is not None and self._on_orphan is not None:
+                self._on_orphan(channel, tag, AgiResult(
+                    *parse_agi_result(event.get("Result", ""))))
+            else:
+                self.log.debug("Dropped stale AGI result {cid}", cid=command_id)
             return
         code, result, data = parse_agi_result(event.get("Result", ""))
         entry[0].callback(AgiResult(code, result, data))
@@ -174,8 +201,11 @@ class AgiDriver:
 
     # -- commands -----------------------------------------------------------------
 
-    def run(self, session: AgiSession, command: str) -> defer.Deferred:
+    def run(self, session: AgiSession, command: str, tag: str | None = None) -> defer.Deferred:
         """Send one AGI command; fires with its :class:`AgiResult`.
+
+        ``tag`` (``<kind>.<step>``, ivr/steps.py) goes into the CommandID, so a
+        later process can tell what the result answers (see ``on_orphan``).
 
         Fails with :class:`AgiSessionEnded` if the session ends first, or with
         the AMI error (e.g. the channel no longer exists).
@@ -186,7 +216,7 @@ class AgiDriver:
             # Asterisk would queue it; we refuse, because the engine must see
             # each result before it decides the next command.
             return defer.fail(RuntimeError(f"{session.channel}: an AGI command is in flight"))
-        command_id = f"{self._prefix}-{next(self._ids)}"
+        command_id = f"{self._prefix}-{next(self._ids)}" + (f".{tag}" if tag else "")
         d: defer.Deferred = defer.Deferred()
         session.pending[command_id] = (d, command)
         sent = self.ami.sendAction(

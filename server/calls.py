@@ -99,6 +99,10 @@ class Call:
     offer_pending: bool = False  # offered while the link was down: connect after resync
     dial_unseen: bool = False  # a Dial may have ended while we were not listening
     system_failure: bool = False  # Asterisk restarted under the call
+    #: (tag, result) of an IVR command a dead process (or a lost link) left running:
+    #: the resume uses its keys if they answer the step the caller is at
+    resume_answer: tuple[str, AgiResult] | None = None
+    saved_step: tuple[str, str] | None = None  # the IVR step the live state holds
 
 
 class CallCenter(Recovery):
@@ -135,7 +139,8 @@ class CallCenter(Recovery):
         self.ring_timeout_s = ring_timeout_s
         self.hold_chunk_s = hold_chunk_s
         self.acd = Router(cfg.acd, clock, self)
-        self.agi = AgiDriver(ami, on_start=self._agi_started, on_end=self._agi_ended)
+        self.agi = AgiDriver(ami, on_start=self._agi_started, on_end=self._agi_ended,
+                             on_orphan=self._orphan_result)
         self.calls: dict[str, Call] = {}  # by call id
         self._by_channel: dict[str, Call] = {}
         self._by_agent_channel: dict[str, Call] = {}
@@ -249,9 +254,15 @@ class CallCenter(Recovery):
                 self._outcome(call, item)
             else:
                 command = item
+        if call.phase in ("ivr", "survey") and self._ivr_step(call) != call.saved_step:
+            self._save_live(call)  # a restarted server asks this step, or takes its answer
         if command is None or call.session is None or call.phase == "connecting":
             return
         self._send(call, command)
+
+    @staticmethod
+    def _ivr_step(call: Call) -> tuple[str, str]:
+        return call.ivr.step(), call.ivr.language
 
     def _result(self, result: AgiResult, call: Call) -> None:
         now = self.clock.seconds()
@@ -268,11 +279,9 @@ class CallCenter(Recovery):
             call.outcome = call.outcome or "system_failure"
             self._farewell(call)
             return
+        call.resume_answer = None  # ours again: an older result is no news
         if call.phase in ("ivr", "survey"):
-            where = (call.ivr.state, call.ivr.menu, call.ivr.language)
             self._run(call, call.ivr.on_result(result, now))
-            if (call.ivr.state, call.ivr.menu, call.ivr.language) != where:
-                self._save_live(call)  # so a restarted server replays the right menu
         elif call.hold is not None and call.hold.state is not HoldState.DONE:
             # Also after a callback was booked: the loop says goodbye and hangs up.
             self._run(call, call.hold.on_result(result, now))
@@ -289,7 +298,7 @@ class CallCenter(Recovery):
     def _send(self, call: Call, command) -> None:
         if call.session is None:
             return
-        d = self.agi.run(call.session, to_agi(command, SOUND_DIR))
+        d = self.agi.run(call.session, to_agi(command, SOUND_DIR), call.ivr.command_tag(command))
         d.addCallbacks(self._result, self._agi_failed, callbackArgs=(call,),
                        errbackArgs=(call,))
         d.addErrback(self._crashed, call)
@@ -765,6 +774,7 @@ class CallCenter(Recovery):
         """Keep what a restarted server needs to re-adopt this call, and the router's places."""
         if self.live is None:
             return
+        call.saved_step = self._ivr_step(call)
         self._write_live(call.id, None if final else {
             "channel": call.channel, "caller": call.caller, "dialled": call.dialled,
             "phase": call.phase, "queue": call.queue, "intent": call.intent,

@@ -37,7 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--wrapup", type=float, metavar="SECONDS",
                       help="after-call work per call (default: queues.yaml policy)")
 
-    with_config(sub.add_parser("check-config", help="validate the config and exit"))
+    check = with_config(sub.add_parser("check-config", help="validate the config and exit"))
+    check.add_argument("--dialplan", metavar="FILE",
+                       help="also check that this extensions.conf agrees with the config")
 
     # Its own parser (server/records/cli.py) reads everything after "records".
     sub.add_parser("records", add_help=False,
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         from server.config import check_config_main
 
-        return check_config_main(args.config)
+        return check_config_main(args.config, dialplan=args.dialplan)
     if args.command == "hash-secret":
         from server.config import hash_secret
 

@@ -32,6 +32,7 @@ from server.config import ConfigError, load_config
 from server.daemon import start_logging
 from server.redisproc import RedisNotAvailable, RedisProcess, free_port
 from server.sim import AmiUser, PromptCatalog, Simulator
+from server.sim.prompts import per_language
 from server.sim.traffic import TrafficProfile, plan_callers, plan_phones
 
 log = Logger()
@@ -109,7 +110,9 @@ def run_demo(args) -> int:
         start_logging("text", os.environ.get("HOTLINE_DEMO_LOG_LEVEL", "warn"))
     rng = random.Random(args.seed)
     secret = os.environ.get("HOTLINE_DEMO_SECRET") or secrets.token_hex(16)
-    durations = {f"hotline/{p.name}": p.duration_s or 2.5 for p in cfg.ivr.prompts.values()}
+    # one file per prompt and language, as deploy/prompts/synthesize.py writes them
+    durations = per_language({p.name: {lang: p.duration_s or 2.5 for lang in p.texts}
+                              for p in cfg.ivr.prompts.values()})
     sim = Simulator(reactor, users=[AmiUser(cfg.server.ami.username, secret)],
                     prompts=PromptCatalog(durations=durations), seed=args.seed)
     port = sim.listen(reactor, 0, "127.0.0.1").getHost().port

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from twisted.internet import defer
 
+from ivr.commands import AgiResult
 from ivr.engine import CallInfo, IvrSession, State
 from queues.agents import AgentState
 from queues.items import Outcome
@@ -375,11 +376,24 @@ class Recovery:
                        errbackArgs=(call,))
         d.addErrback(self._crashed, call)
 
+    def _orphan_result(self, channel: str, tag: str, result: AgiResult) -> None:
+        """The result of an IVR command nothing waits for: sent by the process that
+        died, or before the link dropped.  Kept for the resume that follows (FIFO:
+        it arrives before the result of our probe), which uses its keys if they
+        answer the step the caller is at (ivr/engine.py ``resume``)."""
+        call = self._by_channel.get(channel)
+        if call is None or call.caller_gone or call.phase not in ("ivr", "survey"):
+            return
+        self.log.info("{call}: result of a command sent before the restart or link loss "
+                      "({tag}): kept for the resume", call=call.id, tag=tag)
+        call.resume_answer = (tag, result)
+
     def _resume_now(self, _result, call: Call, session: AgiSession) -> None:
         """The channel's AGI queue is ours alone again: carry on at the safe point."""
         if call.caller_gone or call.session is not session:
             return
         now = self.clock.seconds()
+        answer, call.resume_answer = call.resume_answer, None
         if call.in_farewell:
             call.in_farewell = False
             self._farewell(call)
@@ -388,7 +402,10 @@ class Recovery:
                 self._run(call, call.ivr.start(
                     CallInfo(call.channel, call.caller, call.dialled, session.uniqueid), now))
             else:
-                self._run(call, call.ivr.resume(now))
+                outage = self.outages.covering(call.caller, now, self.cfg.ivr.outage.max_age_s)
+                self._run(call, call.ivr.resume(now, answer, outage))
+        elif call.phase == "survey" and call.ivr.state in (State.SURVEY, State.SURVEY_REASON):
+            self._run(call, call.ivr.resume(now, answer))  # the question, or its answer
         elif (call.phase in ("queued", "connecting") and call.dial_unseen
               and self._from_dial(session)):
             self._ask_dial(call, session)  # back from a Dial: did anybody answer?

@@ -21,6 +21,7 @@ from server.records.durations import compute_durations
 from server.records.model import CallRecord
 from server.safety import ALIVE_VARIABLE, SafetyNet
 from server.sim import AmiUser, PromptCatalog, Simulator, connect_in_memory
+from server.sim.prompts import per_language
 
 ROOT = Path(__file__).resolve().parents[1]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -35,6 +36,15 @@ def _background(action: str, fields: dict[str, str]) -> bool:
     return action in ("AbsoluteTimeout", "Ping") or (
         action == "Getvar" and not fields.get("Channel")) or (
         action == "Setvar" and fields.get("Variable") == ALIVE_VARIABLE)
+
+
+def sounds(cfg, seconds: float | None = None) -> PromptCatalog:
+    """The sounds directory deploy/prompts/synthesize.py writes for ``cfg``: one file
+    per prompt and language (``zh/hotline/welcome``), nothing else, so a prompt
+    looked up in a language it does not exist in is missing, as in Asterisk."""
+    return PromptCatalog(durations=per_language(
+        {p.name: {lang: seconds or p.duration_s or 2.0 for lang in p.texts}
+         for p in cfg.ivr.prompts.values()}), default=None)
 
 
 class RecordingAmi:
@@ -71,10 +81,8 @@ class Rig:
         self.clock = Clock()
         self.clock.advance(start if start is not None else shanghai(2026, 11, 25, 10, 0))
         self.cfg = cfg or load_config(ROOT / "config", environ={})
-        durations = {f"hotline/{p.name}": prompt_seconds or p.duration_s or 2.0
-                     for p in self.cfg.ivr.prompts.values()}
         self.sim = Simulator(self.clock, users=[AmiUser("hotline", "pw")],
-                             prompts=PromptCatalog(durations=durations), seed=seed)
+                             prompts=sounds(self.cfg, prompt_seconds), seed=seed)
         self.events = EventRouter()
         self.proto = AmiClientProtocol(self.clock, self.events)
         _, self.pump = connect_in_memory(self.sim, self.proto)
@@ -170,10 +178,8 @@ class ServiceRig(Rig):
         self.clock = Clock()
         self.clock.advance(kwargs.pop("start", None) or shanghai(2026, 11, 25, 10, 0))
         self.cfg = kwargs.pop("cfg", None) or load_config(ROOT / "config", environ={})
-        durations = {f"hotline/{p.name}": p.duration_s or 2.0
-                     for p in self.cfg.ivr.prompts.values()}
         self.sim = Simulator(self.clock, users=[AmiUser("hotline", "pw")],
-                             prompts=PromptCatalog(durations=durations), seed=kwargs["seed"])
+                             prompts=sounds(self.cfg), seed=kwargs["seed"])
         self.endpoint = MemoryEndpoint(self.sim)
         self.saved = []
         self._daemon()

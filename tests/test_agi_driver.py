@@ -135,3 +135,31 @@ def test_new_start_without_end_closes_the_old_session(rig):
     assert got[0].check(AgiSessionEnded)
     assert driver.sessions[CHAN] is started[1]
     assert ended == []  # no event to report for the silent end
+
+
+def test_results_of_commands_nothing_waits_for_go_to_on_orphan():
+    """Issue 12: a dead process's GET DATA result reaches the next session, digits
+    included; a tagged CommandID tells the new process which step it answers."""
+    ami = FakeAmi()
+    started, orphans = [], []
+    driver = AgiDriver(ami, on_start=lambda s, e: started.append(s),
+                       on_orphan=lambda ch, tag, r: orphans.append((ch, tag, r)))
+    start(ami)
+    # An earlier run's (another prefix), tagged by the IVR: handed over.
+    ami.router.dispatch(event("AsyncAGIExec", Channel=CHAN, Result="200%20result%3D2%0A",
+                              CommandId="h0a1b2c-7.ask.menu:billing"))
+    # Untagged (the hold loop's music, a farewell) or not ours at all: dropped.
+    for other in ("h0a1b2c-8", "traffic-c0001", "x.ask.menu:main"):
+        ami.router.dispatch(event("AsyncAGIExec", Channel=CHAN,
+                                  Result="200%20result%3D3%0A", CommandId=other))
+    assert orphans == [(CHAN, "ask.menu:billing", AgiResult(200, "2", ""))]
+    # Ours, in flight when the link dropped: its late result too.
+    d = results_of(driver.run(started[0], "GET DATA hotline/main-menu 5000 1",
+                              tag="ask.menu:main"))
+    command_id = ami.sent[-1][1]["CommandID"]
+    assert command_id.endswith("-1.ask.menu:main")
+    driver.link_lost()
+    ami.router.dispatch(event("AsyncAGIExec", Channel=CHAN, Result="200%20result%3D5%0A",
+                              CommandId=command_id))
+    assert orphans[-1] == (CHAN, "ask.menu:main", AgiResult(200, "5", ""))
+    assert len(d) == 1 and d[0].check(Exception)  # the waiter was failed at the loss

@@ -178,3 +178,22 @@ def test_escalation_that_does_not_widen_is_a_warning(tmp_path: Path) -> None:
     (warning,) = config.warnings
     assert warning.path == "queues.fault.escalation[0].min_level"
     assert "does not widen" in warning.message
+
+
+def test_shipped_dialplan_speaks_the_default_language(monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path) -> None:
+    """extensions.conf sets HOTLINE_LANGUAGE on every caller's channel on entry (the
+    safety net's apology included); check-config --dialplan keeps it in step."""
+    monkeypatch.setenv("HOTLINE_AMI_SECRET", "x")
+    shipped = Path(__file__).resolve().parents[1] / "deploy" / "asterisk" / "extensions.conf"
+    out, err = io.StringIO(), io.StringIO()
+    assert check_config_main(GOOD, out=out, err=err, dialplan=shipped) == 0, err.getvalue()
+    other = tmp_path / "extensions.conf"
+    other.write_text(shipped.read_text().replace("HOTLINE_LANGUAGE=zh", "HOTLINE_LANGUAGE=en"))
+    err = io.StringIO()
+    assert check_config_main(GOOD, out=io.StringIO(), err=err, dialplan=other) == 1
+    assert "HOTLINE_LANGUAGE is 'en', but ivr.yaml languages.default is 'zh'" in err.getvalue()
+    err = io.StringIO()
+    assert check_config_main(GOOD, out=io.StringIO(), err=err,
+                             dialplan=tmp_path / "none.conf") == 1
+    assert "cannot read the dialplan" in err.getvalue()

@@ -53,9 +53,9 @@ def test_suggestion_call_from_menu_to_survey(rig):
     rig.run(200)
 
     assert rig.ami.agi_commands() == [
+        "SET VARIABLE CHANNEL(language) zh",
         f"STREAM FILE hotline/welcome {TYPE_AHEAD}",
         "GET DATA hotline/language-choice 5000 1",
-        "SET VARIABLE CHANNEL(language) zh",
         "GET DATA hotline/main-menu 5000 1",
         "GET DATA hotline/survey 5000 1",
         'STREAM FILE hotline/survey-thanks ""',
@@ -75,7 +75,7 @@ def test_suggestion_call_from_menu_to_survey(rig):
     assert rec.caller == "13912345678"
     d = rig.durations(rec)
     welcome = rig.cfg.ivr.prompts["welcome"].duration_s
-    # welcome, language key, SET VARIABLE, menu key: four commands, two key presses
+    # SET VARIABLE, welcome, language key, menu key: four commands, two key presses
     assert d.ivr_s == pytest.approx(welcome + 4 * AGI_DELAY + 2 * (0.5 + KEY))
     assert d.ring_s == pytest.approx(answer_after)
     assert d.queue_wait_s == pytest.approx(answer_after)  # agent was free: wait = ring
@@ -85,6 +85,21 @@ def test_suggestion_call_from_menu_to_survey(rig):
     assert rig.cc.acd.agent("1007").state is AgentState.READY
     assert rig.cc.counters["ivr_finished"] == 1 and rig.cc.counters["records_written"] == 1
     assert rig.cc.calls == {}
+
+
+def test_callers_hear_every_prompt_in_their_language(rig):
+    """Issue 12: a channel starts in Asterisk's default language (en), and prompts are
+    looked up under sounds/<CHANNEL(language)>/: the server sets the default first."""
+    caller(rig, "1", "5", patience=25.0)  # Mandarin, suggestions
+    caller(rig, "2", "5", patience=25.0, number="13900000002", at=2.0)  # English
+    rig.run(15)
+    zh, en = (actor.one for actor in rig.sim.callers)
+    assert zh.played[:3] == ["zh/hotline/welcome", "zh/hotline/language-choice",
+                             "zh/hotline/main-menu"]
+    assert en.played[:3] == ["zh/hotline/welcome", "zh/hotline/language-choice",
+                             "en/hotline/main-menu"]
+    assert {p.split("/")[0] for p in zh.played} == {"zh"}
+    assert {p.split("/")[0] for p in en.played[2:]} == {"en"}
 
 
 def test_no_answer_requeues_at_the_head_and_the_next_agent_takes_it(rig):
@@ -178,9 +193,10 @@ def test_outage_notice_deflects_a_covered_caller(rig):
     assert rec.outcome == "deflected" and rec.outage_notice == "storm-1"
     assert rig.cc.counters["ivr_deflected"] == 1
     commands = rig.ami.agi_commands()
-    assert commands[0] == "STREAM FILE hotline/welcome \"\""
-    assert commands[1].startswith("STREAM FILE hotline/outage-notice")
-    assert commands[2].startswith(f"SAY DATETIME {int(now + 3 * 3600)} ")
+    assert commands[0] == "SET VARIABLE CHANNEL(language) zh"
+    assert commands[1] == "STREAM FILE hotline/welcome \"\""
+    assert commands[2].startswith("STREAM FILE hotline/outage-notice")
+    assert commands[3].startswith(f"SAY DATETIME {int(now + 3 * 3600)} ")
     assert commands[-1] == "HANGUP"
 
 
@@ -209,8 +225,8 @@ def test_a_command_asterisk_refuses_ends_the_call_politely(rig, monkeypatch):
     caller(rig, "1")
     rig.run(60)
     commands = rig.ami.agi_commands()
-    assert commands[2].startswith("SAY DATETIME")
-    assert commands[3:] == ['STREAM FILE hotline/goodbye ""', "HANGUP"]
+    assert commands[3].startswith("SAY DATETIME")
+    assert commands[4:] == ['STREAM FILE hotline/goodbye ""', "HANGUP"]
     assert one_record(rig).outcome == "system_failure"
 
 
@@ -267,6 +283,23 @@ def test_bill_self_service_reads_the_balance_from_the_fixture(rig):
     assert rig.cc.counters["ivr_self_service"] == 1
 
 
+def test_an_account_typed_during_the_fault_intro_is_kept(rig):
+    """Issue 12: keys pressed during the fault intro were lost (it had no escape
+    digits); they start the account number now, and the rest is collected."""
+    script = CallerScript("13912345678", "张伟", arrive_at=rig.sim.uptime() + 1, presses=(
+        key_after("1"), key_after("1"),
+        Press("1234567890#", 1.0, after=COMMAND, command="STREAM FILE hotline/fault-intro")),
+        patience=40.0)
+    rig.sim.add_caller(script)
+    rig.run(60)
+    commands = rig.ami.agi_commands()
+    intro = commands.index(f"STREAM FILE hotline/fault-intro {TYPE_AHEAD}")
+    assert commands[intro + 1] == 'GET DATA "" 5000 10'  # no prompt: the caller is typing
+    assert "GET DATA hotline/account-number 5000 11" not in commands
+    rec = one_record(rig)
+    assert rec.account == "1234567890" and rec.queues == ("fault",)
+
+
 def test_no_input_replays_the_menu(rig):
     caller(rig, "1", patience=60.0)  # picks a language, then silence at the main menu
     rig.run(90)
@@ -284,8 +317,8 @@ def test_a_key_pressed_during_the_welcome_answers_the_language_question(rig):
     rig.sim.add_caller(script)
     rig.run(60)
     commands = rig.ami.agi_commands()
-    assert commands[0] == f"STREAM FILE hotline/welcome {TYPE_AHEAD}"
+    assert commands[1] == f"STREAM FILE hotline/welcome {TYPE_AHEAD}"
     assert "GET DATA hotline/language-choice 5000 1" not in commands
-    assert commands[1] == "SET VARIABLE CHANNEL(language) en"
+    assert commands[2] == "SET VARIABLE CHANNEL(language) en"
     rec = one_record(rig)
     assert rec.language == "en" and rec.queues == ("english",)

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from ivr.account import check_digit
+from ivr.commands import AgiResult, Play
 from ivr.engine import IvrSession, State
 from ivr.outage import OutageNotice
 from ivr.outcomes import (
@@ -51,8 +52,10 @@ ACC = "1234567890"
 
 
 def at_menu(caller: Caller, language: str = "1") -> None:
-    caller.start()
-    caller.replies(PLAYED, key(language), DONE)
+    caller.start()  # the channel's language first, then the welcome
+    caller.replies(DONE, PLAYED, key(language))
+    if language != "1":
+        caller.reply(DONE)  # the chosen language differs from the default
 
 
 def enqueue(queue, intent, priority, account=None, language="zh", fell_back=False):
@@ -63,9 +66,10 @@ def enqueue(queue, intent, priority, account=None, language="zh", fell_back=Fals
 
 def test_welcome_language_menu_leaf():
     c = Caller(session())
-    assert [str(x.agi()) for x in c.start()] == [W]
-    c.replies(PLAYED, key("1"), DONE, key("5"))
-    assert c.agi == [W, L, ZH, M]
+    # The channel starts in Asterisk's default language (en): set it before the welcome.
+    assert [str(x.agi()) for x in c.start()] == [ZH]
+    c.replies(DONE, PLAYED, key("1"), key("5"))
+    assert c.agi == [ZH, W, L, M]  # Mandarin chosen: the channel is in it already
     assert c.outcomes == [enqueue("suggestions", "suggestion", 20)]
     assert c.session.path == [("main", "5")]
     assert c.session.state is State.QUEUED
@@ -75,7 +79,7 @@ def test_english_callers_go_to_the_english_queue():
     c = Caller(session())
     at_menu(c, "2")
     c.reply(key("5"))
-    assert c.agi == [W, L, EN, M]
+    assert c.agi == [ZH, W, L, EN, M]
     assert c.outcomes == [enqueue("english", "suggestion", 20, language="en")]
 
 
@@ -83,7 +87,7 @@ def test_no_input_replays_the_menu_after_the_timeout_prompt():
     c = Caller(session())
     at_menu(c)
     c.replies(TIMEOUT, PLAYED, key("5"))
-    assert c.agi == [W, L, ZH, M, NO_INPUT, M]
+    assert c.agi == [ZH, W, L, M, NO_INPUT, M]
     assert c.outcomes == [enqueue("suggestions", "suggestion", 20)]
 
 
@@ -91,7 +95,7 @@ def test_invalid_key_says_so_then_replays():
     c = Caller(session())
     at_menu(c)
     c.replies(key("9"), PLAYED, key("5"))
-    assert c.agi == [W, L, ZH, M, INVALID, M]
+    assert c.agi == [ZH, W, L, M, INVALID, M]
     assert c.session.path == [("main", "9"), ("main", "5")]
 
 
@@ -106,7 +110,7 @@ def test_three_failures_go_to_the_fallback_queue():
     c = Caller(session())
     at_menu(c)
     c.replies(key("2"), TIMEOUT, PLAYED, key("7"), PLAYED, TIMEOUT)
-    assert c.agi == [W, L, ZH, M, BILLING, NO_INPUT, BILLING, INVALID, BILLING]
+    assert c.agi == [ZH, W, L, M, BILLING, NO_INPUT, BILLING, INVALID, BILLING]
     assert c.outcomes == [enqueue("general", "general", 50, fell_back=True)]
 
 
@@ -122,15 +126,16 @@ def test_a_good_key_resets_the_failure_count():
 def test_language_failures_carry_on_in_the_default_language():
     c = Caller(session())
     c.start()
-    c.replies(PLAYED, TIMEOUT, PLAYED, key("8"), PLAYED, TIMEOUT, DONE)
-    assert c.agi == [W, L, NO_INPUT, L, INVALID, L, ZH, M]
+    c.replies(DONE, PLAYED, TIMEOUT, PLAYED, key("8"), PLAYED, TIMEOUT)
+    assert c.agi == [ZH, W, L, NO_INPUT, L, INVALID, L, M]
+    assert c.session.language == "zh"
 
 
 def test_type_ahead_during_welcome_answers_the_language_question():
     c = Caller(session())
     c.start()
-    c.replies(cut("2"), DONE)
-    assert c.agi == [W, EN, M]
+    c.replies(DONE, cut("2"), DONE)
+    assert c.agi == [ZH, W, EN, M]
     assert c.session.language == "en"
 
 
@@ -138,7 +143,7 @@ def test_type_ahead_during_the_invalid_prompt_answers_the_menu():
     c = Caller(session())
     at_menu(c)
     c.replies(key("9"), cut("5"))
-    assert c.agi == [W, L, ZH, M, INVALID]
+    assert c.agi == [ZH, W, L, M, INVALID]
     assert c.outcomes == [enqueue("suggestions", "suggestion", 20)]
 
 
@@ -146,7 +151,7 @@ def test_star_goes_back_and_repeats_at_the_root():
     c = Caller(session())
     at_menu(c)
     c.replies(key("2"), key("*"), key("*"), key("3"), key("*"))
-    assert c.agi == [W, L, ZH, M, BILLING, M, M, SERVICE, M]
+    assert c.agi == [ZH, W, L, M, BILLING, M, M, SERVICE, M]
     assert c.session.path == [("main", "2"), ("billing", "*"), ("main", "*"), ("main", "3"),
                               ("service", "*")]
 
@@ -159,7 +164,7 @@ def test_zero_from_level_one_and_two():
     c = Caller(session())
     at_menu(c)
     c.replies(key("4"), key("0"))
-    assert c.agi == [W, L, ZH, M, "GET DATA complaints-menu 5000 1"]
+    assert c.agi == [ZH, W, L, M, "GET DATA complaints-menu 5000 1"]
     assert c.outcomes == [enqueue("complaints", "complaint", 80)]
 
 
@@ -175,7 +180,7 @@ def test_zero_and_star_at_levels_three_and_four():
     c.replies(key("3"), key("9"), key("1"), key("*"))
     assert c.session.menu == "level3"
     c.replies(key("1"), key("0"))
-    assert c.agi == [W, L, ZH, M] + [SERVICE] * 5
+    assert c.agi == [ZH, W, L, M] + [SERVICE] * 5
     assert c.outcomes == [enqueue("general", "general", 50)]
 
 
@@ -194,7 +199,7 @@ def test_failed_result_ends_the_session_without_commands():
     c = Caller(session())
     c.start()
     assert c.reply(GONE) == [IvrAbandoned("language", None, ())]
-    assert c.agi == [W]
+    assert c.agi == [ZH]
 
 
 def test_hangup_after_queueing_reports_nothing():
@@ -216,8 +221,53 @@ def fault_call(config=None) -> Caller:
 def test_valid_account_travels_with_the_call():
     c = fault_call()
     c.reply(key(ACC))
-    assert c.agi == [W, L, ZH, M, 'STREAM FILE fault-intro ""', ACCOUNT]
+    assert c.agi == [ZH, W, L, M, FAULT_INTRO, ACCOUNT]
     assert c.outcomes == [enqueue("fault", "fault", 60, ACC)]
+
+
+# Issue 12: keys pressed during the intro that comes just before the account entry.
+FAULT_INTRO = f"STREAM FILE fault-intro {KEYS}"
+AHEAD = 'GET DATA "" 5000 10'  # the rest of the number, no prompt: the caller is typing
+
+
+def test_account_typed_during_the_fault_intro_is_kept():
+    c = Caller(session())
+    at_menu(c)
+    c.replies(key("1"), cut("1"))
+    assert c.agi[-2:] == [FAULT_INTRO, AHEAD]
+    c.reply(key(ACC[1:] + "#"))
+    assert c.outcomes == [enqueue("fault", "fault", 60, ACC)]
+
+
+def test_hash_typed_during_the_fault_intro_skips_the_account():
+    c = Caller(session())
+    at_menu(c)
+    c.replies(key("1"), cut("#"))
+    assert c.agi[-1] == FAULT_INTRO
+    assert c.outcomes == [enqueue("fault", "fault", 60, None)]
+
+
+def test_a_short_number_typed_ahead_is_asked_again():
+    c = Caller(session())
+    at_menu(c)
+    c.replies(key("1"), cut("1"), AgiResult(200, "23", "(timeout)"))
+    assert c.agi[-3:] == [FAULT_INTRO, AHEAD, ACCOUNT_RETRY]
+    c.reply(key(ACC))
+    assert c.outcomes == [enqueue("fault", "fault", 60, ACC)]
+
+
+def test_an_intro_before_the_queue_takes_no_keys():
+    base = default_config()
+    main = base.menus["main"]
+    fault = main.options["1"]
+    quiet = dataclasses.replace(fault, leaf=dataclasses.replace(fault.leaf, ask_account=False))
+    menus = dict(base.menus)
+    menus["main"] = dataclasses.replace(main, options={**main.options, "1": quiet})
+    c = Caller(session(dataclasses.replace(base, menus=menus)))
+    at_menu(c)
+    c.replies(key("1"), PLAYED)
+    assert c.agi[-1] == 'STREAM FILE fault-intro ""'
+    assert c.outcomes == [enqueue("fault", "fault", 60)]
 
 
 def test_invalid_account_asks_again():
@@ -288,7 +338,7 @@ def test_bill_readout_then_goodbye_is_self_service():
     c = bill_call()
     c.lookup(BillInfo(ACC, 12850, DUE))
     c.replies(*[PLAYED] * 7, key("9"), PLAYED, DONE)
-    assert c.agi == [W, L, ZH, M, BILLING, ACCOUNT] + readout("bill-balance", 128, 50) + BYE
+    assert c.agi == [ZH, W, L, M, BILLING, ACCOUNT] + readout("bill-balance", 128, 50) + BYE
     assert c.outcomes == [BillLookupRequest(ACC), SelfServed("bill_balance", ACC)]
     assert c.session.state is State.ENDED
 
@@ -363,7 +413,7 @@ def test_lookup_answer_when_not_waiting_is_ignored():
 
 # ---- business hours and callbacks -------------------------------------------------------
 
-CONFIRM = ['STREAM FILE callback-confirm "12"', 'SAY DIGITS 13864101234 "12"',
+CONFIRM = [f"STREAM FILE callback-confirm {KEYS}", f"SAY DIGITS 13864101234 {KEYS}",
            "GET DATA callback-confirm-keys 5000 1"]
 
 
@@ -378,7 +428,7 @@ def closed_call() -> Caller:
 def test_closed_queue_offers_a_callback_on_the_caller_id():
     c = closed_call()
     c.replies(key("1"), PLAYED, PLAYED, key("1"), PLAYED, DONE)
-    assert c.agi == [W, L, ZH, M, "GET DATA closed 5000 1", *CONFIRM,
+    assert c.agi == [ZH, W, L, M, "GET DATA closed 5000 1", *CONFIRM,
                      'STREAM FILE callback-done ""', "HANGUP"]
     assert c.outcomes == [CallbackRequested("suggestions", "13864101234", "suggestion")]
 
@@ -421,8 +471,8 @@ def test_outage_announcement_deflects_the_call():
     c = Caller(session())
     n = notice(c.now)
     c.start(n)
-    c.replies(PLAYED, PLAYED, PLAYED, TIMEOUT, PLAYED, DONE)
-    assert c.agi == ['STREAM FILE welcome ""', 'STREAM FILE outage-notice "1"',
+    c.replies(DONE, PLAYED, PLAYED, PLAYED, TIMEOUT, PLAYED, DONE)
+    assert c.agi == [ZH, 'STREAM FILE welcome ""', 'STREAM FILE outage-notice "1"',
                      f'SAY DATETIME {int(n.restore)} "1" HM Asia/Shanghai', OUTAGE_CONTINUE,
                      *BYE]
     assert c.outcomes == [Deflected("storm-7")]
@@ -431,26 +481,28 @@ def test_outage_announcement_deflects_the_call():
 def test_outage_continue_to_the_menu():
     c = Caller(session())
     c.start(notice(c.now))
-    c.replies(PLAYED, PLAYED, PLAYED, key("1"), key("1"), DONE)
-    assert c.agi[3:] == [OUTAGE_CONTINUE, L, ZH, M]
+    c.replies(DONE, PLAYED, PLAYED, PLAYED, key("1"), key("1"))
+    assert c.agi[4:] == [OUTAGE_CONTINUE, L, M]
     assert c.outcomes == []
 
 
 def test_skip_key_cuts_the_announcement_short():
     c = Caller(session())
     c.start(notice(c.now))
-    c.replies(PLAYED, cut("1"))
-    assert c.agi == ['STREAM FILE welcome ""', 'STREAM FILE outage-notice "1"', L]
+    c.replies(DONE, PLAYED, cut("1"))
+    assert c.agi == [ZH, 'STREAM FILE welcome ""', 'STREAM FILE outage-notice "1"', L]
 
 
 def test_stale_or_disabled_outage_is_not_announced():
     c = Caller(session())
     old = OutageNotice("old", c.now - 30000, c.now + 600, area_codes=("0531",))
-    assert [x.agi() for x in c.start(old)] == [W]
+    assert [x.agi() for x in c.start(old)] == [ZH]
+    assert [x.agi() for x in c.reply(DONE)] == [W]
     base = default_config()
     off = dataclasses.replace(base, outage=dataclasses.replace(base.outage, enabled=False))
     c = Caller(session(off))
-    assert [x.agi() for x in c.start(notice(c.now))] == [W]
+    c.start(notice(c.now))
+    assert [x.agi() for x in c.reply(DONE)] == [W]
 
 
 # ---- survey -----------------------------------------------------------------------------
@@ -524,7 +576,8 @@ def test_snapshot_restore_and_resume():
     snap = c.session.snapshot()
     assert snap == {"state": "menu", "language": "en", "menu": "complaints",
                     "path": [["main", "4"], ["complaints", "9"]], "account": None,
-                    "retries": 1, "caller": "13864101234", "channel": "PJSIP/trunk-0001"}
+                    "retries": 1, "caller": "13864101234", "channel": "PJSIP/trunk-0001",
+                    "leaf": None, "score": None, "survey_intent": None}
     assert c.session.resume_point() == "complaints"
     again = IvrSession.restore(default_config(), snap)
     out = again.resume(c.now)
@@ -532,6 +585,128 @@ def test_snapshot_restore_and_resume():
     assert [x.agi() for x in again.on_result(DONE, c.now)] == ["GET DATA complaints-menu 5000 1"]
     assert again.on_result(key("2"), c.now) == [Enqueue("english", "complaint", 80, None, "en")]
     assert again.path[-1] == ("complaints", "2")
+
+
+# ---- issue 12: after a restart, a stale result answers the step it belongs to -------------
+
+def restarted(c: Caller) -> IvrSession:
+    """The session as a restarted server rebuilds it from the live state."""
+    return IvrSession.restore(default_config(), c.session.snapshot())
+
+
+def sent(session: IvrSession, outputs: list) -> list[str]:
+    """The AGI commands of ``outputs`` and of the run they start, results all DONE/PLAYED."""
+    texts, result = [], None
+    while outputs and hasattr(outputs[-1], "agi"):
+        texts.append(outputs[-1].agi())
+        result = DONE if texts[-1].startswith("SET VARIABLE") else PLAYED
+        if texts[-1].startswith(("GET DATA", "HANGUP")):
+            break
+        outputs = session.on_result(result, 0.0)
+    return texts
+
+
+def test_command_tags_name_the_step_and_what_the_result_holds():
+    c = Caller(session())
+    assert c.session.command_tag(c.start()[-1]) is None  # SET VARIABLE answers nothing
+    welcome = c.reply(DONE)[-1]
+    assert c.session.command_tag(welcome) == "key.language"  # a key cut answers it
+    ask = c.reply(PLAYED)[-1]
+    assert c.session.command_tag(ask) == "ask.language"
+    c.reply(key("1"))
+    assert c.session.command_tag(c.reply(key("2"))[-1]) == "ask.menu:billing"
+    intro = Caller(session())
+    at_menu(intro)
+    play = intro.reply(key("1"))[-1]
+    assert intro.session.command_tag(play) is None  # cut: the account's first digit only
+    assert intro.session.command_tag(intro.reply(PLAYED)[-1]) == "ask.account:main/1"
+    assert intro.session.command_tag(Play("goodbye")) is None  # not the engine's command
+
+
+def test_digits_typed_while_the_server_was_away_answer_the_menu():
+    c = Caller(session())
+    at_menu(c)
+    c.reply(key("2"))  # the billing menu is asked; the server dies
+    again = restarted(c)
+    out = again.resume(c.now, ("ask.menu:billing", key("2")))
+    assert sent(again, out) == [ZH, ACCOUNT]  # billing 2 (arrears): the account number
+    assert again.path == [("main", "2"), ("billing", "2")]
+
+
+def test_a_key_typed_during_the_welcome_answers_the_language_after_a_restart():
+    c = Caller(session())
+    c.start()
+    c.replies(DONE)  # the welcome plays; the server dies; the caller presses 2
+    again = restarted(c)
+    out = again.resume(c.now, ("key.language", cut("2")))
+    assert sent(again, out) == [EN, M]
+    assert again.language == "en"
+
+
+def test_a_result_of_another_step_replays_only_the_current_step():
+    c = Caller(session())
+    at_menu(c)
+    c.replies(key("1"), PLAYED)  # fault: the account number is asked
+    again = restarted(c)
+    # A menu answer (the state saved after it was lost): not this step's.
+    assert sent(again, again.resume(c.now, ("ask.menu:main", key("5")))) == [ZH, ACCOUNT]
+    again = restarted(c)
+    # Nothing typed (the GET DATA timed out) or a hangup: the step again.
+    assert sent(again, again.resume(c.now, ("ask.account:main/1", TIMEOUT))) == [ZH, ACCOUNT]
+    again = restarted(c)
+    assert sent(again, again.resume(c.now, ("ask.account:main/1", GONE))) == [ZH, ACCOUNT]
+    again = restarted(c)
+    assert again.resume(c.now, ("ask.account:main/1", key(ACC + "#"))) == [
+        enqueue("fault", "fault", 60, ACC)]
+
+
+@pytest.mark.parametrize(("steps", "expected"), [
+    ((), [ZH, L]),  # at the language question: not the welcome again
+    ((DONE, PLAYED, key("1"), key("4")), [ZH, "GET DATA complaints-menu 5000 1"]),
+    ((DONE, PLAYED, key("1"), key("1")), [ZH, FAULT_INTRO, ACCOUNT]),
+])
+def test_a_restart_replays_only_the_step_the_caller_was_at(steps, expected):
+    c = Caller(session())
+    c.start()
+    c.replies(*steps)
+    again = restarted(c)
+    assert sent(again, again.resume(c.now)) == expected
+
+
+def test_survey_steps_are_replayed_and_answered_after_a_restart():
+    c = Caller(session())
+    at_menu(c)
+    c.reply(key("4"))
+    c.reply(key("1"))  # complaint; queued, talked, now the survey
+    c.survey("complaint")
+    c.reply(key("3"))  # dissatisfied: the reason is asked
+    again = restarted(c)
+    assert sent(again, again.resume(c.now)) == [ZH, "GET DATA survey-reason 5000 1"]
+    again = restarted(c)
+    out = again.resume(c.now, ("ask.survey_reason", key("2")))
+    assert out[0] == SurveyAnswered("dissatisfied", "not_resolved")
+
+
+def test_steps_whose_state_a_snapshot_lacks_are_asked_again_not_answered():
+    c = closed_call()  # closed hours: "press 1 for a callback"
+    again = IvrSession.restore(default_config(), c.session.snapshot(),
+                               is_open=lambda queue, now: queue != "suggestions")
+    out = again.resume(c.now, ("ask.closed:main/5", key("1")))
+    assert sent(again, out) == [ZH, "GET DATA closed 5000 1"]  # the offer again
+    c = bill_call()
+    c.lookup(BillInfo(ACC, 12850, DUE))
+    again = restarted(c)
+    assert again.resume(c.now, ("key.bill:billing/1", cut("9"))) == [BillLookupRequest(ACC)]
+
+
+def test_an_old_snapshot_without_the_new_keys_still_resumes():
+    c = Caller(session())
+    at_menu(c)
+    c.replies(key("1"), PLAYED)
+    old = {k: v for k, v in c.session.snapshot().items()
+           if k not in ("leaf", "score", "survey_intent")}
+    again = IvrSession.restore(default_config(), old)
+    assert sent(again, again.resume(c.now)) == [ZH, M]  # the menu, as before
 
 
 def test_real_hours_sunday_dawn_fault_open_suggestions_closed():
@@ -555,7 +730,7 @@ def test_restore_on_a_later_day_says_the_date_too():
     c = Caller(session())
     n = OutageNotice("storm-8", c.now - 60, c.now + 86400, area_codes=("0531",))
     c.start(n)
-    c.replies(PLAYED, PLAYED)
+    c.replies(DONE, PLAYED, PLAYED)
     assert c.agi[-1] == f'SAY DATETIME {int(n.restore)} "1" YBdHM Asia/Shanghai'
 
 

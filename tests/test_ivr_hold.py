@@ -10,10 +10,14 @@ from tests.ivr_driver import DONE, GONE, PLAYED, TIMEOUT, check_contract, is_com
 MOH = "EXEC MusicOnHold default,20"
 
 
-def announce(position: int, minutes: int) -> list[str]:
-    return ['STREAM FILE queue-position ""', f'SAY NUMBER {position} ""',
-            'STREAM FILE queue-in-line ""', 'STREAM FILE queue-wait ""',
-            f'SAY NUMBER {minutes} ""', 'STREAM FILE minutes ""']
+KEYS = '"0123456789*#"'
+
+
+def announce(position: int, minutes: int, escape: str = '""') -> list[str]:
+    """Before the callback offer the announcement takes keys (``escape=KEYS``)."""
+    return [f"STREAM FILE queue-position {escape}", f"SAY NUMBER {position} {escape}",
+            f"STREAM FILE queue-in-line {escape}", f"STREAM FILE queue-wait {escape}",
+            f"SAY NUMBER {minutes} {escape}", f"STREAM FILE minutes {escape}"]
 
 
 class Acd:
@@ -86,7 +90,7 @@ def test_long_wait_offers_a_callback_once():
     r.run(PLAYED, *[PLAYED] * 6, TIMEOUT, PLAYED, *[PLAYED] * 6)
     moh = "EXEC MusicOnHold default,30"
     offer = "GET DATA hold-callback-offer 5000 1"
-    assert r.agi == [moh, *announce(9, 7), offer, moh, *announce(8, 7), moh]
+    assert r.agi == [moh, *announce(9, 7, KEYS), offer, moh, *announce(8, 7), moh]
 
 
 def test_callback_accepted_on_the_caller_id():
@@ -95,8 +99,8 @@ def test_callback_accepted_on_the_caller_id():
                           intent="fault", account="1234567890"))
     r.take(r.loop.start(r.now))
     r.run(PLAYED, *[PLAYED] * 6, key("1"), PLAYED, PLAYED, key("1"), PLAYED, DONE)
-    assert r.agi == [MOH, *announce(9, 7), "GET DATA hold-callback-offer 5000 1",
-                     'STREAM FILE callback-confirm "12"', 'SAY DIGITS 13864101234 "12"',
+    assert r.agi == [MOH, *announce(9, 7, KEYS), "GET DATA hold-callback-offer 5000 1",
+                     f"STREAM FILE callback-confirm {KEYS}", f"SAY DIGITS 13864101234 {KEYS}",
                      "GET DATA callback-confirm-keys 5000 1", 'STREAM FILE callback-done ""',
                      "HANGUP"]
     assert r.outcomes == [CallbackRequested("fault", "13864101234", "fault", "1234567890")]
@@ -109,7 +113,7 @@ def test_callback_with_no_usable_number_keeps_the_place():
     r.take(r.loop.start(r.now))
     r.run(PLAYED, *[PLAYED] * 6, key("1"), TIMEOUT, key("12"), TIMEOUT, PLAYED, *[PLAYED] * 6)
     enter = "GET DATA callback-enter-number 5000 20"
-    assert r.agi == [MOH, *announce(2, 7), "GET DATA hold-callback-offer 5000 1",
+    assert r.agi == [MOH, *announce(2, 7, KEYS), "GET DATA hold-callback-offer 5000 1",
                      enter, enter, enter, MOH, *announce(1, 1), MOH]
     assert r.outcomes == []
 
@@ -119,3 +123,30 @@ def test_hangup_while_holding():
     r.take(r.loop.start(r.now))
     assert r.loop.on_hangup(r.now) == []
     assert r.loop.on_result(PLAYED, r.now) == []
+
+
+def cut(k: str):
+    from tests.ivr_driver import cut as ascii_cut
+
+    return ascii_cut(k)
+
+
+def test_a_key_during_the_announcement_answers_the_callback_offer():
+    """Issue 12: a key pressed during a prompt just before digit entry is kept."""
+    acd = Acd(QueueStatus(9, 400))
+    r = Recorder(HoldLoop("fault", "13864101234", acd, callback_above_ewt_s=300))
+    r.take(r.loop.start(r.now))
+    r.run(PLAYED, PLAYED, cut("1"), PLAYED, PLAYED, key("1"))
+    assert r.agi == [MOH, *announce(9, 7, KEYS)[:2],  # cut during the position
+                     f"STREAM FILE callback-confirm {KEYS}", f"SAY DIGITS 13864101234 {KEYS}",
+                     "GET DATA callback-confirm-keys 5000 1", 'STREAM FILE callback-done ""']
+    assert r.outcomes == [CallbackRequested("fault", "13864101234", None, None)]
+
+
+def test_another_key_during_the_announcement_goes_back_to_the_music():
+    acd = Acd(QueueStatus(9, 400))
+    r = Recorder(HoldLoop("fault", "13864101234", acd, callback_above_ewt_s=300))
+    r.take(r.loop.start(r.now))
+    r.run(PLAYED, cut("5"))
+    assert r.agi == [MOH, announce(9, 7, KEYS)[0], MOH]
+    assert r.outcomes == []

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 
 from queues.agents import AgentState
-from server.sim import AgentBehaviour, PhoneScript
+from server.sim import COMMAND, AgentBehaviour, CallerScript, PhoneScript, Press
 from tests.e2e_support import ServiceRig
-from tests.test_e2e_calls import caller, one_record
+from tests.test_e2e_calls import caller, key_after, one_record
 
 
 @pytest.fixture
@@ -40,6 +40,25 @@ def test_caller_in_the_menu_hears_it_again_after_the_link_comes_back(rig):
     # in the caller's language: a safe point, nothing lost.
     assert after[:3] == ["NOOP", "SET VARIABLE CHANNEL(language) zh",
                          "GET DATA hotline/main-menu 5000 1"]
+
+
+def test_a_key_answering_the_menu_across_the_link_loss_is_used(rig):
+    """Issue 12: the GET DATA in flight when the link dropped still runs; its result,
+    delivered after the reconnect, answers the menu: the caller is not asked again."""
+    rig.sim.add_caller(CallerScript("13912345678", "张伟", arrive_at=rig.sim.uptime() + 1.0,
+                                    presses=(key_after("1"), Press(
+                                        "4", 5.0, after=COMMAND,
+                                        command="GET DATA hotline/main-menu")),
+                                    patience=60.0))
+    rig.run(6.5)  # the main menu is being asked
+    before = rig.ami.agi_commands()
+    rig.endpoint.drop()
+    rig.run(30)  # reconnect and resync at once; the caller presses 4 (complaints) after
+    assert rig.service.connected and rig.resync.resyncs == 2
+    after = rig.ami.agi_commands()[len(before):]
+    assert after[:3] == ["NOOP", "SET VARIABLE CHANNEL(language) zh",
+                         "GET DATA hotline/complaints-menu 5000 1"]
+    assert rig.cc.calls[next(iter(rig.cc.calls))].ivr.path == [("main", "4")]
 
 
 def test_redirect_is_never_sent_twice_across_a_reconnect(rig):

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 
 from queues.agents import AgentState
-from server.sim import AgentBehaviour, PhoneScript
+from server.sim import COMMAND, AgentBehaviour, CallerScript, PhoneScript, Press
 from tests.e2e_support import RestartRig
-from tests.test_e2e_calls import caller
+from tests.test_e2e_calls import caller, key_after
 
 
 @pytest.fixture
@@ -70,6 +70,37 @@ def test_caller_in_the_menu_resumes_at_the_current_menu(rig):
     commands = rig.ami.agi_commands()  # the new daemon's commands only
     assert commands[:3] == ["NOOP", "SET VARIABLE CHANNEL(language) zh",
                             "GET DATA hotline/billing-menu 5000 1"]
+
+
+def test_keys_pressed_while_the_daemon_was_dead_are_not_asked_again(rig):
+    """Issue 12: Asterisk delivers the dead daemon's GET DATA result, digits included,
+    to the new session.  It answers the step the restored call is at: use it."""
+    rig.sim.add_caller(CallerScript("13912345678", "张伟", arrive_at=rig.sim.uptime() + 1.0,
+                                    presses=(key_after("1"), key_after("2"), Press(
+                                        "2", 6.0, after=COMMAND,
+                                        command="GET DATA hotline/billing-menu")),
+                                    patience=60.0))
+    rig.run(9)  # Mandarin, the billing menu is being asked
+    rig.kill_daemon()
+    rig.run(2)
+    assert rig.start_daemon() == 1
+    rig.run(20)  # the caller presses 2 (arrears) 13 s in, to the dead daemon's GET DATA
+    assert rig.ami.agi_commands()[:3] == ["NOOP", "SET VARIABLE CHANNEL(language) zh",
+                                          "GET DATA hotline/account-number 5000 11"]
+    (state,) = rig.live.data["call"].values()
+    assert state["ivr"]["path"] == [["main", "2"], ["billing", "2"]]
+    assert state["ivr"]["state"] == "account"
+
+
+def test_a_restart_during_the_account_number_asks_for_it_again_not_the_menu(rig):
+    caller(rig, "1", "2", "2", patience=60.0)  # billing 2: the account number is asked
+    rig.run(10)
+    rig.kill_daemon()
+    rig.run(2)  # nothing typed: the old GET DATA times out, with no digits
+    assert rig.start_daemon() == 1
+    rig.run(20)
+    assert rig.ami.agi_commands()[:3] == ["NOOP", "SET VARIABLE CHANNEL(language) zh",
+                                          "GET DATA hotline/account-number 5000 11"]
 
 
 def test_caller_gone_while_the_daemon_was_down_is_closed_once(rig):

@@ -40,7 +40,8 @@ def test_env_has_every_agi_key_in_order_and_chinese_names_survive() -> None:
     assert env["agi_calleridname"] == "张三"
     assert env["agi_channel"] == chan == "Local/13912345678@sim-callers-00000000;1"
     assert (env["agi_context"], env["agi_extension"], env["agi_priority"]) == (
-        "hotline", "95598", "7")
+        "hotline", "95598", "8")
+    assert env["agi_language"] == "zh"  # the dialplan set it on entry (HOTLINE_LANGUAGE)
     assert start["CallerIDName"] == "张三"
     assert start["Env"].endswith("%0A%0A")
 
@@ -267,3 +268,79 @@ def test_a_long_queue_of_instant_commands_does_not_recurse() -> None:
     h.run(0.05)
     execs = h.client.events("AsyncAGIExec")
     assert len(execs) == 3000 and execs[-1]["CommandId"] == "n2999"
+
+
+# ---- prompts are looked up in the channel's language (issue 12, GUIDE §2.10) -----------
+
+def test_lookup_order_is_asterisks():
+    from server.sim.prompts import lookup_order
+
+    # main/file.c fileexists_core: language, each dialect stripped, none, then en.
+    assert lookup_order("hotline/welcome", "zh_CN") == [
+        "zh_CN/hotline/welcome", "zh/hotline/welcome", "hotline/welcome",
+        "en/hotline/welcome"]
+    assert lookup_order("hotline/welcome", "en") == ["en/hotline/welcome", "hotline/welcome"]
+    catalog = PromptCatalog({"en/hotline/welcome": 2.0, "zh/hotline/welcome": 3.0},
+                            default=None)
+    assert catalog.find("hotline/welcome", "zh_TW") == ("zh/hotline/welcome", 3.0)
+    assert catalog.find("hotline/welcome", "fr") == ("en/hotline/welcome", 2.0)
+    assert catalog.find("hotline/goodbye", "zh") is None
+
+
+SOUNDS = PromptCatalog({"zh/hotline/welcome": 3.0, "en/hotline/welcome": 2.0,
+                        "zh/hotline/menu": 2.5}, default=None)
+
+
+def arrive_with(prompts: PromptCatalog) -> tuple[Harness, str]:
+    clock = Clock()
+    sim = Simulator(clock, prompts=prompts, seed=7).without_safety_net()
+    h = Harness(sim, clock)
+    sim.add_caller(CallerScript("1"))
+    h.run(0.001)
+    return h, h.client.events("AsyncAGIStart")[-1]["Channel"]
+
+
+def test_a_channel_plays_the_file_of_its_language_and_set_variable_changes_it():
+    h, chan = arrive_with(SOUNDS)
+    channel = h.sim.core.channels[chan]
+    channel.language = "en"  # as a dialplan without Set(CHANNEL(language)) leaves it
+    assert result(h.agi(chan, 'STREAM FILE hotline/welcome ""', "w1")) == (
+        200, "0", "endpos=16000")
+    varsets = len(h.client.events("VarSet"))
+    assert result(h.agi(chan, "SET VARIABLE CHANNEL(language) zh", "l1")) == (200, "1", "")
+    # A function is written, not a variable: no VarSet (pbx_builtin_setvar_helper).
+    assert len(h.client.events("VarSet")) == varsets
+    h.agi(chan, 'STREAM FILE hotline/welcome ""', "w2")
+    assert channel.played == ["en/hotline/welcome", "zh/hotline/welcome"]
+    assert h.client.events("AGIExecStart")[-1]["Language"] == "zh"
+
+
+def test_get_data_of_a_missing_prompt_answers_minus_one_and_agi_goes_on():
+    # res_agi.c handle_getdata: ast_app_getdata_full returns -1, result=-1, RESULT_SUCCESS.
+    h, chan = arrive_with(SOUNDS)
+    h.sim.core.channels[chan].language = "en"
+    assert result(h.agi(chan, "GET DATA hotline/menu 5000 1", "g1")) == (200, "-1", "")
+    end = h.client.events("AGIExecEnd")[-1]
+    assert (end["ResultCode"], end["Result"]) == ("200", "Success")
+    assert h.client.events("AsyncAGIEnd") == []
+    # app_playback: a missing file is PLAYBACKSTATUS=FAILED and result 0.
+    assert result(h.agi(chan, "EXEC Playback hotline/goodbye", "p1")) == (200, "0", "")
+    assert h.sim.core.channels[chan].variables["PLAYBACKSTATUS"] == "FAILED"
+    # STREAM FILE of it fails the session (trace 07).
+    assert result(h.agi(chan, 'STREAM FILE hotline/menu ""', "s1")) == (200, "-1", "endpos=0")
+    assert len(h.client.events("AsyncAGIEnd")) == 1
+    assert h.client.events("UserEvent")[-1]["Reason"] == "agi-failure"
+
+
+def test_get_data_with_no_prompt_collects_digits_at_once():
+    h, chan = arrive_with(SOUNDS)
+    h.sim.core.dtmf(h.sim.core.channels[chan], "7")  # idle in AsyncAGI: read and dropped
+    h.run(0.2)
+    h.client.send("AGI", {"Channel": chan, "Command": 'GET DATA "" 3000 2',
+                          "CommandID": "e1"})
+    h.run(0.05)
+    for digit in "42":
+        h.sim.core.dtmf(h.sim.core.channels[chan], digit)
+        h.run(0.2)
+    assert result(h.client.events("AsyncAGIExec")[-1]) == (200, "42", "")
+    assert h.sim.core.channels[chan].played == []

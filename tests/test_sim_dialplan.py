@@ -11,13 +11,15 @@ from server.sim.simulator import DEFAULT_DIALPLAN
 def test_shipped_file_parses_with_the_contexts_the_hotline_needs() -> None:
     dp = load(DEFAULT_DIALPLAN)
     hotline = [(s.priority, s.label, s.app) for s in dp.contexts["hotline"]["95598"]]
-    assert hotline[:7] == [(1, None, "Set"), (2, None, "Answer"), (3, None, "GotoIf"),
-                           (4, None, "Set"), (5, "seen", "GotoIf"), (6, None, "Set"),
-                           (7, "agi", "AGI")]
-    assert [s.app for s in dp.contexts["hotline"]["95598"]][7:] == [
+    assert hotline[:8] == [(1, None, "Set"), (2, None, "Set"), (3, None, "Answer"),
+                           (4, None, "GotoIf"), (5, None, "Set"), (6, "seen", "GotoIf"),
+                           (7, None, "Set"), (8, "agi", "AGI")]
+    # Every caller hears the default language from the start, the fallback's too.
+    assert dp.contexts["hotline"]["95598"][1].data == "CHANNEL(language)=${HOTLINE_LANGUAGE}"
+    assert [s.app for s in dp.contexts["hotline"]["95598"]][8:] == [
         "Set", "GotoIf", "GotoIf", "Hangup", "Set", "Goto", "Set", "UserEvent", "Playback",
         "Queue", "Hangup"]
-    assert dp.label_priority("hotline", "95598", "fallback") == 15
+    assert dp.label_priority("hotline", "95598", "fallback") == 16
     assert [s.app for s in dp.contexts["hotline"]["T"]] == ["Set", "Goto"]
     connect = [(s.app, s.data) for s in dp.contexts["acd-connect"]["s"]]
     assert connect == [

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from twisted.internet.task import Clock
 
-from server.sim import AgentBehaviour, CallerScript, Simulator
+from server.sim import AgentBehaviour, CallerScript, PromptCatalog, Simulator
 from server.sim.dialplan import evaluate
 from tests.sim_support import Harness
 
@@ -199,3 +199,34 @@ def test_a_feature_code_without_a_server_is_hung_up_at_the_agent_watchdog():
     h.run(40.0)
     assert not _agent_leg_alive(h, channel)
     assert not h.sim.phones.phones["1007"].call_state  # free for the next call
+
+
+def _sounds() -> PromptCatalog:
+    """One file per language, as deploy/prompts/synthesize.py writes them."""
+    return PromptCatalog({"zh/hotline/sorry-system-busy": 5.0,
+                          "en/hotline/sorry-system-busy": 4.0}, default=None)
+
+
+def test_the_apology_of_a_caller_the_server_never_saw_is_in_the_default_language():
+    # Issue 12: 9 of 10 fallback apologies were English, the channel's language
+    # being Asterisk's default.  The dialplan sets HOTLINE_LANGUAGE on entry.
+    clock = Clock()
+    clock.advance(NOW)
+    h = Harness(Simulator(clock, prompts=_sounds()), clock)
+    chan = arrive(h)  # no heartbeat: straight to the fallback
+    h.run(6.0)
+    assert h.sim.core.channels[chan].played == ["zh/hotline/sorry-system-busy"]
+    assert h.client.events("UserEvent")[-1]["Language"] == "zh"
+
+
+def test_a_caller_who_chose_english_hears_the_apology_in_english():
+    clock = Clock()
+    clock.advance(NOW)
+    h = Harness(Simulator(clock, prompts=_sounds()), clock)
+    h.send("Setvar", {"Variable": "HOTLINE_ALIVE_UNTIL", "Value": str(int(NOW + 300))}, "hb")
+    chan = arrive(h)
+    h.client.send("AGI", {"Channel": chan, "Command": "SET VARIABLE CHANNEL(language) en",
+                          "CommandID": "lang"})
+    h.run(40.0)  # nobody pushes the caller's deadline (HOTLINE_WATCHDOG=30): fallback
+    assert h.client.events("UserEvent")[-1]["Reason"] == "watchdog"
+    assert h.sim.core.channels[chan].played == ["en/hotline/sorry-system-busy"]

@@ -30,7 +30,9 @@ def _check_qa(path: str | os.PathLike[str]) -> str | None:
 
 
 def check_config_main(path: str | os.PathLike[str], *, out: TextIO | None = None,
-                      err: TextIO | None = None) -> int:
+                      err: TextIO | None = None,
+                      dialplan: str | os.PathLike[str] | None = None) -> int:
+    """``dialplan``: an extensions.conf whose ``[globals]`` must agree with the config."""
     out, err = out or sys.stdout, err or sys.stderr
     qa_problem = _check_qa(path)
     try:
@@ -45,6 +47,15 @@ def check_config_main(path: str | os.PathLike[str], *, out: TextIO | None = None
         print(qa_problem, file=err)
         print(f"1 problem(s) in {path}", file=err)
         return 1
+    if dialplan is not None:
+        from .dialplan_globals import dialplan_problems
+
+        problems = dialplan_problems(config, dialplan)
+        if problems:
+            for problem in problems:
+                print(problem, file=err)
+            print(f"{len(problems)} problem(s) in {path} with {dialplan}", file=err)
+            return 1
     for warning in config.warnings:
         print(warning, file=err)
     acd = config.acd

@@ -30,7 +30,7 @@ import sys
 from collections.abc import Sequence
 
 from server.sim.ami_server import AmiUser
-from server.sim.prompts import PromptCatalog
+from server.sim.prompts import PromptCatalog, per_language
 from server.sim.scripts import COMMAND, AgentBehaviour, CallerScript, PhoneScript, Press
 from server.sim.simulator import Simulator
 
@@ -120,8 +120,9 @@ def _prompts(args) -> PromptCatalog | None:
         from server.config import load_config
 
         cfg = load_config(args.config, environ={})
-        return PromptCatalog(durations={f"hotline/{p.name}": p.duration_s or 2.5
-                                        for p in cfg.ivr.prompts.values()})
+        return PromptCatalog(durations=per_language(
+            {p.name: {lang: p.duration_s or 2.5 for lang in p.texts}
+             for p in cfg.ivr.prompts.values()}))
     return None
 
 

@@ -169,12 +169,13 @@ class AgiSession:
         self.core.publish(chan_event("AsyncAGIExec", "agi", self.chan, *extra))
         self.current = None
         self.state = "idle"
-        value = result.split("result=", 1)[1].split(" ", 1)[0] if "result=" in result else ""
         if end is not None:
             self._end(end)  # ASYNCAGI BREAK / HANGUP: AsyncAGIExec, then AsyncAGIEnd
         elif interrupted or self.chan.hungup or self.chan.interrupt:
             self._end("HANGUP")
-        elif value == "-1":
+        elif code == FAILURE:
+            # res_agi: the handler returned RESULT_FAILURE (STREAM FILE of a missing
+            # file, trace 07).  Not every -1 result: GET DATA reports -1 as SUCCESS.
             self._end("FAILURE")
         elif self.state == "idle":
             self._pump()
@@ -195,10 +196,16 @@ class AgiSession:
         self._timers.append(self.core.clock.callLater(delay, fn))
 
     def play(self, name: str, escape: str, done: Callable[[str | None, float], None]) -> bool:
-        """Play a prompt; ``done(digit or None, seconds played)``.  False if it is missing."""
-        duration = self.core.prompts.duration(name)
-        if duration is None:
+        """Play a prompt; ``done(digit or None, seconds played)``.  False if it is missing.
+
+        The file is looked up in the channel's language, as Asterisk does
+        (server/sim/prompts.py); the path played is kept in ``chan.played``.
+        """
+        found = self.core.prompts.find(name, self.chan.language)
+        if found is None:
             return False
+        path, duration = found
+        self.chan.played.append(path)
         started = self.core.clock.seconds()
 
         def on_digit(digit: str) -> None:
@@ -265,6 +272,9 @@ def _stream_file(s: AgiSession, args: list[str]) -> None:
         s._finish(f"200 result={ord(digit) if digit else 0} endpos={endpos(played)}", SUCCESS)
 
     if not s.play(name, escape, done):
+        # Trace 07, and Asterisk 22 res_agi.c handle_streamfile: ast_openstream finds
+        # no file in the channel's language (nor without one, nor in en) -> "200
+        # result=-1 endpos=<offset>", RESULT_FAILURE: AGIExecEnd -1 Failure, AsyncAGI ends.
         s._finish("200 result=-1 endpos=0", FAILURE)
         return
 
@@ -305,8 +315,14 @@ def _get_data(s: AgiSession, args: list[str]) -> None:
             take(digit)  # type-ahead: the digit that cut the prompt counts
 
     s._on_interrupt = lambda: ("200 result=-1", SUCCESS)
-    if not name or not s.play(name, "0123456789*#", prompt_done):
-        s.wait_digit(timeout, take)
+    if not name:
+        s.wait_digit(timeout, take)  # GET DATA "" ...: no prompt, straight to the digits
+    elif not s.play(name, "0123456789*#", prompt_done):
+        # Not in the traces.  Asterisk 22 res_agi.c handle_getdata: ast_app_getdata_full
+        # returns -1 when ast_streamfile cannot open the prompt (main/file.c logs
+        # "Unable to open ..."; no AMI event), so it answers "200 result=-1" but
+        # returns RESULT_SUCCESS: AGIExecEnd 200 Success, and AsyncAGI goes on.
+        s._finish("200 result=-1", SUCCESS)
 
 
 def _wait_for_digit(s: AgiSession, args: list[str]) -> None:
@@ -350,8 +366,13 @@ def _say_datetime(s: AgiSession, args: list[str]) -> None:
 
 
 def _set_variable(s: AgiSession, args: list[str]) -> None:
+    # res_agi handle_setvariable -> pbx_builtin_setvar_helper, which writes a
+    # function (a name ending in ")", e.g. CHANNEL(language)) with ast_func_write:
+    # no VarSet for those.
     if args:
-        s.core.set_var(s.chan, args[0], args[1] if len(args) > 1 else "")
+        value = args[1] if len(args) > 1 else ""
+        if not (args[0].endswith(")") and s.core.write_function(s.chan, args[0], value)):
+            s.core.set_var(s.chan, args[0], value)
     s._finish("200 result=1", SUCCESS)
 
 

@@ -144,11 +144,16 @@ class Applications:
 
     def _app_playback(self, chan: Channel, data: str) -> None:
         name = split_args(data)[0]
-        duration = self.core.prompts.duration(name)
-        if duration is None:
+        found = self.core.prompts.find(name, chan.language)
+        if found is None:
+            # Not traced.  Asterisk 22 app_playback.c: ast_streamfile fails (file.c
+            # logs "Unable to open ..."; no AMI event), Playback logs "Playback
+            # failed", sets PLAYBACKSTATUS=FAILED and returns 0: the dialplan goes on.
             self.core.set_var(chan, "PLAYBACKSTATUS", "FAILED")
             self._timed(chan, 0)
             return
+        path, duration = found
+        chan.played.append(path)
         self._timed(chan, duration, lambda: self.core.set_var(chan, "PLAYBACKSTATUS", "SUCCESS"))
 
     def _app_queue(self, chan: Channel, data: str) -> None:

@@ -74,6 +74,9 @@ class Channel:
     # TIMEOUT(absolute) / AbsoluteTimeout: the pending DelayedCall, or None.
     absolute_timeout: Any = None
     device: str = ""
+    #: sound files played on the channel, as found under sounds/ (``zh/hotline/welcome``):
+    #: what Asterisk's verbose log shows as "Playing 'hotline/welcome' (language 'zh')"
+    played: list[str] = field(default_factory=list)
 
     def block(self, prefix: str = "") -> list[tuple[str, str]]:
         values = (

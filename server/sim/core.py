@@ -166,6 +166,9 @@ class Core:
         Writing a function publishes no VarSet (only variables do, Asterisk 22).
         """
         name = name.strip()
+        if name.upper() == "CHANNEL(LANGUAGE)":
+            chan.language = value.strip()  # func_channel: prompts now come from sounds/<it>/
+            return True
         if name.upper() == "TIMEOUT(ABSOLUTE)":
             self.set_absolute_timeout(chan, value)
             return True
@@ -234,6 +237,8 @@ class Core:
         }
         if name in special:
             return special[name]
+        if name == "CHANNEL(language)":
+            return chan.language
         if name == "CHANNEL(state)":
             return STATE_DESC[chan.state]
         if name in ("CHANNEL(name)", "CHANNEL(uniqueid)", "CHANNEL(linkedid)"):
