@@ -7,13 +7,14 @@ only checked for shape, because building them needs a reactor.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .problems import ConfigError, Problem
 from .secrets import read_secret
-from .section import Section
+from .section import Section, describe
 
 __all__ = [
     "AmiSettings",
@@ -71,6 +72,8 @@ class RedisSettings:
 @dataclass(frozen=True)
 class HttpSettings:
     listen: str  # server endpoint, e.g. "tcp:port=8080:interface=127.0.0.1"
+    #: addresses/networks of reverse proxies whose X-Forwarded-For/-Proto are believed
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,24 @@ def _endpoint(sec: Section, key: str, *, client: bool, default: str | None = Non
     return value
 
 
+def _trusted_proxies(sec: Section) -> tuple[str, ...] | None:
+    """``trusted_proxies``: a list of IP addresses or networks (CIDR); default none."""
+    raw = sec.get("trusted_proxies", list, [])
+    if raw is None:
+        return None
+    out: list[str] = []
+    for i, item in enumerate(raw):
+        try:
+            if not isinstance(item, str):
+                raise ValueError(f"expected an address like 127.0.0.1 or 10.0.0.0/24, "
+                                 f"got {describe(item)}")
+            out.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError as e:
+            sec.error(f"trusted_proxies[{i}]", str(e))
+            return None
+    return tuple(out)
+
+
 def _port(endpoint: str | None) -> str | None:
     m = _PORT.search(endpoint.split(":", 1)[1]) if endpoint and ":" in endpoint else None
     return m.group(1) if m else None
@@ -184,7 +205,7 @@ def parse_server(top: Section) -> ServerSettings | None:
     """Parse server.yaml; None when any part is unusable (problems recorded)."""
     ami = _ami(top)
     redis = top.sub("redis", ("url",))
-    http = top.sub("http", ("listen",), required=False)
+    http = top.sub("http", ("listen", "trusted_proxies"), required=False)
     metrics = top.sub("metrics", ("listen",), required=False)
     log = top.sub("logging", ("format", "level"), required=False)
     rec = top.sub("recordings", ("directory", "retention_days"))
@@ -199,16 +220,18 @@ def parse_server(top: Section) -> ServerSettings | None:
     if listen and mlisten and _port(listen) == _port(mlisten):
         metrics.error("listen", f"port {_port(mlisten)} is already used by http.listen; "
                                 "metrics needs its own port")
+    proxies = _trusted_proxies(http) if http else ()
     fmt = log and log.choice("format", ("text", "json"), "text")
     level = log and log.choice("level", ("debug", "info", "warning", "error"), "info")
     parts = (
-        ami, url, listen, mlisten, fmt, level,
+        ami, url, listen, mlisten, proxies, fmt, level,
         rec and rec.get("directory", str), rec and _retention(rec),
         records and records.get("spool", str), records and _retention(records),
     )
     if None in parts:
         return None
-    ami, url, listen, mlisten, fmt, level, rdir, rdays, spool, sdays = parts
-    return ServerSettings(ami, RedisSettings(url), HttpSettings(listen), HttpSettings(mlisten),
+    ami, url, listen, mlisten, proxies, fmt, level, rdir, rdays, spool, sdays = parts
+    return ServerSettings(ami, RedisSettings(url), HttpSettings(listen, proxies),
+                          HttpSettings(mlisten),
                           LoggingSettings(fmt, level), RecordingSettings(rdir, rdays),
                           RecordsSettings(spool, sdays))

@@ -27,12 +27,14 @@ from server.calls import CallCenter
 from server.config import Config
 
 from .api import QUEUE_PARAMS, DeskApi
-from .auth import COOKIE, Authenticator, RateLimiter, Sessions, set_cookie, token_of
+from .auth import COOKIE, Authenticator, Sessions, set_cookie, token_of
 from .feed import Feed
 from .http import ApiRequest, Field, JsonResource, Route
 from .live import LiveFigures
+from .proxy import TrustedProxies
 from .qa import load_qa_form
 from .review import Review
+from .throttle import LoginThrottle, ThrottlePolicy
 
 STATIC_DIR = Path(__file__).parent / "static"
 S, N, INT, B, L, D = (str,), (int, float), (int,), (bool,), (list,), (dict,)
@@ -45,8 +47,8 @@ ANYONE = frozenset({"agent", "supervisor", "reviewer"})
 @dataclass(frozen=True)
 class WebOptions:
     idle_timeout_s: float = 8 * 3600.0
-    login_failures: int = 5
-    login_window_s: float = 300.0
+    max_session_s: float = 12 * 3600.0  # absolute lifetime, however busy
+    throttle: ThrottlePolicy = ThrottlePolicy()
 
 
 @dataclass
@@ -67,9 +69,10 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
               put_record, options: WebOptions = WebOptions(), verify_in_thread=None) -> Web:
     """Wire the HTTP side.  ``clock`` times sessions, rate limits and the SSE heartbeat;
     ``verify_in_thread`` defaults to ``threads.deferToThread``."""
-    sessions = Sessions(clock, options.idle_timeout_s)
-    limiter = RateLimiter(clock, options.login_failures, options.login_window_s)
-    auth = Authenticator(cfg, sessions, limiter, verify_in_thread or threads.deferToThread)
+    sessions = Sessions(clock, options.idle_timeout_s, options.max_session_s)
+    proxies = TrustedProxies(cfg.server.http.trusted_proxies)
+    auth = Authenticator(cfg, sessions, LoginThrottle(clock, options.throttle),
+                         verify_in_thread or threads.deferToThread)
     live = LiveFigures(clock, cfg)
     desk = DeskApi(calls, live, put_record, clock)
     review = Review(redis_client, load_qa_form(cfg.directory), cfg.server.recordings.directory,
@@ -79,13 +82,15 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
 
     def login(req: ApiRequest):
         b = req.body
-        client = req.request.getClientAddress()
-        d = auth.login(b["username"], b["password"], getattr(client, "host", "?"), b.get("phone"))
+        d = auth.login(b["username"], b["password"], proxies.client(req.request),
+                       b.get("phone"))
 
         def done(session):
-            set_cookie(req.request, session.token, None)  # the server times it out
+            # No Max-Age: the server times it out.
+            set_cookie(req.request, session.token, None, secure=proxies.is_tls(req.request))
             out = session.public()
             out["idle_timeout_s"] = options.idle_timeout_s
+            out["max_session_s"] = options.max_session_s
             if b.get("token"):
                 out["token"] = session.token  # for API clients using Authorization: Bearer
             return out
@@ -96,7 +101,7 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
         if token:
             sessions.drop(token)
         req.request.addCookie(COOKIE, b"", path=b"/", httpOnly=True, sameSite="strict",
-                              max_age=b"0")
+                              secure=proxies.is_tls(req.request), max_age=b"0")
         return {"signed_out": True}
 
     def me(req: ApiRequest):
