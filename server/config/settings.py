@@ -112,6 +112,8 @@ class User:
     name: str
     role: str  # "supervisor" or "reviewer"
     password_hash: str
+    #: a supervisor's own phone: listen/whisper/barge ring this device and no other
+    device: str | None = None
 
 
 def _endpoint(sec: Section, key: str, *, client: bool, default: str | None = None) -> str | None:

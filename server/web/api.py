@@ -19,6 +19,7 @@ from queues.agents import DEVICE_OFFLINE, MISSED_CALL, AgentState, AgentView, In
 from queues.items import Kind
 from server.calls import CallCenter
 
+from .audit import AuditLog
 from .http import ApiError, ApiRequest
 from .live import LiveFigures
 
@@ -38,8 +39,10 @@ def agent_json(view: AgentView, now: float, name: str | None = None) -> dict[str
 class DeskApi:
     log = Logger()
 
-    def __init__(self, calls: CallCenter, live: LiveFigures, put_record, clock) -> None:
+    def __init__(self, calls: CallCenter, live: LiveFigures, put_record, clock, *,
+                 audit: AuditLog) -> None:
         self.calls, self.live, self.put_record, self.clock = calls, live, put_record, clock
+        self.audit = audit
         # call_id -> (disposition, notes) set while the call was live: re-applied if
         # the adapter's wrap-up end writes its own "none" over it.
         self._pending: dict[str, tuple[str, str]] = {}
@@ -200,26 +203,34 @@ class DeskApi:
                 "outages": [n.to_dict() for n in self.calls.outages.notices()]}
 
     def supervise(self, req: ApiRequest):
+        """Rings the signed-in supervisor's own ``device`` (agents.yaml) into ChanSpy on
+        the agent's phone; no other phone can be named.  Audited either way."""
         agent = self._agent(req.body["agent_id"])
-        mode, phone = req.body["mode"], req.body["phone"]
-        if "/" not in phone or any(c in phone for c in "\r\n,"):
-            raise ApiError(400, "field 'phone' must be a channel like PJSIP/2001")
+        mode, who = req.body["mode"], req.session.subject
+        if "phone" in req.body:
+            raise ApiError(400, "field 'phone' is refused: supervision rings only your own "
+                                "device (users[].device in agents.yaml)")
+        phone = next((u.device for u in self.cfg.users if u.name == who), None)
+        if phone is None:
+            raise ApiError(409, f"user {who} has no device in agents.yaml; supervision rings "
+                                "only the supervisor's own phone")
         if self.calls.acd.agent(agent.id).state is not AgentState.ON_CALL:
             raise ApiError(409, f"agent {agent.id} is not on a call")
         fields = [("Channel", phone), ("Application", "ChanSpy"),
                   ("Data", f"{agent.interface},{SPY_OPTIONS[mode]}"),
-                  ("CallerID", f'"Supervisor {req.session.subject}" <{phone.split("/")[-1]}>'),
+                  ("CallerID", f'"Supervisor {who}" <{phone.split("/")[-1]}>'),
                   ("Async", "true")]
-        self.log.info("{who} {mode} on agent {agent} from {phone}", who=req.session.subject,
-                      mode=mode, agent=agent.id, phone=phone)
         d = self.calls.ami.sendAction("Originate", fields)
 
+        def sent(_):
+            self.audit.record(who, mode, agent.id, {"device": phone, "result": "originated"})
+            return {"agent_id": agent.id, "mode": mode, "phone": phone}
+
         def failed(f):
-            self.log.warn("Originate for {mode} on {agent} failed: {err}", mode=mode,
-                          agent=agent.id, err=f.getErrorMessage())
-            raise ApiError(502, f"Asterisk refused the Originate: {f.getErrorMessage()}")
-        return d.addCallbacks(lambda _: {"agent_id": agent.id, "mode": mode, "phone": phone},
-                              failed)
+            err = f.getErrorMessage()
+            self.audit.record(who, mode, agent.id, {"device": phone, "result": f"failed: {err}"})
+            raise ApiError(502, f"Asterisk refused the Originate: {err}")
+        return d.addCallbacks(sent, failed)
 
     def outages(self, req: ApiRequest) -> dict[str, Any]:
         return {"outages": [n.to_dict() for n in self.calls.outages.notices()]}

@@ -9,7 +9,7 @@ any signed-in role                         POST /api/logout, GET /api/me, GET /a
 agent (self only) or supervisor            agent state, wrap-up, disposition, stats;
                                            POST /api/followups
 supervisor                                 snapshot, supervise, outages, queues,
-                                           DELETE /api/followups/{id}
+                                           DELETE /api/followups/{id}, GET /api/audit
 reviewer or supervisor                     records, recordings, QA
 =========================================  =========================================
 """
@@ -27,9 +27,10 @@ from server.calls import CallCenter
 from server.config import Config
 
 from .api import QUEUE_PARAMS, DeskApi
+from .audit import AuditLog
 from .auth import COOKIE, Authenticator, Sessions, set_cookie, token_of
 from .feed import Feed
-from .http import ApiRequest, Field, JsonResource, Route
+from .http import ApiError, ApiRequest, Field, JsonResource, Route
 from .live import LiveFigures
 from .proxy import TrustedProxies
 from .qa import load_qa_form
@@ -62,6 +63,7 @@ class Web:
     feed: Feed
     live: LiveFigures
     desk: DeskApi
+    audit: AuditLog
     unsubscribe: Any
 
 
@@ -74,7 +76,8 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
     auth = Authenticator(cfg, sessions, LoginThrottle(clock, options.throttle),
                          verify_in_thread or threads.deferToThread)
     live = LiveFigures(clock, cfg)
-    desk = DeskApi(calls, live, put_record, clock)
+    audit = AuditLog(redis_client, clock)
+    desk = DeskApi(calls, live, put_record, clock, audit=audit)
     review = Review(redis_client, load_qa_form(cfg.directory), cfg.server.recordings.directory,
                     clock)
     feed = Feed(notifier, clock, live, sessions)
@@ -117,6 +120,16 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
             out["tier"] = agent.tier
         return out
 
+    def audit_list(req: ApiRequest):
+        raw = req.query.get("limit", "100")
+        if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 1000:
+            raise ApiError(400, "query 'limit' must be an integer 1-1000")
+
+        def unavailable(f):
+            raise ApiError(503, f"the audit trail cannot be read now: {f.getErrorMessage()}")
+        return audit.recent(int(raw)).addCallbacks(lambda rows: {"entries": rows},
+                                                   unavailable)
+
     routes = [
         Route("POST", "/api/login", login, None,
               body={"username": Field(S, True), "password": Field(S, True),
@@ -141,7 +154,8 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
         Route("POST", "/api/supervise", desk.supervise, SUP,
               body={"agent_id": Field(S, True),
                     "mode": Field(S, True, ("listen", "whisper", "barge")),
-                    "phone": Field(S, True)}),
+                    "phone": Field(S)}),  # refused with a clear 400 (see DeskApi.supervise)
+        Route("GET", "/api/audit", audit_list, SUP),
         Route("GET", "/api/outages", desk.outages, SUP),
         Route("POST", "/api/outages", desk.add_outage, SUP,
               body={"id": Field(S, True), "start": Field(N, True), "restore": Field(N, True),
@@ -166,4 +180,4 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
     def unsubscribe() -> None:
         for u in unsubs:
             u()
-    return Web(site, routes, sessions, auth, feed, live, desk, unsubscribe)
+    return Web(site, routes, sessions, auth, feed, live, desk, audit, unsubscribe)
