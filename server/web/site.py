@@ -29,11 +29,12 @@ from server.config import Config
 from .api import QUEUE_PARAMS, DeskApi
 from .audit import AuditLog
 from .auth import COOKIE, Authenticator, Sessions, set_cookie, token_of
-from .feed import Feed
+from .feed import Feed, FeedLimits
 from .http import ApiError, ApiRequest, Field, JsonResource, Route
 from .live import LiveFigures
 from .proxy import TrustedProxies
 from .qa import load_qa_form
+from .request import HardenedRequest
 from .review import Review
 from .throttle import LoginThrottle, ThrottlePolicy
 
@@ -50,6 +51,7 @@ class WebOptions:
     idle_timeout_s: float = 8 * 3600.0
     max_session_s: float = 12 * 3600.0  # absolute lifetime, however busy
     throttle: ThrottlePolicy = ThrottlePolicy()
+    feed: FeedLimits = FeedLimits()
 
 
 @dataclass
@@ -80,7 +82,7 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
     desk = DeskApi(calls, live, put_record, clock, audit=audit)
     review = Review(redis_client, load_qa_form(cfg.directory), cfg.server.recordings.directory,
                     clock)
-    feed = Feed(notifier, clock, live, sessions)
+    feed = Feed(notifier, clock, live, sessions, options.feed)
     unsubs = [notifier.subscribe(live.on_publish), notifier.subscribe(desk.on_publish)]
 
     def login(req: ApiRequest):
@@ -174,7 +176,7 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
     ]
     root = static.File(str(STATIC_DIR))
     root.putChild(b"api", JsonResource(routes, auth.session_for))
-    site = server.Site(root)
+    site = server.Site(root, requestFactory=HardenedRequest)
     site.displayTracebacks = False
 
     def unsubscribe() -> None:
