@@ -164,7 +164,7 @@ async def test_event_streams_are_capped_per_session_and_in_all(make_rig):
         await task.deferLater(reactor, 0, lambda: None)
     code, again, _ = await _stream(rig, s1)
     assert code == 200
-    for c, stream, _ in [*open_[1:], (200, p, None), (200, again, None)]:
+    for stream in [o[1] for o in open_[1:]] + [p, again]:
         stream.transport.stopProducing()
 
 
