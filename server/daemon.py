@@ -37,6 +37,7 @@ def run_daemon(config_dir: str, log_format: str | None = None, *,
     try:
         cfg = load_config(config_dir)
         secret = cfg.server.ami.secret(os.environ)
+        redis_password = cfg.server.redis.password(os.environ)
         weak = [] if allow_weak_secrets else secret_problems(cfg)
         if weak:
             raise ConfigError(weak)
@@ -51,7 +52,7 @@ def run_daemon(config_dir: str, log_format: str | None = None, *,
 
     from server.app import Hotline
 
-    hotline = Hotline.from_config(reactor, cfg, secret)
+    hotline = Hotline.from_config(reactor, cfg, secret, redis_password=redis_password)
     hotline.metrics = hotline.start_metrics()
     hotline.web = hotline.http_site()
     hotline.services.startService()

@@ -11,6 +11,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from .problems import ConfigError, Problem
 from .secrets import read_secret
@@ -66,7 +67,28 @@ class AmiSettings:
 
 @dataclass(frozen=True)
 class RedisSettings:
+    """``url`` (redis://, rediss:// or unix://, never with a password in it) and the
+    ACL user: ``username`` with a password from ``password_env`` or ``password_file``
+    (read at start-up, as the AMI secret is).  No password named: no AUTH (a unix
+    socket with 0660 permissions is the other way to keep strangers out)."""
+
     url: str
+    username: str | None = None
+    password_env: str | None = None
+    password_file: str | None = None
+
+    def password(self, environ: Mapping[str, str]) -> str | None:
+        """The password, read now; None when none is configured; raises ConfigError
+        when one is named but unavailable."""
+        if self.password_env is None and self.password_file is None:
+            return None
+        value = read_secret(self.password_env, self.password_file, dict(environ))
+        if value is None:
+            source = (f"environment variable {self.password_env}" if self.password_env
+                      else f"file {self.password_file}")
+            raise ConfigError([Problem("server.yaml", "redis", f"Redis password not "
+                                       f"available: {source} is unset, empty or unreadable")])
+        return value
 
 
 @dataclass(frozen=True)
@@ -195,6 +217,27 @@ def _ami(top: Section) -> AmiSettings | None:
                        b_init, b_max, watchdog)
 
 
+def _redis(sec: Section) -> RedisSettings | None:
+    if "password" in sec.data:
+        sec.error("password", "literal secrets are not allowed in config files; name an "
+                              "environment variable with password_env or a file with "
+                              "password_file")
+    url = sec.get("url", str)
+    if url and not url.startswith(("redis://", "rediss://", "unix://")):
+        sec.error("url", f"'{url}' must start with redis://, rediss:// or unix://")
+    elif url and (urlsplit(url).password is not None or "password=" in urlsplit(url).query):
+        sec.error("url", "the URL carries a password: name it with password_env or "
+                         "password_file instead (config files end up in git and backups)")
+        url = None
+    username = sec.get("username", str, "") or None
+    env, file = sec.get("password_env", str, "") or None, sec.get("password_file", str, "") or None
+    if env and file:
+        sec.error("password_env", "set at most one of password_env or password_file")
+    if username and not (env or file):
+        sec.error("username", "an ACL user needs password_env or password_file")
+    return RedisSettings(url, username, env, file) if url else None
+
+
 def _retention(sec: Section) -> int | None:
     days = sec.number("retention_days", int, MIN_RETENTION_DAYS, lo=1)
     if days is not None and days < MIN_RETENTION_DAYS:
@@ -206,15 +249,13 @@ def _retention(sec: Section) -> int | None:
 def parse_server(top: Section) -> ServerSettings | None:
     """Parse server.yaml; None when any part is unusable (problems recorded)."""
     ami = _ami(top)
-    redis = top.sub("redis", ("url",))
+    redis = top.sub("redis", ("url", "username", "password", "password_env", "password_file"))
     http = top.sub("http", ("listen", "trusted_proxies"), required=False)
     metrics = top.sub("metrics", ("listen",), required=False)
     log = top.sub("logging", ("format", "level"), required=False)
     rec = top.sub("recordings", ("directory", "retention_days"))
     records = top.sub("records", ("spool", "retention_days"))
-    url = redis and redis.get("url", str)
-    if url and not url.startswith(("redis://", "rediss://", "unix://")):
-        redis.error("url", f"'{url}' must start with redis://, rediss:// or unix://")
+    redis_settings = redis and _redis(redis)
     listen = http and _endpoint(http, "listen", client=False,
                                 default="tcp:port=8080:interface=127.0.0.1")
     mlisten = metrics and _endpoint(metrics, "listen", client=False,
@@ -226,14 +267,14 @@ def parse_server(top: Section) -> ServerSettings | None:
     fmt = log and log.choice("format", ("text", "json"), "text")
     level = log and log.choice("level", ("debug", "info", "warning", "error"), "info")
     parts = (
-        ami, url, listen, mlisten, proxies, fmt, level,
+        ami, redis_settings, listen, mlisten, proxies, fmt, level,
         rec and rec.get("directory", str), rec and _retention(rec),
         records and records.get("spool", str), records and _retention(records),
     )
     if None in parts:
         return None
-    ami, url, listen, mlisten, proxies, fmt, level, rdir, rdays, spool, sdays = parts
-    return ServerSettings(ami, RedisSettings(url), HttpSettings(listen, proxies),
+    ami, redis_settings, listen, mlisten, proxies, fmt, level, rdir, rdays, spool, sdays = parts
+    return ServerSettings(ami, redis_settings, HttpSettings(listen, proxies),
                           HttpSettings(mlisten),
                           LoggingSettings(fmt, level), RecordingSettings(rdir, rdays),
                           RecordsSettings(spool, sdays))
