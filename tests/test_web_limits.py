@@ -196,3 +196,26 @@ async def test_a_consumer_that_stops_reading_is_dropped_and_a_reader_is_not(make
     finally:
         stuck.close()
         reader.transport.stopProducing()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_stream_ends_cleanly_with_its_session(make_rig):
+    from twisted.logger import globalLogPublisher
+
+    rig = make_rig()
+    token = await rig.login("supervisor1")
+    code, stream, _ = await _stream(rig, token)
+    assert code == 200
+    failures = []
+    observer = (lambda e: failures.append(e) if "log_failure" in e else None)
+    globalLogPublisher.addObserver(observer)
+    try:
+        code, _, _ = await rig.request("POST", "/api/logout", token=token)
+        assert code == 200
+        rig.notifier.publish("agent", {"agent_id": "1001"})  # the next event ends it
+        await stream.lost
+        while rig.web.feed.open:
+            await task.deferLater(reactor, 0, lambda: None)
+    finally:
+        globalLogPublisher.removeObserver(observer)
+    assert not failures, [f["log_failure"] for f in failures]

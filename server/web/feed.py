@@ -130,7 +130,7 @@ class Feed:
             self.log.info("Dropping the event stream of {who}: {why}", who=session.subject,
                           why=why)
             watch.cancel()
-            if request.channel is not None:
+            if getattr(request, "channel", None) is not None:
                 request.channel.transport.abortConnection()
 
         watch = _Watch(self.clock, self.limits, drop)
@@ -158,6 +158,8 @@ class Feed:
 
         def finish() -> None:
             if not request.finished and not request._disconnected:
+                watch.cancel()
+                request.unregisterProducer()  # before finish(), which complains otherwise
                 request.finish()
 
         def closed(_: object) -> None:
@@ -166,7 +168,8 @@ class Feed:
             if self._by_session[session.token] <= 0:
                 del self._by_session[session.token]
             watch.cancel()
-            if request.channel is not None:  # None once the connection is gone
+            # The channel is gone once the connection is lost (or the request finished).
+            if getattr(request, "channel", None) is not None and request.producer:
                 request.unregisterProducer()
             unsubscribe()
             if beat.running:
