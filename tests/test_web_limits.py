@@ -207,7 +207,10 @@ async def test_a_stream_ends_cleanly_with_its_session(make_rig):
     code, stream, _ = await _stream(rig, token)
     assert code == 200
     failures = []
-    observer = (lambda e: failures.append(e) if "log_failure" in e else None)
+
+    def observer(event) -> None:
+        if "log_failure" in event:
+            failures.append(event)
     globalLogPublisher.addObserver(observer)
     try:
         code, _, _ = await rig.request("POST", "/api/logout", token=token)
