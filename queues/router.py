@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import itertools
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from queues.agents import (
     InvalidTransition,
     device_from_ami,
 )
-from queues.items import Decision, Kind, Outcome, WaitExplanation, WorkItem
+from queues.items import Decision, Kind, Outcome, WaitExplanation, WorkItem, dialable
 from queues.model import AcdConfig, Queue
 from queues.ports import AcdOutput, Clock
 from queues.quiet import QuietHours
@@ -417,7 +418,15 @@ class Router:
     def add_follow_up(
         self, item_id: str, queue: str, number: str, due_at: float, note: str = ""
     ) -> WorkItem:
-        """A 回访 return visit: routed like a call from ``due_at``, outside quiet hours."""
+        """A 回访 return visit: routed like a call from ``due_at``, outside quiet hours.
+
+        Raises ValueError for a number that is not ``dialable`` or a ``due_at`` that
+        is not a finite time (the API checks first; this keeps the core safe).
+        """
+        if not dialable(number):
+            raise ValueError(f"follow-up number {str(number)[:40]!r} is not 3-20 ASCII digits")
+        if not math.isfinite(due_at):
+            raise ValueError(f"follow-up due_at {due_at!r} is not a time")
         q = self.config.queues[queue]
         it = _Item(item_id, Kind.FOLLOW_UP, queue, due_at, next(self._seq), q.priority, due_at,
                    None, number, due_at, note, not_before=due_at)  # fmt: skip

@@ -6,9 +6,14 @@ itself in a module global, and no part is handed its collaborators later.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from redis.exceptions import (
+    AuthenticationError,
+    AuthenticationWrongNumberOfArgsError,
+    NoPermissionError,
+)
 from twisted.application.service import MultiService, Service
 from twisted.internet import defer
 from twisted.internet.endpoints import clientFromString
@@ -27,6 +32,14 @@ from server.records.spool import DurableRecords
 from server.records.store import RecordStore
 from server.resync import Resync
 from server.safety import SafetyNet
+
+
+@dataclass(frozen=True)
+class RedisAuth:
+    """The ACL user the server logs in to Redis as (None, None: no AUTH)."""
+
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -94,6 +107,14 @@ class _StartUp(Service):
             live = yield h.store.load_live_state()
             records = yield h.store.load_live_calls()
             n = h.calls.restore(live, records)
+        except (AuthenticationError, AuthenticationWrongNumberOfArgsError,
+                NoPermissionError) as exc:
+            who = h.cfg.server.redis.username or "default"
+            self.log.error("Redis refused user {who}: {e}. Check redis.username and "
+                           "password_env/password_file in server.yaml against the ACL in "
+                           "deploy/redis; records are spooled until it accepts us; "
+                           "starting empty", who=who, e=exc)
+            n = 0
         except Exception as exc:
             self.log.error("Could not load live state from Redis: {e}; starting empty", e=exc)
             n = 0
@@ -115,7 +136,8 @@ class Hotline:
     """The running server: AMI link, records, and the call handling on top."""
 
     def __init__(self, reactor, cfg: Config, ami_endpoint: IStreamClientEndpoint,
-                 ami_options: AmiOptions, redis_url: str, spool_dir: str) -> None:
+                 ami_options: AmiOptions, redis_url: str, spool_dir: str, *,
+                 redis_auth: RedisAuth = RedisAuth()) -> None:
         self.reactor = reactor
         self.cfg = cfg
         self.services = MultiService()
@@ -123,7 +145,8 @@ class Hotline:
         self.notifier = Notifier()
         self.ami = AmiService(reactor, ami_endpoint, ami_options, self.events)
         Path(spool_dir).mkdir(parents=True, exist_ok=True)
-        self.store = RecordStore.from_url(redis_url)
+        self.store = RecordStore.from_url(redis_url, username=redis_auth.username,
+                                          password=redis_auth.password)
         self.records = DurableRecords(self.store, Path(spool_dir) / "spool.jsonl", reactor)
         _RecordsService(self.records, self.store).setServiceParent(self.services)
         self.calls = CallCenter(
@@ -145,7 +168,10 @@ class Hotline:
 
     @classmethod
     def from_config(cls, reactor, cfg: Config, secret: str,
-                    overrides: Overrides = Overrides()) -> Hotline:
+                    overrides: Overrides = Overrides(), *,
+                    redis_password: str | None = None) -> Hotline:
+        """``redis_password``: read by the caller (``cfg.server.redis.password``); it and
+        ``redis.username`` apply to the configured Redis, not to an override URL."""
         a = cfg.server.ami
         options = AmiOptions(
             username=a.username,
@@ -157,9 +183,11 @@ class Hotline:
             backoff_max=a.reconnect_max_s,
         )
         endpoint = clientFromString(reactor, overrides.ami_endpoint or a.endpoint)
+        r = cfg.server.redis
+        auth = RedisAuth() if overrides.redis_url else RedisAuth(r.username, redis_password)
         return cls(reactor, cfg, endpoint, options,
-                   redis_url=overrides.redis_url or cfg.server.redis.url,
-                   spool_dir=overrides.spool_dir or cfg.server.records.spool)
+                   redis_url=overrides.redis_url or r.url,
+                   spool_dir=overrides.spool_dir or cfg.server.records.spool, redis_auth=auth)
 
     def start_metrics(self):
         """Build the Prometheus metrics and serve /metrics on ``cfg.server.metrics.listen``.

@@ -45,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("records", add_help=False,
                    help="export or trim call records, expire recordings (see --help)")
 
-    hs = sub.add_parser("hash-secret", help="print a hash for a PIN or password in config")
+    hs = sub.add_parser("hash-secret", help="print a hash for a PIN (6+ digits) or password "
+                                            "(12+ characters) in config")
     hs.add_argument("--stdin", action="store_true", help="read the secret from standard input")
     return p
 
@@ -71,8 +72,11 @@ def main(argv: list[str] | None = None) -> int:
             if getpass.getpass("again: ") != plain:
                 print("the two entries differ", file=sys.stderr)
                 return 1
-        if not plain:
-            print("empty secret refused", file=sys.stderr)
+        from server.config.strength import plain_secret_problem
+
+        problem = "empty secret" if not plain else plain_secret_problem(plain)
+        if problem:
+            print(f"refused: {problem}", file=sys.stderr)
             return 1
         print(hash_secret(plain))
         return 0

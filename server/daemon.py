@@ -15,6 +15,7 @@ from twisted.logger import (
 )
 
 from server.config import ConfigError, load_config
+from server.config.strength import secret_problems
 
 
 def start_logging(fmt: str, level: str = "info", stream=None) -> None:
@@ -29,10 +30,17 @@ def start_logging(fmt: str, level: str = "info", stream=None) -> None:
     )
 
 
-def run_daemon(config_dir: str, log_format: str | None = None) -> int:
+def run_daemon(config_dir: str, log_format: str | None = None, *,
+               allow_weak_secrets: bool = False) -> int:
+    """``allow_weak_secrets``: only the soak's own launcher (server/soak/daemon.py)
+    passes True; ``python -m server run`` has no way to."""
     try:
         cfg = load_config(config_dir)
         secret = cfg.server.ami.secret(os.environ)
+        redis_password = cfg.server.redis.password(os.environ)
+        weak = [] if allow_weak_secrets else secret_problems(cfg)
+        if weak:
+            raise ConfigError(weak)
     except ConfigError as exc:
         print(f"hotline: configuration problems in {config_dir}:", file=sys.stderr)
         for problem in exc.problems:
@@ -44,7 +52,7 @@ def run_daemon(config_dir: str, log_format: str | None = None) -> int:
 
     from server.app import Hotline
 
-    hotline = Hotline.from_config(reactor, cfg, secret)
+    hotline = Hotline.from_config(reactor, cfg, secret, redis_password=redis_password)
     hotline.metrics = hotline.start_metrics()
     hotline.web = hotline.http_site()
     hotline.services.startService()

@@ -90,6 +90,9 @@ def run_demo(args) -> int:
     from twisted.internet import reactor
 
     try:
+        # The demo's allowance: it runs the shipped demo secrets (PIN = agent id) and
+        # never calls server.config.strength.secret_problems, which `server run` and
+        # check-config always do.  Its pages listen on loopback only.
         cfg = load_config(args.config, environ={})
     except ConfigError as exc:
         print(f"demo: configuration problems in {args.config}:\n{exc}", file=sys.stderr)

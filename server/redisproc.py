@@ -39,6 +39,7 @@ class RedisProcess:
         directory: str | None = None,
         appendonly: bool = True,
         binary: str = "redis-server",
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         path = shutil.which(binary)
         if path is None:
@@ -51,6 +52,7 @@ class RedisProcess:
         self._own_dir = directory is None
         self.directory = Path(directory or tempfile.mkdtemp(prefix="hotline-redis-"))
         self.appendonly = appendonly
+        self.extra_args = tuple(extra_args)  # e.g. ("--user", "hotline", "on", ">pw", ...)
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -69,6 +71,7 @@ class RedisProcess:
             "--appendfsync", "everysec",
             "--logfile", "",
             "--daemonize", "no",
+            *self.extra_args,
         ]
         self.proc = subprocess.Popen(
             args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

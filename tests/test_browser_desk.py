@@ -41,6 +41,13 @@ from server.sim import (
 from tests.e2e_support import RecordingAmi, safety_net
 from tests.test_web_support import WebRig, cheap_config
 
+
+def _refused(message) -> bool:
+    """A CSP refusal or a script error (a 401/404 fetch the page expects is neither)."""
+    return "Content Security Policy" in message.text or (
+        message.type == "error" and "Failed to load resource" not in message.text)
+
+
 CHROMIUM = os.environ.get("HOTLINE_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
         "--no-first-run", "--disable-background-networking", "--disable-component-update",
@@ -69,8 +76,22 @@ async def _browser_story(base: str, sim: Simulator, expect) -> None:
     async with playwright_api.async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
+            problems: list[str] = []  # CSP refusals and script errors, on both pages
+
+            def watch(page) -> None:
+                page.on("console", lambda m: problems.append(m.text) if _refused(m) else None)
+                page.on("pageerror", lambda e: problems.append(str(e)))
+
             board = await (await browser.new_context()).new_page()
-            await board.goto(base + "/wallboard.html")
+            watch(board)
+            response = await board.goto(base + "/wallboard.html")
+            headers = response.headers
+            assert "frame-ancestors 'none'" in headers["content-security-policy"]
+            assert "'unsafe-inline'" not in headers["content-security-policy"]
+            assert headers["x-content-type-options"] == "nosniff" and "server" not in headers
+            # the dark wallboard look comes from wallboard.css under the CSP
+            assert await board.evaluate("getComputedStyle(document.body).backgroundColor") \
+                == "rgb(15, 23, 32)"
             await board.fill("#login-user", "supervisor1")
             await board.fill("#login-pass", "change-me-supervisor1")
             await board.click("#login-btn")
@@ -78,6 +99,7 @@ async def _browser_story(base: str, sim: Simulator, expect) -> None:
             await expect(ready_count).to_have_text("0")
 
             desk = await (await browser.new_context()).new_page()
+            watch(desk)
             await desk.goto(base + "/desk.html")
             await desk.click("text=English")  # the language toggle
             await expect(desk.locator("#btn-ready")).to_have_text("Ready")
@@ -114,6 +136,7 @@ async def _browser_story(base: str, sim: Simulator, expect) -> None:
                 "–", timeout=1000)
             # once the caller has answered the survey the record is final: today's stats count it
             await expect(desk.locator("#stat-handled")).to_have_text("1", timeout=10000)
+            assert not problems, problems
         finally:
             await browser.close()
 

@@ -10,7 +10,7 @@ import pytest
 import pytest_twisted
 from twisted.internet import defer
 
-from tests.test_browser_desk import ARGS, CHROMIUM
+from tests.test_browser_desk import ARGS, CHROMIUM, _refused
 from tests.test_web_review import record
 from tests.test_web_support import WebRig
 
@@ -25,7 +25,11 @@ async def _story(base: str) -> None:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             page = await (await browser.new_context()).new_page()
-            await page.goto(base + "/review.html")
+            problems: list[str] = []  # CSP refusals and script errors
+            page.on("console", lambda m: problems.append(m.text) if _refused(m) else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            response = await page.goto(base + "/review.html")
+            assert "script-src 'self'" in response.headers["content-security-policy"]
             await page.fill("#login-user", "reviewer1")
             await page.fill("#login-pass", "change-me-reviewer1")
             await page.click("#login-btn")
@@ -51,6 +55,13 @@ async def _story(base: str) -> None:
             await page.click("#qa-form button")
             await expect(page.locator("#qa-history li")).to_have_count(2)
             await expect(page.locator("#qa-history li").last).to_contain_text("100")
+            # the score inputs are styled from common.css, not a style attribute
+            width = await page.eval_on_selector('#qa-criteria input[name="greeting"]',
+                                                "e => getComputedStyle(e).width")
+            assert width == "64px", width
+            await page.click("[data-action=lang]")  # the toggle, bound without onclick=
+            await expect(page.locator("#filters button")).to_have_text("Search")
+            assert not problems, problems
         finally:
             await browser.close()
 

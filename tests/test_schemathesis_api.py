@@ -45,6 +45,7 @@ ROLES: dict[tuple[str, str], set[str] | None] = {
     ("DELETE", "/api/followups/{id}"): {"supervisor"},
     ("GET", "/api/snapshot"): {"supervisor"},
     ("POST", "/api/supervise"): {"supervisor"},
+    ("GET", "/api/audit"): {"supervisor"},
     ("GET", "/api/outages"): {"supervisor"},
     ("POST", "/api/outages"): {"supervisor"},
     ("DELETE", "/api/outages/{id}"): {"supervisor"},

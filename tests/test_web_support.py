@@ -32,6 +32,11 @@ PASSWORDS = {"supervisor1": "change-me-supervisor1", "supervisor2": "change-me-s
              "reviewer1": "change-me-reviewer1"}
 
 
+def with_trusted_proxies(cfg, *networks: str):
+    http = replace(cfg.server.http, trusted_proxies=tuple(networks))
+    return replace(cfg, server=replace(cfg.server, http=http))
+
+
 def cheap_config(recordings: Path):
     cfg = load_config(ROOT / "config", environ={})
     agents = {i: replace(a, pin_hash=hash_secret(i, iterations=1000))
@@ -64,7 +69,8 @@ def flush_db(url: str) -> None:
 
 class WebRig:
     def __init__(self, redis_url: str, recordings: Path, options: WebOptions | None = None,
-                 cfg=None, ami=None, calls=None, notifier=None, clock=None) -> None:
+                 cfg=None, ami=None, calls=None, notifier=None, clock=None,
+                 verify_in_thread=None) -> None:
         flush_db(redis_url)
         self.cfg = cfg or cheap_config(recordings)
         if clock is None:
@@ -80,7 +86,8 @@ class WebRig:
                                          bills=None, notifier=self.notifier)
         self.web = build_web(self.cfg, self.calls, self.notifier, self.clock,
                              redis_client=self.client, put_record=self.store.put,
-                             options=options or WebOptions())
+                             options=options or WebOptions(),
+                             verify_in_thread=verify_in_thread)
         self.port = reactor.listenTCP(0, self.web.site, interface="127.0.0.1")
         self.base = f"http://127.0.0.1:{self.port.getHost().port}"
 

@@ -6,6 +6,7 @@ Agents are parsed first because queues name their skills and tiers.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zoneinfo
 from collections.abc import Collection
 from types import MappingProxyType
@@ -31,6 +32,9 @@ from .settings import User
 
 __all__ = ["parse_agents", "parse_policy", "parse_queues"]
 
+# A supervisor's phone: a SIP/IAX device, never a Local channel into the dialplan
+# (that would dial out, e.g. Local/00861...@outbound) and nothing with options.
+SUPERVISOR_DEVICE = re.compile(r"^(PJSIP|SIP|IAX2)/[A-Za-z0-9_.-]{1,64}$")
 _HASH_HINT = "expected a hash like pbkdf2_sha256$600000$<salt>$<hash> (see hash_secret)"
 
 
@@ -91,16 +95,44 @@ def parse_agents(top: Section) -> tuple[dict[str, str], tuple[Tier, ...], dict[s
         if None not in values and tier in tier_names:
             agents[aid] = Agent(*values)
     users: list[User] = []
-    for _, sec in top.entries("users", ("name", "role", "password_hash"), required=False):
+    for _, sec in top.entries("users", ("name", "role", "password_hash", "device"),
+                              required=False):
         name, pw = sec.get("name", str), sec.get("password_hash", str)
         role = sec.choice("role", ("supervisor", "reviewer"))
         if pw is not None and not is_hash(pw):
             sec.error("password_hash", f"not a valid hash; {_HASH_HINT}")
+        device = _user_device(sec, role, users, devices)
         if name in {u.name for u in users}:
             sec.error("name", f"duplicate user '{name}'")
-        elif None not in (name, role, pw):
-            users.append(User(name, role, pw))
+        elif None not in (name, role, pw) and device is not False:
+            users.append(User(name, role, pw, device))
     return skills, tiers, agents, tuple(users)
+
+
+def _user_device(sec: Section, role: str | None, users: list[User],
+                 agent_devices: dict[str, str]) -> str | None | bool:
+    """The user's ``device`` (None when absent); False when it is unusable (reported)."""
+    device = sec.get("device", str, "")
+    if device is None:
+        return False
+    if not device:
+        return None
+    if role != "supervisor":
+        sec.error("device", "only supervisors have a device (it is rung to listen, "
+                            "whisper or barge)")
+        return False
+    if not SUPERVISOR_DEVICE.match(device):
+        sec.error("device", f"'{device}' is not a phone like PJSIP/2001 (PJSIP, SIP or IAX2 "
+                            "and a name; no Local channels, no dial strings)")
+        return False
+    other = next((u.name for u in users if u.device == device), None)
+    if other is not None:
+        sec.error("device", f"device {device} is already the phone of user {other}")
+        return False
+    if device in agent_devices:
+        sec.warn("device", f"{device} is agent {agent_devices[device]}'s phone: right for a "
+                           "team lead who supervises from their own desk, otherwise a mistake")
+    return device
 
 
 def _timezone(sec: Section, key: str, default: str | None = None) -> str | None:

@@ -4,6 +4,9 @@ Exit status 1 with one problem per line on stderr; 0 with a one-line
 summary on stdout.  Warnings (e.g. the AMI secret's variable is unset in
 this shell) are printed but do not fail the check, because check-config
 usually runs where the service's environment is not loaded.
+
+It also refuses demo secrets and cheap hashes (strength.py); only the tests
+pass ``allow_weak_secrets=True``, the command line cannot.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import TextIO
 
 from .loader import load_config
 from .problems import ConfigError
+from .strength import secret_problems
 
 __all__ = ["check_config_main"]
 
@@ -31,8 +35,12 @@ def _check_qa(path: str | os.PathLike[str]) -> str | None:
 
 def check_config_main(path: str | os.PathLike[str], *, out: TextIO | None = None,
                       err: TextIO | None = None,
-                      dialplan: str | os.PathLike[str] | None = None) -> int:
-    """``dialplan``: an extensions.conf whose ``[globals]`` must agree with the config."""
+                      dialplan: str | os.PathLike[str] | None = None,
+                      allow_weak_secrets: bool = False) -> int:
+    """``dialplan``: an extensions.conf whose ``[globals]`` must agree with the config.
+
+    ``allow_weak_secrets``: the demo's and the tests' allowance; ``server run`` and the
+    command line never pass it."""
     out, err = out or sys.stdout, err or sys.stderr
     qa_problem = _check_qa(path)
     try:
@@ -43,9 +51,12 @@ def check_config_main(path: str | os.PathLike[str], *, out: TextIO | None = None
             print(problem, file=err)
         print(f"{len(problems)} problem(s) in {path}", file=err)
         return 1
-    if qa_problem:
-        print(qa_problem, file=err)
-        print(f"1 problem(s) in {path}", file=err)
+    problems = [] if allow_weak_secrets else [str(p) for p in secret_problems(config)]
+    problems += [qa_problem] if qa_problem else []
+    if problems:
+        for problem in problems:
+            print(problem, file=err)
+        print(f"{len(problems)} problem(s) in {path}", file=err)
         return 1
     if dialplan is not None:
         from .dialplan_globals import dialplan_problems

@@ -125,6 +125,15 @@ def load_config(path: str | os.PathLike[str],
 
 def _resolve_secret(server: ServerSettings, base: Path, top: Section,
                     environ: Mapping[str, str]) -> ServerSettings:
+    redis = server.redis
+    if redis.password_file is not None and not Path(redis.password_file).is_absolute():
+        redis = replace(redis, password_file=str(base / redis.password_file))
+    if ((redis.password_env or redis.password_file)
+            and read_secret(redis.password_env, redis.password_file, dict(environ)) is None):
+        source = (f"environment variable {redis.password_env} is not set" if redis.password_env
+                  else f"file {redis.password_file} is missing, empty or unreadable")
+        top.warn("redis", f"{source}; the server will refuse to start until it is")
+    server = replace(server, redis=redis)
     ami = server.ami
     if ami.secret_file is not None and not Path(ami.secret_file).is_absolute():
         ami = replace(ami, secret_file=str(base / ami.secret_file))

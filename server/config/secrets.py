@@ -19,7 +19,8 @@ import hmac
 import os
 from pathlib import Path
 
-__all__ = ["DEFAULT_ITERATIONS", "hash_secret", "is_hash", "read_secret", "verify_secret"]
+__all__ = ["DEFAULT_ITERATIONS", "hash_iterations", "hash_secret", "is_hash", "read_secret",
+           "verify_secret"]
 
 DEFAULT_ITERATIONS = 600_000
 _SCHEME = "pbkdf2_sha256"
@@ -49,6 +50,12 @@ def _split(stored: str) -> tuple[int, bytes, bytes] | None:
 def is_hash(stored: object) -> bool:
     """True when ``stored`` is a well-formed hash in the format above."""
     return isinstance(stored, str) and _split(stored) is not None
+
+
+def hash_iterations(stored: str) -> int | None:
+    """The PBKDF2 iteration count of a well-formed hash; None if malformed."""
+    parts = _split(stored)
+    return parts[0] if parts else None
 
 
 def verify_secret(plain: str, stored: str) -> bool:

@@ -7,13 +7,15 @@ only checked for shape, because building them needs a reactor.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from .problems import ConfigError, Problem
 from .secrets import read_secret
-from .section import Section
+from .section import Section, describe
 
 __all__ = [
     "AmiSettings",
@@ -65,12 +67,35 @@ class AmiSettings:
 
 @dataclass(frozen=True)
 class RedisSettings:
+    """``url`` (redis://, rediss:// or unix://, never with a password in it) and the
+    ACL user: ``username`` with a password from ``password_env`` or ``password_file``
+    (read at start-up, as the AMI secret is).  No password named: no AUTH (a unix
+    socket with 0660 permissions is the other way to keep strangers out)."""
+
     url: str
+    username: str | None = None
+    password_env: str | None = None
+    password_file: str | None = None
+
+    def password(self, environ: Mapping[str, str]) -> str | None:
+        """The password, read now; None when none is configured; raises ConfigError
+        when one is named but unavailable."""
+        if self.password_env is None and self.password_file is None:
+            return None
+        value = read_secret(self.password_env, self.password_file, dict(environ))
+        if value is None:
+            source = (f"environment variable {self.password_env}" if self.password_env
+                      else f"file {self.password_file}")
+            raise ConfigError([Problem("server.yaml", "redis", f"Redis password not "
+                                       f"available: {source} is unset, empty or unreadable")])
+        return value
 
 
 @dataclass(frozen=True)
 class HttpSettings:
     listen: str  # server endpoint, e.g. "tcp:port=8080:interface=127.0.0.1"
+    #: addresses/networks of reverse proxies whose X-Forwarded-For/-Proto are believed
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,6 +134,8 @@ class User:
     name: str
     role: str  # "supervisor" or "reviewer"
     password_hash: str
+    #: a supervisor's own phone: listen/whisper/barge ring this device and no other
+    device: str | None = None
 
 
 def _endpoint(sec: Section, key: str, *, client: bool, default: str | None = None) -> str | None:
@@ -128,6 +155,24 @@ def _endpoint(sec: Section, key: str, *, client: bool, default: str | None = Non
         if not m or not 0 < int(m.group(1)) < 65536:
             sec.error(key, f"'{value}' has no valid port (1-65535)")
     return value
+
+
+def _trusted_proxies(sec: Section) -> tuple[str, ...] | None:
+    """``trusted_proxies``: a list of IP addresses or networks (CIDR); default none."""
+    raw = sec.get("trusted_proxies", list, [])
+    if raw is None:
+        return None
+    out: list[str] = []
+    for i, item in enumerate(raw):
+        try:
+            if not isinstance(item, str):
+                raise ValueError(f"expected an address like 127.0.0.1 or 10.0.0.0/24, "
+                                 f"got {describe(item)}")
+            out.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError as e:
+            sec.error(f"trusted_proxies[{i}]", str(e))
+            return None
+    return tuple(out)
 
 
 def _port(endpoint: str | None) -> str | None:
@@ -172,6 +217,27 @@ def _ami(top: Section) -> AmiSettings | None:
                        b_init, b_max, watchdog)
 
 
+def _redis(sec: Section) -> RedisSettings | None:
+    if "password" in sec.data:
+        sec.error("password", "literal secrets are not allowed in config files; name an "
+                              "environment variable with password_env or a file with "
+                              "password_file")
+    url = sec.get("url", str)
+    if url and not url.startswith(("redis://", "rediss://", "unix://")):
+        sec.error("url", f"'{url}' must start with redis://, rediss:// or unix://")
+    elif url and (urlsplit(url).password is not None or "password=" in urlsplit(url).query):
+        sec.error("url", "the URL carries a password: name it with password_env or "
+                         "password_file instead (config files end up in git and backups)")
+        url = None
+    username = sec.get("username", str, "") or None
+    env, file = sec.get("password_env", str, "") or None, sec.get("password_file", str, "") or None
+    if env and file:
+        sec.error("password_env", "set at most one of password_env or password_file")
+    if username and not (env or file):
+        sec.error("username", "an ACL user needs password_env or password_file")
+    return RedisSettings(url, username, env, file) if url else None
+
+
 def _retention(sec: Section) -> int | None:
     days = sec.number("retention_days", int, MIN_RETENTION_DAYS, lo=1)
     if days is not None and days < MIN_RETENTION_DAYS:
@@ -183,15 +249,13 @@ def _retention(sec: Section) -> int | None:
 def parse_server(top: Section) -> ServerSettings | None:
     """Parse server.yaml; None when any part is unusable (problems recorded)."""
     ami = _ami(top)
-    redis = top.sub("redis", ("url",))
-    http = top.sub("http", ("listen",), required=False)
+    redis = top.sub("redis", ("url", "username", "password", "password_env", "password_file"))
+    http = top.sub("http", ("listen", "trusted_proxies"), required=False)
     metrics = top.sub("metrics", ("listen",), required=False)
     log = top.sub("logging", ("format", "level"), required=False)
     rec = top.sub("recordings", ("directory", "retention_days"))
     records = top.sub("records", ("spool", "retention_days"))
-    url = redis and redis.get("url", str)
-    if url and not url.startswith(("redis://", "rediss://", "unix://")):
-        redis.error("url", f"'{url}' must start with redis://, rediss:// or unix://")
+    redis_settings = redis and _redis(redis)
     listen = http and _endpoint(http, "listen", client=False,
                                 default="tcp:port=8080:interface=127.0.0.1")
     mlisten = metrics and _endpoint(metrics, "listen", client=False,
@@ -199,16 +263,18 @@ def parse_server(top: Section) -> ServerSettings | None:
     if listen and mlisten and _port(listen) == _port(mlisten):
         metrics.error("listen", f"port {_port(mlisten)} is already used by http.listen; "
                                 "metrics needs its own port")
+    proxies = _trusted_proxies(http) if http else ()
     fmt = log and log.choice("format", ("text", "json"), "text")
     level = log and log.choice("level", ("debug", "info", "warning", "error"), "info")
     parts = (
-        ami, url, listen, mlisten, fmt, level,
+        ami, redis_settings, listen, mlisten, proxies, fmt, level,
         rec and rec.get("directory", str), rec and _retention(rec),
         records and records.get("spool", str), records and _retention(records),
     )
     if None in parts:
         return None
-    ami, url, listen, mlisten, fmt, level, rdir, rdays, spool, sdays = parts
-    return ServerSettings(ami, RedisSettings(url), HttpSettings(listen), HttpSettings(mlisten),
+    ami, redis_settings, listen, mlisten, proxies, fmt, level, rdir, rdays, spool, sdays = parts
+    return ServerSettings(ami, redis_settings, HttpSettings(listen, proxies),
+                          HttpSettings(mlisten),
                           LoggingSettings(fmt, level), RecordingSettings(rdir, rdays),
                           RecordsSettings(spool, sdays))

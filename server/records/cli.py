@@ -15,6 +15,9 @@ from datetime import datetime, timedelta
 from server.records.export import RETENTION_FLOOR_DAYS, export_records, trim_exported
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+PASSWORD_ENV = "HOTLINE_REDIS_PASSWORD"
+_USER_HELP = (f"the Redis ACL user (server.yaml redis.username); its password from the "
+              f"environment variable {PASSWORD_ENV}, never the command line")
 
 
 def _when(text: str, end_of_day: bool = False) -> datetime:
@@ -32,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="action", required=True)
     exp = sub.add_parser("export", help="write records for a date range to stdout or a file")
     exp.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
+    exp.add_argument("--redis-user", metavar="USER", help=_USER_HELP)
     exp.add_argument("--from", dest="start", type=_when, metavar="WHEN",
                      help="ISO date/time, inclusive (default: the oldest record)")
     exp.add_argument("--to", dest="end", type=lambda t: _when(t, end_of_day=True),
@@ -41,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--output", metavar="FILE", help="default: standard output")
     trim = sub.add_parser("trim", help="delete exported records older than the retention")
     trim.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
+    trim.add_argument("--redis-user", metavar="USER", help=_USER_HELP)
     trim.add_argument("--retention-days", type=float, default=RETENTION_FLOOR_DAYS)
     rec = sub.add_parser("trim-recordings",
                          help="delete call recordings (*.wav) older than the retention")
@@ -90,13 +95,30 @@ def _trim_recordings(args) -> int:
 
 
 def records_main(argv: list[str] | None = None) -> int:
+    import redis
+
+    try:
+        return _records_main(argv)
+    except redis.exceptions.AuthenticationError as exc:
+        print(f"error: Redis refused the login ({exc}); give --redis-user and the password "
+              f"in {PASSWORD_ENV}", file=sys.stderr)
+    except (redis.exceptions.NoPermissionError, redis.exceptions.ConnectionError) as exc:
+        print(f"error: Redis: {exc}", file=sys.stderr)
+    return 1
+
+
+def _records_main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
+    auth = {"username": getattr(args, "redis_user", None),
+            "password": os.environ.get(PASSWORD_ENV) or None}
     if args.action == "export":
         if args.output:
             with open(args.output, "w", encoding="utf-8", newline="") as out:
-                n = export_records(args.redis_url, args.start, args.end, args.format, out)
+                n = export_records(args.redis_url, args.start, args.end, args.format, out,
+                                   **auth)
         else:
-            n = export_records(args.redis_url, args.start, args.end, args.format, sys.stdout)
+            n = export_records(args.redis_url, args.start, args.end, args.format, sys.stdout,
+                               **auth)
         print(f"exported {n} record(s)", file=sys.stderr)
         return 0
     if args.action == "trim-recordings":
@@ -104,7 +126,7 @@ def records_main(argv: list[str] | None = None) -> int:
     if args.retention_days < RETENTION_FLOOR_DAYS:
         print(f"warning: retention {args.retention_days} days is below the DL/T 2046-2019 "
               f"floor of {RETENTION_FLOOR_DAYS}", file=sys.stderr)
-    n = trim_exported(args.redis_url, args.retention_days, now=time.time())
+    n = trim_exported(args.redis_url, args.retention_days, now=time.time(), **auth)
     print(f"trimmed {n} record(s)", file=sys.stderr)
     return 0
 

@@ -89,13 +89,14 @@ def _csv_row(stream_id: str, raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def export_records(redis_url: str, start: datetime | None, end: datetime | None,
-                   fmt: str, out: TextIO, batch: int = 500) -> int:
+                   fmt: str, out: TextIO, batch: int = 500, *, username: str | None = None,
+                   password: str | None = None) -> int:
     """Write the records in [start, end) to ``out`` as "csv" or "jsonl"; returns the
     number written. Advances ``hotline:records:exported_until`` when the export
     continues from the marker (so trim never removes entries nobody exported)."""
     if fmt not in ("csv", "jsonl"):
         raise ValueError(f"unknown export format {fmt!r}: use csv or jsonl")
-    client = redis.Redis.from_url(redis_url)
+    client = _client(redis_url, username, password)
     try:
         writer = None
         if fmt == "csv":
@@ -137,15 +138,22 @@ def _advance_marker(client: redis.Redis, start: datetime | None, last_id: str) -
         client.set(EXPORTED_UNTIL, last_id)
 
 
+def _client(url: str, username: str | None, password: str | None) -> redis.Redis:
+    """A client as the ACL user (server.yaml redis.username; the password as the daemon's)."""
+    auth = {k: v for k, v in (("username", username), ("password", password)) if v}
+    return redis.Redis.from_url(url, **auth)
+
+
 def trim_exported(redis_url: str, retention_days: float = RETENTION_FLOOR_DAYS,
-                  now: float | None = None, batch: int = 500) -> int:
+                  now: float | None = None, batch: int = 500, *,
+                  username: str | None = None, password: str | None = None) -> int:
     """Delete stream entries older than ``retention_days`` that were exported (IDs
     up to ``hotline:records:exported_until``). Returns how many were deleted.
     ``now`` is epoch seconds (the CLI passes the wall clock)."""
     if now is None:
         raise ValueError("trim_exported needs now (epoch seconds)")
     cutoff = (int((now - retention_days * 86400) * 1000), 0)
-    client = redis.Redis.from_url(redis_url)
+    client = _client(redis_url, username, password)
     try:
         raw = client.get(EXPORTED_UNTIL)
         if raw is None:

@@ -76,8 +76,11 @@ def _as_deferred(coro: Coroutine[Any, Any, Any]) -> defer.Deferred:
 MAX_CONNECTIONS = 32
 
 
-def make_client(url: str, timeout: float = 2.0) -> aioredis.Redis:
+def make_client(url: str, timeout: float = 2.0, *, username: str | None = None,
+                password: str | None = None) -> aioredis.Redis:
     """A client that fails fast: no internal retries, short timeouts.
+
+    ``username``/``password``: the ACL user (server.yaml ``redis``); None: the URL's.
 
     The spool is the retry mechanism; redis-py's own retry loop would only delay
     the moment a record reaches the spool while the reactor holds it in memory.
@@ -92,6 +95,8 @@ def make_client(url: str, timeout: float = 2.0) -> aioredis.Redis:
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 0),
+        **({"username": username} if username else {}),
+        **({"password": password} if password is not None else {}),
     )
     return aioredis.Redis.from_pool(pool)  # closing the client closes the pool
 
@@ -105,8 +110,9 @@ class RecordStore:
         self._put = client.register_script(_PUT_SCRIPT)
 
     @classmethod
-    def from_url(cls, url: str, timeout: float = 2.0) -> RecordStore:
-        return cls(make_client(url, timeout))
+    def from_url(cls, url: str, timeout: float = 2.0, *, username: str | None = None,
+                 password: str | None = None) -> RecordStore:
+        return cls(make_client(url, timeout, username=username, password=password))
 
     def put(self, record: Mapping[str, Any]) -> defer.Deferred:
         """Store one record snapshot (the dict form of ``CallRecord``).

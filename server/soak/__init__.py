@@ -2,10 +2,10 @@
 
 ``python -m server.soak run --rate 30 --agents 300 --duration 600 --seed 1``
     a private redis-server, the Asterisk simulator (``python -m server.sim`` in
-    traffic mode) and the daemon (``python -m server run`` on a generated
-    config) over loopback TCP; agents sign in over the HTTP API; the daemon's
-    RSS and CPU are sampled from /proc; at the end the records in Redis are
-    checked against the callers the simulator let in.
+    traffic mode) and the daemon (``python -m server.soak.daemon``: ``server run``
+    allowing cheap PINs, on a generated config) over loopback TCP; agents sign in
+    over the HTTP API; the daemon's RSS and CPU are sampled from /proc; at the
+    end the records in Redis are checked against the callers the simulator let in.
 
 ``python -m server.soak chaos --duration 300 --seed 1``
     the same, plus kill -9 and restart of the daemon, cuts of the AMI link (a

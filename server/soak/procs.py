@@ -81,7 +81,8 @@ class SimProcess:
 
 
 class DaemonProcess:
-    """``python -m server run --config DIR``; restartable; its log goes to daemon.log."""
+    """``python -m server.soak.daemon DIR`` (``server run`` allowing the soak's cheap
+    PINs); restartable; its log goes to daemon.log."""
 
     def __init__(self, workdir: Path, config_dir: Path, env: dict[str, str]) -> None:
         self.workdir = workdir
@@ -100,7 +101,7 @@ class DaemonProcess:
         log.write(f"==== start {self.starts + 1} at {time.time():.3f}\n".encode())
         log.flush()
         self.proc = subprocess.Popen(
-            [PYTHON, "-m", "server", "run", "--config", str(self.config_dir)],
+            [PYTHON, "-m", "server.soak.daemon", str(self.config_dir)],
             stdout=log, stderr=subprocess.STDOUT, env=self.env)
         log.close()
         self.starts += 1

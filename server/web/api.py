@@ -6,6 +6,7 @@ its body checked) and returns a JSON-able dict, ``(status, dict)`` or a Deferred
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import replace
 from types import MappingProxyType
@@ -16,12 +17,16 @@ from twisted.logger import Logger
 
 from ivr.outage import OutageNotice
 from queues.agents import DEVICE_OFFLINE, MISSED_CALL, AgentState, AgentView, InvalidTransition
-from queues.items import Kind
+from queues.items import Kind, dialable
 from server.calls import CallCenter
 
+from .audit import AuditLog
 from .http import ApiError, ApiRequest
 from .live import LiveFigures
 
+DUE_PAST_S, DUE_AHEAD_S = 86400.0, 366 * 86400.0  # a follow-up's due_at window around now
+MAX_EPOCH = 4102444800.0  # 2100-01-01: outage times past it are typos (or 1e308)
+_DIGITS = re.compile(r"[0-9]{1,20}")
 SPY_OPTIONS = {"listen": "qE", "whisper": "qEw", "barge": "qEB"}
 # Queue parameters PATCH /api/queues/{name} may change; each applies to calls that
 # enter the queue (or start a waiting-loop chunk) after the change.
@@ -38,8 +43,10 @@ def agent_json(view: AgentView, now: float, name: str | None = None) -> dict[str
 class DeskApi:
     log = Logger()
 
-    def __init__(self, calls: CallCenter, live: LiveFigures, put_record, clock) -> None:
+    def __init__(self, calls: CallCenter, live: LiveFigures, put_record, clock, *,
+                 audit: AuditLog) -> None:
         self.calls, self.live, self.put_record, self.clock = calls, live, put_record, clock
+        self.audit = audit
         # call_id -> (disposition, notes) set while the call was live: re-applied if
         # the adapter's wrap-up end writes its own "none" over it.
         self._pending: dict[str, tuple[str, str]] = {}
@@ -152,9 +159,14 @@ class DeskApi:
         b = req.body
         if b["queue"] not in self.cfg.acd.queues:
             raise ApiError(400, f"field 'queue': no queue {b['queue']}")
-        if not b["number"].strip() or not b["number"].replace("+", "").isdigit():
-            raise ApiError(400, "field 'number' must be a phone number (digits)")
-        due = b.get("due_at", self.clock.seconds())
+        if not dialable(b["number"]):
+            raise ApiError(400, "field 'number' must be 3-20 ASCII digits, optionally after "
+                                "a leading +")
+        now = self.clock.seconds()
+        due = b.get("due_at", now)
+        if not now - DUE_PAST_S <= due <= now + DUE_AHEAD_S:
+            raise ApiError(400, "field 'due_at' must be epoch seconds from a day ago to a "
+                                "year ahead")
         item_id = f"fu-{secrets.token_hex(6)}"
         item = self.calls.acd.add_follow_up(item_id, b["queue"], b["number"], float(due),
                                             b.get("note", ""))
@@ -200,26 +212,34 @@ class DeskApi:
                 "outages": [n.to_dict() for n in self.calls.outages.notices()]}
 
     def supervise(self, req: ApiRequest):
+        """Rings the signed-in supervisor's own ``device`` (agents.yaml) into ChanSpy on
+        the agent's phone; no other phone can be named.  Audited either way."""
         agent = self._agent(req.body["agent_id"])
-        mode, phone = req.body["mode"], req.body["phone"]
-        if "/" not in phone or any(c in phone for c in "\r\n,"):
-            raise ApiError(400, "field 'phone' must be a channel like PJSIP/2001")
+        mode, who = req.body["mode"], req.session.subject
+        if "phone" in req.body:
+            raise ApiError(400, "field 'phone' is refused: supervision rings only your own "
+                                "device (users[].device in agents.yaml)")
+        phone = next((u.device for u in self.cfg.users if u.name == who), None)
+        if phone is None:
+            raise ApiError(409, f"user {who} has no device in agents.yaml; supervision rings "
+                                "only the supervisor's own phone")
         if self.calls.acd.agent(agent.id).state is not AgentState.ON_CALL:
             raise ApiError(409, f"agent {agent.id} is not on a call")
         fields = [("Channel", phone), ("Application", "ChanSpy"),
                   ("Data", f"{agent.interface},{SPY_OPTIONS[mode]}"),
-                  ("CallerID", f'"Supervisor {req.session.subject}" <{phone.split("/")[-1]}>'),
+                  ("CallerID", f'"Supervisor {who}" <{phone.split("/")[-1]}>'),
                   ("Async", "true")]
-        self.log.info("{who} {mode} on agent {agent} from {phone}", who=req.session.subject,
-                      mode=mode, agent=agent.id, phone=phone)
         d = self.calls.ami.sendAction("Originate", fields)
 
+        def sent(_):
+            self.audit.record(who, mode, agent.id, {"device": phone, "result": "originated"})
+            return {"agent_id": agent.id, "mode": mode, "phone": phone}
+
         def failed(f):
-            self.log.warn("Originate for {mode} on {agent} failed: {err}", mode=mode,
-                          agent=agent.id, err=f.getErrorMessage())
-            raise ApiError(502, f"Asterisk refused the Originate: {f.getErrorMessage()}")
-        return d.addCallbacks(lambda _: {"agent_id": agent.id, "mode": mode, "phone": phone},
-                              failed)
+            err = f.getErrorMessage()
+            self.audit.record(who, mode, agent.id, {"device": phone, "result": f"failed: {err}"})
+            raise ApiError(502, f"Asterisk refused the Originate: {err}")
+        return d.addCallbacks(sent, failed)
 
     def outages(self, req: ApiRequest) -> dict[str, Any]:
         return {"outages": [n.to_dict() for n in self.calls.outages.notices()]}
@@ -227,8 +247,14 @@ class DeskApi:
     def add_outage(self, req: ApiRequest) -> tuple[int, dict[str, Any]]:
         b = req.body
         for key in ("area_codes", "prefixes"):
-            if not all(isinstance(x, str) and x.isdigit() for x in b.get(key, [])):
-                raise ApiError(400, f"field '{key}' must be a list of digit strings")
+            values = b.get(key, [])
+            if len(values) > 1000 or not all(isinstance(x, str) and _DIGITS.fullmatch(x)
+                                             for x in values):
+                raise ApiError(400, f"field '{key}' must be a list of at most 1000 strings "
+                                    "of 1-20 ASCII digits")
+        for key in ("start", "restore"):
+            if not 0 <= b[key] <= MAX_EPOCH:
+                raise ApiError(400, f"field '{key}' must be epoch seconds before 2100")
         notice = OutageNotice(b["id"], float(b["start"]), float(b["restore"]),
                               tuple(b.get("area_codes", ())), tuple(b.get("prefixes", ())),
                               b.get("text", ""))

@@ -5,17 +5,18 @@
 * PBKDF2 takes ~0.3 s at 600 000 iterations, so it runs in a thread
   (``deferToThread``): the reactor keeps serving calls meanwhile.
 * A session is a random token (``secrets.token_urlsafe``), sent as an HttpOnly,
-  SameSite=Strict cookie and also accepted as ``Authorization: Bearer``.  It
-  expires after ``idle_timeout_s`` without use, measured on the injected clock.
-* Failed logins are counted per user name and per client address; at
-  ``max_failures`` within ``window_s`` further attempts get 429 with Retry-After,
-  before any hash is computed.
+  SameSite=Strict cookie (Secure when the request came over TLS, directly or as a
+  trusted proxy says) and also accepted as ``Authorization: Bearer``.  It
+  expires after ``idle_timeout_s`` without use, and ``max_age_s`` after sign-in
+  however busy (a stolen token is not good forever), on the injected clock.
+* Attempts are throttled per account and per client before any hash is checked
+  (throttle.py); the client is the real one behind trusted proxies (proxy.py).
 """
 
 from __future__ import annotations
 
+import math
 import secrets
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -26,6 +27,7 @@ from twisted.web import server
 from server.config import Config, verify_secret
 
 from .http import ApiError
+from .throttle import LoginThrottle
 
 COOKIE = b"hotline_session"
 ROLES = ("agent", "supervisor", "reviewer")
@@ -44,39 +46,17 @@ class Session:
         return {"role": self.role, "id": self.subject, "name": self.name}
 
 
-class RateLimiter:
-    """At most ``max_failures`` failed logins per key per ``window_s``."""
-
-    def __init__(self, clock, max_failures: int = 5, window_s: float = 300.0) -> None:
-        self.clock, self.max_failures, self.window_s = clock, max_failures, window_s
-        self._failures: dict[str, deque[float]] = {}
-
-    def retry_after(self, key: str) -> float:
-        """Seconds until ``key`` may try again; 0 when it may now."""
-        q = self._failures.get(key)
-        if not q:
-            return 0.0
-        now = self.clock.seconds()
-        while q and q[0] <= now - self.window_s:
-            q.popleft()
-        if not q:
-            del self._failures[key]
-            return 0.0
-        return q[0] + self.window_s - now if len(q) >= self.max_failures else 0.0
-
-    def failed(self, key: str) -> None:
-        self._failures.setdefault(key, deque()).append(self.clock.seconds())
-
-    def clear(self, key: str) -> None:
-        self._failures.pop(key, None)
-
-
 class Sessions:
-    """Token -> Session, expiring after ``idle_timeout_s`` of inactivity."""
+    """Token -> Session, expiring after ``idle_timeout_s`` of inactivity or
+    ``max_age_s`` after it was created, whichever comes first."""
 
-    def __init__(self, clock, idle_timeout_s: float = 8 * 3600.0) -> None:
-        self.clock, self.idle_timeout_s = clock, idle_timeout_s
+    def __init__(self, clock, idle_timeout_s: float = 8 * 3600.0,
+                 max_age_s: float = 12 * 3600.0) -> None:
+        self.clock, self.idle_timeout_s, self.max_age_s = clock, idle_timeout_s, max_age_s
         self._by_token: dict[str, Session] = {}
+
+    def _expired(self, s: Session, now: float) -> bool:
+        return now - s.last_seen > self.idle_timeout_s or now - s.created_at > self.max_age_s
 
     def create(self, role: str, subject: str, name: str) -> Session:
         now = self.clock.seconds()
@@ -89,7 +69,7 @@ class Sessions:
         if s is None:
             return None
         now = self.clock.seconds()
-        if now - s.last_seen > self.idle_timeout_s:
+        if self._expired(s, now):
             del self._by_token[token]
             return None
         s = replace(s, last_seen=now)
@@ -99,7 +79,7 @@ class Sessions:
     def alive(self, token: str) -> bool:
         """Whether the session still exists, without counting this as use."""
         s = self._by_token.get(token)
-        return s is not None and self.clock.seconds() - s.last_seen <= self.idle_timeout_s
+        return s is not None and not self._expired(s, self.clock.seconds())
 
     def drop(self, token: str) -> None:
         self._by_token.pop(token, None)
@@ -118,9 +98,9 @@ class Authenticator:
 
     log = Logger()
 
-    def __init__(self, cfg: Config, sessions: Sessions, limiter: RateLimiter,
+    def __init__(self, cfg: Config, sessions: Sessions, throttle: LoginThrottle,
                  verify_in_thread: Callable[..., defer.Deferred]) -> None:
-        self.cfg, self.sessions, self.limiter = cfg, sessions, limiter
+        self.cfg, self.sessions, self.throttle = cfg, sessions, throttle
         self._verify = verify_in_thread  # deferToThread in production
         # Verified when the name is unknown, so a wrong name costs the same time as
         # a wrong password and response timing does not reveal which names exist.
@@ -134,23 +114,24 @@ class Authenticator:
     @defer.inlineCallbacks
     def login(self, username: str, secret: str, client: str, phone: str | None = None):
         """Fires with a new Session; fails with ApiError 401 (bad credentials),
-        429 (rate limited) or 400 (phone not this agent's)."""
-        keys = (f"user:{username}", f"addr:{client}")
-        wait = max(self.limiter.retry_after(k) for k in keys)
-        if wait > 0:
-            raise ApiError(429, "too many failed sign-ins; try again later",
-                           {"Retry-After": str(int(wait) + 1)})
+        429 (throttled, with Retry-After) or 400 (phone not this agent's)."""
+        ticket = self.throttle.admit(username, client)  # 429 before any hash
         agent = self.cfg.acd.agents.get(username)
         user = next((u for u in self.cfg.users if u.name == username), None)
         stored = agent.pin_hash if agent else user.password_hash if user else self._decoy
-        ok = yield self._verify(verify_secret, secret, stored)
+        try:
+            ok = yield self._verify(verify_secret, secret, stored)
+        except Exception:
+            self.throttle.failed(ticket)
+            raise
         if not ok or (agent is None and user is None):
-            for k in keys:
-                self.limiter.failed(k)
+            self.throttle.failed(ticket)
+            wait = self.throttle.wait_s(username, client)
             self.log.info("Failed sign-in for {user!r} from {client}", user=username,
                           client=client)
-            raise ApiError(401, "wrong name or PIN/password")
-        self.limiter.clear(keys[0])
+            later = f"; the next attempt is possible in {math.ceil(wait)} s" if wait else ""
+            raise ApiError(401, f"wrong name or PIN/password{later}")
+        self.throttle.succeeded(ticket)
         if agent is not None:
             if phone is not None and phone != agent.interface:
                 raise ApiError(400, f"field 'phone' must be this agent's phone "
@@ -163,7 +144,9 @@ class Authenticator:
         return session
 
 
-def set_cookie(request: server.Request, token: str, max_age: int | None) -> None:
+def set_cookie(request: server.Request, token: str, max_age: int | None, *,
+               secure: bool) -> None:
+    """``secure``: the client reached us over TLS (see TrustedProxies.is_tls)."""
     request.addCookie(COOKIE, token.encode("ascii"), path=b"/", httpOnly=True,
-                      secure=request.isSecure(), sameSite="strict",
+                      secure=secure, sameSite="strict",
                       max_age=None if max_age is None else str(max_age).encode())

@@ -9,7 +9,7 @@ any signed-in role                         POST /api/logout, GET /api/me, GET /a
 agent (self only) or supervisor            agent state, wrap-up, disposition, stats;
                                            POST /api/followups
 supervisor                                 snapshot, supervise, outages, queues,
-                                           DELETE /api/followups/{id}
+                                           DELETE /api/followups/{id}, GET /api/audit
 reviewer or supervisor                     records, recordings, QA
 =========================================  =========================================
 """
@@ -27,12 +27,16 @@ from server.calls import CallCenter
 from server.config import Config
 
 from .api import QUEUE_PARAMS, DeskApi
-from .auth import COOKIE, Authenticator, RateLimiter, Sessions, set_cookie, token_of
-from .feed import Feed
-from .http import ApiRequest, Field, JsonResource, Route
+from .audit import AuditLog
+from .auth import COOKIE, Authenticator, Sessions, set_cookie, token_of
+from .feed import Feed, FeedLimits
+from .http import ApiError, ApiRequest, Field, JsonResource, Route
 from .live import LiveFigures
+from .proxy import TrustedProxies
 from .qa import load_qa_form
+from .request import HardenedRequest
 from .review import Review
+from .throttle import LoginThrottle, ThrottlePolicy
 
 STATIC_DIR = Path(__file__).parent / "static"
 S, N, INT, B, L, D = (str,), (int, float), (int,), (bool,), (list,), (dict,)
@@ -45,8 +49,9 @@ ANYONE = frozenset({"agent", "supervisor", "reviewer"})
 @dataclass(frozen=True)
 class WebOptions:
     idle_timeout_s: float = 8 * 3600.0
-    login_failures: int = 5
-    login_window_s: float = 300.0
+    max_session_s: float = 12 * 3600.0  # absolute lifetime, however busy
+    throttle: ThrottlePolicy = ThrottlePolicy()
+    feed: FeedLimits = FeedLimits()
 
 
 @dataclass
@@ -60,6 +65,7 @@ class Web:
     feed: Feed
     live: LiveFigures
     desk: DeskApi
+    audit: AuditLog
     unsubscribe: Any
 
 
@@ -67,25 +73,29 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
               put_record, options: WebOptions = WebOptions(), verify_in_thread=None) -> Web:
     """Wire the HTTP side.  ``clock`` times sessions, rate limits and the SSE heartbeat;
     ``verify_in_thread`` defaults to ``threads.deferToThread``."""
-    sessions = Sessions(clock, options.idle_timeout_s)
-    limiter = RateLimiter(clock, options.login_failures, options.login_window_s)
-    auth = Authenticator(cfg, sessions, limiter, verify_in_thread or threads.deferToThread)
+    sessions = Sessions(clock, options.idle_timeout_s, options.max_session_s)
+    proxies = TrustedProxies(cfg.server.http.trusted_proxies)
+    auth = Authenticator(cfg, sessions, LoginThrottle(clock, options.throttle),
+                         verify_in_thread or threads.deferToThread)
     live = LiveFigures(clock, cfg)
-    desk = DeskApi(calls, live, put_record, clock)
+    audit = AuditLog(redis_client, clock)
+    desk = DeskApi(calls, live, put_record, clock, audit=audit)
     review = Review(redis_client, load_qa_form(cfg.directory), cfg.server.recordings.directory,
                     clock)
-    feed = Feed(notifier, clock, live, sessions)
+    feed = Feed(notifier, clock, live, sessions, options.feed)
     unsubs = [notifier.subscribe(live.on_publish), notifier.subscribe(desk.on_publish)]
 
     def login(req: ApiRequest):
         b = req.body
-        client = req.request.getClientAddress()
-        d = auth.login(b["username"], b["password"], getattr(client, "host", "?"), b.get("phone"))
+        d = auth.login(b["username"], b["password"], proxies.client(req.request),
+                       b.get("phone"))
 
         def done(session):
-            set_cookie(req.request, session.token, None)  # the server times it out
+            # No Max-Age: the server times it out.
+            set_cookie(req.request, session.token, None, secure=proxies.is_tls(req.request))
             out = session.public()
             out["idle_timeout_s"] = options.idle_timeout_s
+            out["max_session_s"] = options.max_session_s
             if b.get("token"):
                 out["token"] = session.token  # for API clients using Authorization: Bearer
             return out
@@ -96,7 +106,7 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
         if token:
             sessions.drop(token)
         req.request.addCookie(COOKIE, b"", path=b"/", httpOnly=True, sameSite="strict",
-                              max_age=b"0")
+                              secure=proxies.is_tls(req.request), max_age=b"0")
         return {"signed_out": True}
 
     def me(req: ApiRequest):
@@ -111,6 +121,16 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
             out["phone"] = agent.interface
             out["tier"] = agent.tier
         return out
+
+    def audit_list(req: ApiRequest):
+        raw = req.query.get("limit", "100")
+        if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 1000:
+            raise ApiError(400, "query 'limit' must be an integer 1-1000")
+
+        def unavailable(f):
+            raise ApiError(503, f"the audit trail cannot be read now: {f.getErrorMessage()}")
+        return audit.recent(int(raw)).addCallbacks(lambda rows: {"entries": rows},
+                                                   unavailable)
 
     routes = [
         Route("POST", "/api/login", login, None,
@@ -136,7 +156,8 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
         Route("POST", "/api/supervise", desk.supervise, SUP,
               body={"agent_id": Field(S, True),
                     "mode": Field(S, True, ("listen", "whisper", "barge")),
-                    "phone": Field(S, True)}),
+                    "phone": Field(S)}),  # refused with a clear 400 (see DeskApi.supervise)
+        Route("GET", "/api/audit", audit_list, SUP),
         Route("GET", "/api/outages", desk.outages, SUP),
         Route("POST", "/api/outages", desk.add_outage, SUP,
               body={"id": Field(S, True), "start": Field(N, True), "restore": Field(N, True),
@@ -155,10 +176,10 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
     ]
     root = static.File(str(STATIC_DIR))
     root.putChild(b"api", JsonResource(routes, auth.session_for))
-    site = server.Site(root)
+    site = server.Site(root, requestFactory=HardenedRequest)
     site.displayTracebacks = False
 
     def unsubscribe() -> None:
         for u in unsubs:
             u()
-    return Web(site, routes, sessions, auth, feed, live, desk, unsubscribe)
+    return Web(site, routes, sessions, auth, feed, live, desk, audit, unsubscribe)

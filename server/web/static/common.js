@@ -146,4 +146,11 @@ async function signOut() {
   try { await api("POST", "/api/logout"); } finally { location.reload(); }
 }
 
-document.addEventListener("DOMContentLoaded", applyI18n);
+// Buttons say what they do with data-action (the CSP allows no onclick="...").
+document.addEventListener("DOMContentLoaded", () => {
+  applyI18n();
+  const actions = { lang: toggleLang, signout: signOut };
+  document.querySelectorAll("[data-action]").forEach((b) => {
+    b.addEventListener("click", () => actions[b.dataset.action]());
+  });
+});
