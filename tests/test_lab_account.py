@@ -56,6 +56,19 @@ def test_the_issue_12_event_order_is_detected_in_6_of_27_answered_calls(accounts
     assert all(not a.survey_prompt for a in raced)
 
 
+def test_no_caller_of_trace_13_heard_a_retry_prompt_and_a_lost_key_would_show(accounts,
+                                                                               tmp_path):
+    for acc in accounts.values():
+        assert compare.compare_call(acc, [], tmp_path, tmp_path, 0.25)["checks"][
+            "no_retry"] == "ok"
+    # a '#' lost during the fault intro (issue 12.5): the account entry times out
+    lost = account.CallAccount("c9", prompts=[(1.0, "zh", "hotline/fault-intro"),
+                                              (9.0, "zh", "hotline/account-number"),
+                                              (20.0, "zh", "hotline/account-retry")])
+    row = compare.compare_call(lost, [], tmp_path, tmp_path, 0.25)
+    assert "hotline/account-retry" in row["checks"]["no_retry"]
+
+
 def test_the_welcome_is_played_from_sounds_en(accounts):
     for acc in accounts.values():
         first = acc.prompts[0]
@@ -77,4 +90,4 @@ def test_comparison_flags_a_missing_record_and_a_wrong_talk_time(accounts, tmp_p
     assert "record" in compare.compare_call(acc, [late], tmp_path, tmp_path, 0.25)[
         "checks"]["talk"]
     assert compare.compare_call(acc, [], tmp_path, tmp_path, 0.25)["checks"] == \
-        {"one_record": "0 records", "event_order": "ok"}
+        {"one_record": "0 records", "no_retry": "ok", "event_order": "ok"}

@@ -81,6 +81,12 @@ def test_recordings_are_where_the_server_looks(comparison):
     assert _failures(comparison, "recording") == []
 
 
+@pytest.mark.xfail(reason="issue 12.5: the '#' pressed during the fault intro (no escape "
+                          "digits) is lost, so the caller hears account-retry", strict=True)
+def test_no_key_of_a_scripted_caller_is_lost(comparison):
+    assert _failures(comparison, "no_retry") == []
+
+
 @pytest.mark.xfail(reason="issue 12.1: AsyncAGIStart before the agent's Hangup skips the "
                           "survey (about 1 call in 5, so not every run)", strict=False)
 def test_every_caller_who_pressed_a_survey_key_is_surveyed(comparison):

@@ -31,16 +31,19 @@ class AgentPhone:
     def pid(self) -> int | None:
         return self.ua.proc.pid if self.ua.proc else None
 
-    def start(self, timeout: float = 15.0) -> None:
-        """Start baresip; returns once the phone is registered (RuntimeError if not)."""
+    def start(self, registered, timeout: float = 15.0) -> None:
+        """Start baresip; returns once ``registered(timeout)`` says Asterisk has the
+        phone's contact (RuntimeError if not).  baresip's own REGISTER_OK is no use
+        here: on loopback it often comes before the control socket is connected."""
         self.ua.start()
-        if self.ua.wait_event("REGISTER_OK", timeout=timeout) is None:
+        if not registered(timeout):
             raise RuntimeError(f"phone {self.agent} did not register")
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
         self.ua.stop()
 
     def _act(self, what: str) -> None:

@@ -13,7 +13,10 @@ from pathlib import Path
 from deploy.lab.account import CallAccount
 
 CHECKS = ("one_record", "answered", "agent", "talk", "hold", "ended_by", "survey",
-          "recording", "language", "event_order")
+          "recording", "language", "no_retry", "event_order")
+# Prompts a caller hears only when a key was wrong or missing.  The scripted callers
+# press only valid keys, so hearing one means a key was lost (or misread).
+RETRY_PROMPTS = {"hotline/invalid-input", "hotline/input-timeout", "hotline/account-retry"}
 
 
 def load_records(path: Path) -> dict[str, list[dict]]:
@@ -102,6 +105,9 @@ def compare_call(acc: CallAccount, recs: list[dict], run: Path, recordings_dir: 
         check("language", heard == [want] if want else not heard,
               f"record language {want}, prompts played from sounds/{'+'.join(heard) or '-'}"
               f" ({', '.join(f'{lang}:{name}' for _, lang, name in acc.prompts[:3])} ...)")
+    retries = [name for _, _, name in acc.prompts if name in RETRY_PROMPTS]
+    check("no_retry", not retries,
+          f"the caller pressed valid keys, yet heard {', '.join(retries)} (a key was lost)")
     if acc.answered:
         check("event_order", not acc.agi_before_agent_hangup,
               "caller's AsyncAGIStart arrived before the agent channel's Hangup (issue 12)")

@@ -198,7 +198,7 @@ def render_server_config(repo: Path, dest: Path, run: Path, sec: dict, ports: di
                                                      allow_unicode=True))
 
     queues = yaml.safe_load((dest / "queues.yaml").read_text())
-    queues["policy"]["wrapup_default_s"] = wrapup_s
+    queues["policy"]["wrapup_default_s"] = int(wrapup_s)
     for key in [k for k in queues if str(k).startswith("x-")]:
         del queues[key]  # anchors are already expanded by the YAML loader
     (dest / "queues.yaml").write_text(yaml.safe_dump(queues, sort_keys=False,

@@ -53,10 +53,12 @@ def missing_tools() -> list[str]:
     return out
 
 
-def _lab_modules():
+def _lab_modules(run_dir: Path):
+    os.environ["ASTLAB_RUN"] = str(run_dir)  # sipua keeps each phone's files under it
     sys.path.insert(0, str(LAB_DIR))
-    import amirec  # noqa: PLC0415  (the lab's own modules, by path)
-    import sipua  # noqa: PLC0415
+    import amirec  # the lab's own modules, by path
+    import sipua
+    sipua.RUN = str(run_dir)
     return amirec, sipua
 
 
@@ -135,7 +137,7 @@ class Lab:
                             str(300 + 110 * i), "vol", "0.2"], check=True)
 
     def start(self) -> None:
-        amirec, sipua = _lab_modules()
+        amirec, sipua = _lab_modules(self.run_dir)
         res = self.astlab("start")
         self.asterisk_started = True
         if res.returncode != 0:
@@ -156,7 +158,10 @@ class Lab:
                                answer_s=self.args.answer_s, talk_s=self.args.talk_s,
                                hold_at_s=hold[0], hold_s=hold[1], note=self.note)
             self.phones.append(phone)
-            phone.start()
+            start = self.observer.index()
+            phone.start(lambda timeout, a=agent, i=start: self.observer.wait_event(
+                "DeviceStateChange", timeout=timeout, start=i, Device=f"PJSIP/{a}",
+                State="NOT_INUSE") is not None)
         self.note("phones registered: " + ", ".join(AGENTS))
         self.proxy = AmiProxy(self.out / "server-session.ami", self.ports["proxy"])
         self.daemon_log = open(self.out / "daemon.log", "wb")
@@ -248,7 +253,8 @@ class Lab:
                                  self.args.tolerance_s)
         result["settings"] = {"repo": str(self.repo), "callers": self.args.callers,
                               "rate": self.args.rate, "wrapup_s": self.args.wrapup,
-                              "recordings_directory": self.settings["recordings_directory"]}
+                              "recordings_directory": self.settings["recordings_directory"],
+                              "run_dir": str(self.run_dir)}
         (self.out / "comparison.json").write_text(json.dumps(result, indent=1))
         return result
 
@@ -305,6 +311,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if failed and args.strict else 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Compare again from a run's saved files (its run directory must still hold the
+    recordings for the recording check)."""
+    out = Path(args.out)
+    settings = json.loads((out / "comparison.json").read_text())["settings"]
+    log = out / "asterisk-full.log"
+    result = compare.compare(
+        account.build_accounts(account.read_events(out / "observer.ami")),
+        compare.load_records(out / "records.jsonl"),
+        Path(settings.get("run_dir", "/var/tmp/hotline-lab")),
+        Path(settings["recordings_directory"]),
+        account.missing_sounds(log.read_text() if log.exists() else ""), args.tolerance_s)
+    print(compare.format_report(result))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m deploy.lab", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -314,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--rate", type=float, default=1.0, help="callers per second")
     run.add_argument("--profiles", help=f"comma list cycled over callers: {', '.join(PROFILES)}"
                                         f" (default: {','.join(MIX)})")
-    run.add_argument("--wrapup", type=float, default=30.0, help="wrap-up seconds (queues.yaml)")
+    run.add_argument("--wrapup", type=int, default=30, help="wrap-up seconds (queues.yaml)")
     run.add_argument("--answer-s", type=float, default=2.0, help="phones answer after this")
     run.add_argument("--talk-s", type=float, default=8.0, help="phones hang up after this")
     run.add_argument("--survey-delay-s", type=float, default=2.0)
@@ -326,7 +348,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", default=None, help="default: <run-dir>-out/<UTC time>")
     run.add_argument("--python", default=sys.executable, help="runs the daemon and its CLIs")
     run.add_argument("--strict", action="store_true", help="exit 1 when any check fails")
+    again = sub.add_parser("compare", help="print the comparison of a finished run again")
+    again.add_argument("out", help="the run's --out directory")
+    again.add_argument("--tolerance-s", type=float, default=0.25)
     args = p.parse_args(argv)
+    if args.cmd == "compare":
+        return cmd_compare(args)
     if args.out is None:
         args.out = f"{args.run_dir}-out/{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
     return cmd_run(args)
