@@ -87,6 +87,11 @@ def test_no_key_of_a_scripted_caller_is_lost(comparison):
     assert _failures(comparison, "no_retry") == []
 
 
+def test_callers_in_the_usual_event_order_are_surveyed(comparison):
+    usual = [row for row in comparison["calls"] if row["checks"].get("event_order") == "ok"]
+    assert [f for f in _failures({"calls": usual}, "survey")] == []
+
+
 @pytest.mark.xfail(reason="issue 12.1: AsyncAGIStart before the agent's Hangup skips the "
                           "survey (about 1 call in 5, so not every run)", strict=False)
 def test_every_caller_who_pressed_a_survey_key_is_surveyed(comparison):

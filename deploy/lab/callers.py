@@ -61,6 +61,7 @@ class CallerDriver:
         self.tag_of: dict[str, str] = {}      # ;1 channel -> tag
         self.up: set[str] = set()             # ;1 channels not yet hung up
         self.seen: set[str] = set()
+        self.call_ids: set[str] = set()       # each caller's Linkedid: its record's call_id
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="caller-driver", daemon=True)
 
@@ -89,6 +90,7 @@ class CallerDriver:
                 self.tag_of[chan] = msg.get("Value")
                 self.up.add(chan)
                 self.seen.add(msg.get("Value"))
+                self.call_ids.add(msg.get("Linkedid") or msg.get("Uniqueid"))
             elif chan in self.tag_of:
                 if name == "BridgeEnter":
                     self._redirect(chan, "talk")

@@ -231,16 +231,30 @@ class Lab:
         wrap = self.args.wrapup + self.args.answer_s + self.args.talk_s + 5
         bound = 90 + wrap * -(-n // len(AGENTS))
         done = self.driver.wait_all_done(n, bound)
+        # A record is final (and exported) once its agent's wrap-up is over too.
+        wait = self.args.wrapup + self.args.settle_s
         self.note(f"callers {'all done' if done else f'still up after {bound:.0f}s'}; "
-                  f"waiting {self.args.settle_s}s for the last records")
-        time.sleep(self.args.settle_s)
+                  f"up to {wait}s for the last records (wrap-up)")
+        deadline = time.monotonic() + wait
+        while True:
+            missing = self.driver.call_ids - set(compare.load_records(self.export()))
+            if not missing or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        self.note(f"records missing: {sorted(missing)}" if missing else "every caller has a record")
         return done
 
-    def results(self) -> dict:
+    def export(self) -> Path:
+        """The records in Redis, exported by the worktree's own CLI; returns the file."""
         records = self.out / "records.jsonl"
         subprocess.run([self.python, "-m", "server", "records", "export", "--redis-url",
                         self.settings["redis_url"], "--format", "jsonl", "--output",
-                        str(records)], cwd=self.repo, check=True)
+                        str(records)], cwd=self.repo, check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        return records
+
+    def results(self) -> dict:
+        records = self.export()
         for name in ("full.log", "messages.log"):
             src = self.run_dir / "log" / name
             if src.exists():
