@@ -89,7 +89,7 @@ def test_no_key_of_a_scripted_caller_is_lost(comparison):
 
 def test_callers_in_the_usual_event_order_are_surveyed(comparison):
     usual = [row for row in comparison["calls"] if row["checks"].get("event_order") == "ok"]
-    assert [f for f in _failures({"calls": usual}, "survey")] == []
+    assert _failures({"calls": usual}, "survey") == []
 
 
 @pytest.mark.xfail(reason="issue 12.1: AsyncAGIStart before the agent's Hangup skips the "
