@@ -59,9 +59,9 @@ class AgentPhone:
         while not self._stop.is_set():
             incoming = self.ua.wait_event("CALL_INCOMING", timeout=0.5, start=cursor)
             if incoming is None:
-                cursor = max(cursor, self.ua.index() - 1)
-                continue
-            start = cursor = self.ua.index()
+                continue  # the cursor stays: a call that rings meanwhile is seen next time
+            # from just after the ring: a CALL_CLOSED that followed it at once counts
+            start = cursor = next(i for i, m in enumerate(self.ua.msgs) if m is incoming) + 1
             self._act("ringing")
             if self._closed_within(self.answer_s, start):
                 self._act("caller gone before answer")
