@@ -1,0 +1,5 @@
+import sys
+
+from deploy.lab.run import main
+
+sys.exit(main())

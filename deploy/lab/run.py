@@ -1,0 +1,377 @@
+"""Run this project's daemon and dialplan on a real Asterisk 22 with SIP softphones.
+
+    python -m deploy.lab run [--repo DIR] [--callers 10] [--rate 1] [--out DIR]
+
+See deploy/lab/README.md.  Everything listens on 127.0.0.1; every process the run
+starts is stopped by its own PID (Asterisk through asterisk-lab.sh's pid file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from deploy.lab import account, compare, render
+from deploy.lab.agents import AgentPhone
+from deploy.lab.amiproxy import AmiProxy
+from deploy.lab.callers import MIX, PROFILES, CallerDriver, originate_headers
+
+PREFIX = Path(os.environ.get("ASTLAB_PREFIX", "/opt/asterisk"))
+LAB_DIR = Path(os.environ.get("HOTLINE_LAB_DIR", "/work/shared/lab/asterisk"))
+AGENTS = ("1001", "1002", "1003")
+HOLDING_AGENT = "1003"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_busy(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def missing_tools() -> list[str]:
+    """What this machine lacks for a lab run (empty: ready)."""
+    out = [] if (PREFIX / "sbin" / "asterisk").exists() else [str(PREFIX / "sbin/asterisk")]
+    out += [t for t in ("baresip", "redis-server", "espeak-ng", "sox") if not shutil.which(t)]
+    out += [str(p) for p in (LAB_DIR / "sipua.py", LAB_DIR / "amirec.py",
+                             LAB_DIR / "asterisk-lab.sh") if not p.exists()]
+    return out
+
+
+def _lab_modules(run_dir: Path):
+    os.environ["ASTLAB_RUN"] = str(run_dir)  # sipua keeps each phone's files under it
+    sys.path.insert(0, str(LAB_DIR))
+    import amirec  # the lab's own modules, by path
+    import sipua
+    sipua.RUN = str(run_dir)
+    return amirec, sipua
+
+
+class Lab:
+    """One run: start everything, drive the callers, compare, stop everything."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.repo = Path(args.repo).resolve()
+        self.run_dir = Path(args.run_dir).resolve()
+        self.out = Path(args.out).resolve()
+        self.python = args.python
+        self.sec = render.fresh_secrets(list(AGENTS))
+        self.ports = {"redis": free_port(), "http": free_port(), "metrics": free_port(),
+                      "proxy": free_port()}
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.phones: list[AgentPhone] = []
+        self.observer = self.proxy = self.driver = None
+        self.asterisk_started = False
+        self.log_lines: list[str] = []
+
+    # ------------------------------------------------------------------ helpers
+    def note(self, text: str) -> None:
+        line = time.strftime("%H:%M:%S ") + text
+        self.log_lines.append(line)
+        print(line, flush=True)
+        if self.observer is not None:
+            self.observer.note(text)
+
+    def astlab(self, *cmd: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "ASTLAB_RUN": str(self.run_dir), "ASTLAB_PJSIP": "1",
+               "ASTLAB_ETC": str(self.run_dir / "astlab-etc"), "ASTLAB_PREFIX": str(PREFIX)}
+        return subprocess.run([str(LAB_DIR / "asterisk-lab.sh"), *cmd], env=env,
+                              capture_output=True, text=True)
+
+    def daemon_env(self) -> dict:
+        return {**os.environ, "HOTLINE_AMI_SECRET": self.sec["ami"]}
+
+    # ------------------------------------------------------------------ setup
+    def prepare(self) -> None:
+        if port_busy(5038) or port_busy(5060):
+            raise SystemExit("127.0.0.1:5038 or :5060 is in use: another lab run? "
+                             "(one Asterisk lab at a time)")
+        for sub in ("astlab-etc", "hotline-config", "data", "spool", "log", "lib", "run", "ua",
+                    "redis", "hotline-records-spool"):
+            shutil.rmtree(self.run_dir / sub, ignore_errors=True)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.out.mkdir(parents=True, exist_ok=True)
+        render.render_etc(self.repo, LAB_DIR / "etc", self.run_dir / "astlab-etc", self.sec)
+        cfg = self.run_dir / "hotline-config"
+        self.settings = render.render_server_config(
+            self.repo, cfg, self.run_dir, self.sec, self.ports, self.args.wrapup, self.python)
+        # the daemon reaches Asterisk through the recording proxy
+        server_yaml = cfg / "server.yaml"
+        server_yaml.write_text(server_yaml.read_text().replace(
+            "port=5038", f"port={self.ports['proxy']}"))
+        self.prompts()
+
+    def prompts(self) -> None:
+        """Synthesise the prompts (cached per ivr.yaml) into data/sounds/<lang>/, and MOH."""
+        cfg = self.run_dir / "hotline-config"
+        synth = self.repo / "deploy" / "prompts" / "synthesize.py"
+        key = hashlib.sha256((cfg / "ivr.yaml").read_bytes() + synth.read_bytes()).hexdigest()
+        cache = self.run_dir.parent / (self.run_dir.name + "-prompts") / key[:16]
+        if not (cache / "hotline-durations.json").exists():
+            self.note(f"synthesising prompts into {cache} (once per ivr.yaml)")
+            subprocess.run([self.python, str(synth), "--config", str(cfg), "--out", str(cache)],
+                           cwd=self.repo, env=self.daemon_env(), check=True,
+                           stdout=subprocess.DEVNULL)
+        shutil.copytree(cache, self.run_dir / "data" / "sounds", dirs_exist_ok=True)
+        moh = self.run_dir / "data" / "moh"  # musiconhold.conf: directory = moh (data dir)
+        moh.mkdir(parents=True, exist_ok=True)
+        for i in (1, 2, 3):
+            subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16",
+                            str(moh / f"moh{i}.wav"), "synth", "8", "sine",
+                            str(300 + 110 * i), "vol", "0.2"], check=True)
+
+    def start(self) -> None:
+        amirec, sipua = _lab_modules(self.run_dir)
+        res = self.astlab("start")
+        self.asterisk_started = True
+        if res.returncode != 0:
+            raise RuntimeError("asterisk-lab.sh start failed: " + res.stdout + res.stderr)
+        self.note("Asterisk up: " + res.stdout.strip().splitlines()[0])
+        self.observer = amirec.Recorder(str(self.out / "observer.ami"),
+                                        secret_to_redact=self.sec["observer"])
+        resp = amirec.login(self.observer, self.sec["observer"], user=render.OBSERVER_USER)
+        if resp is None or resp.response != "Success":
+            raise RuntimeError(f"observer login failed: {resp}")
+        self.procs["redis"] = subprocess.Popen(
+            ["redis-server", "--port", str(self.ports["redis"]), "--bind", "127.0.0.1",
+             "--dir", str(self._mkdir("redis")), "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for i, agent in enumerate(AGENTS):
+            hold = (3.0, 2.0) if agent == HOLDING_AGENT else (None, 0.0)
+            phone = AgentPhone(sipua.Baresip, agent, self.sec["sip"][agent], i,
+                               answer_s=self.args.answer_s, talk_s=self.args.talk_s,
+                               hold_at_s=hold[0], hold_s=hold[1], note=self.note)
+            self.phones.append(phone)
+            start = self.observer.index()
+            phone.start(lambda timeout, a=agent, i=start: self.observer.wait_event(
+                "DeviceStateChange", timeout=timeout, start=i, Device=f"PJSIP/{a}",
+                State="NOT_INUSE") is not None)
+        self.note("phones registered: " + ", ".join(AGENTS))
+        self.proxy = AmiProxy(self.out / "server-session.ami", self.ports["proxy"])
+        self.daemon_log = open(self.out / "daemon.log", "wb")
+        self.procs["daemon"] = subprocess.Popen(
+            [self.python, "-m", "server", "run", "--config",
+             str(self.run_dir / "hotline-config")], cwd=self.repo, env=self.daemon_env(),
+            stdout=self.daemon_log, stderr=subprocess.STDOUT)
+        self.note(f"daemon pid {self.procs['daemon'].pid} from {self.repo}")
+        self.login_agents()
+
+    def _mkdir(self, name: str) -> Path:
+        path = self.run_dir / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def api(self, path: str, body: dict, token: str | None = None) -> tuple[int, dict]:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.ports['http']}{path}",
+                                     data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                return resp.status, json.loads(resp.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"{}")
+
+    def login_agents(self, timeout: float = 40.0) -> None:
+        deadline = time.monotonic() + timeout
+        pending = list(AGENTS)
+        while pending and time.monotonic() < deadline:
+            if self.procs["daemon"].poll() is not None:
+                raise RuntimeError(f"daemon exited ({self.procs['daemon'].returncode}); "
+                                   f"see {self.out / 'daemon.log'}")
+            agent = pending[0]
+            try:
+                code, body = self.api("/api/login", {"username": agent, "token": True,
+                                                     "password": self.sec["pin"][agent],
+                                                     "phone": f"PJSIP/{agent}"})
+                if code == 200:
+                    code, body = self.api(f"/api/agents/{agent}/state", {"state": "ready"},
+                                          body["token"])
+            except (OSError, ValueError):
+                code, body = 0, {}
+            if code == 200:
+                self.note(f"agent {agent} ready: {body.get('state', body)}")
+                pending.pop(0)
+            else:
+                time.sleep(0.5)
+        if pending:
+            raise RuntimeError(f"agents not ready: {pending}; see {self.out / 'daemon.log'}")
+
+    # ------------------------------------------------------------------ calls
+    def drive(self) -> bool:
+        self.driver = CallerDriver(self.observer)
+        self.driver.start()
+        names = self.args.profiles.split(",") if self.args.profiles else list(MIX)
+        n = self.args.callers
+        for k in range(n):
+            profile = PROFILES[names[k % len(names)]]
+            tag = f"c{k + 1:04d}"
+            headers = originate_headers(tag, f"1390000{k + 1:04d}", profile,
+                                        self.args.survey_delay_s, self.args.after_s)
+            resp = self.observer.call("Originate", headers)
+            self.note(f"caller {tag} ({profile.name}): {resp.response if resp else 'no answer'}")
+            time.sleep(1.0 / self.args.rate)
+        wrap = self.args.wrapup + self.args.answer_s + self.args.talk_s + 5
+        bound = 90 + wrap * -(-n // len(AGENTS))
+        done = self.driver.wait_all_done(n, bound)
+        # A record is final (and exported) once its agent's wrap-up is over too.
+        wait = self.args.wrapup + self.args.settle_s
+        self.note(f"callers {'all done' if done else f'still up after {bound:.0f}s'}; "
+                  f"up to {wait}s for the last records (wrap-up)")
+        deadline = time.monotonic() + wait
+        while True:
+            missing = self.driver.call_ids - set(compare.load_records(self.export()))
+            if not missing or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        self.note(f"records missing: {sorted(missing)}" if missing else "every caller has a record")
+        return done
+
+    def export(self) -> Path:
+        """The records in Redis, exported by the worktree's own CLI; returns the file."""
+        records = self.out / "records.jsonl"
+        subprocess.run([self.python, "-m", "server", "records", "export", "--redis-url",
+                        self.settings["redis_url"], "--format", "jsonl", "--output",
+                        str(records)], cwd=self.repo, check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        return records
+
+    def results(self) -> dict:
+        records = self.export()
+        for name in ("full.log", "messages.log"):
+            src = self.run_dir / "log" / name
+            if src.exists():
+                shutil.copy(src, self.out / f"asterisk-{name}")
+        log = (self.run_dir / "log" / "full.log")
+        accounts = account.build_accounts(account.read_events(self.out / "observer.ami"))
+        result = compare.compare(accounts, compare.load_records(records), self.run_dir,
+                                 Path(self.settings["recordings_directory"]),
+                                 account.missing_sounds(log.read_text() if log.exists() else ""),
+                                 self.args.tolerance_s)
+        result["settings"] = {"repo": str(self.repo), "callers": self.args.callers,
+                              "rate": self.args.rate, "wrapup_s": self.args.wrapup,
+                              "recordings_directory": self.settings["recordings_directory"],
+                              "run_dir": str(self.run_dir)}
+        (self.out / "comparison.json").write_text(json.dumps(result, indent=1))
+        return result
+
+    # ------------------------------------------------------------------ teardown
+    def stop(self) -> None:
+        if self.driver is not None:
+            self.driver.stop()
+        daemon = self.procs.pop("daemon", None)
+        if daemon is not None and daemon.poll() is None:
+            daemon.send_signal(signal.SIGTERM)
+            try:
+                daemon.wait(15)
+            except subprocess.TimeoutExpired:
+                daemon.kill()
+                daemon.wait()
+        for phone in self.phones:
+            try:
+                phone.stop()
+            except Exception as exc:  # a phone that cannot quit is killed by PID
+                self.note(f"phone {phone.agent}: {exc}; SIGKILL")
+                phone.ua.kill()
+        if self.observer is not None:
+            try:
+                self.observer.call("Logoff", timeout=2)
+            except OSError:
+                pass
+        if self.proxy is not None:
+            self.proxy.close()
+        if self.asterisk_started:
+            self.astlab("stop")
+        redis = self.procs.pop("redis", None)
+        if redis is not None:
+            redis.terminate()
+            redis.wait(10)
+        (self.out / "harness.log").write_text("\n".join(self.log_lines) + "\n")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    lacking = missing_tools()
+    if lacking:
+        print("cannot run the lab, missing: " + ", ".join(lacking), file=sys.stderr)
+        return 3
+    lab = Lab(args)
+    lab.prepare()
+    try:
+        lab.start()
+        lab.drive()
+        result = lab.results()
+    finally:
+        lab.stop()
+    print(compare.format_report(result))
+    print(f"\nsessions, records and comparison in {lab.out}")
+    failed = sum(c["failed"] for c in result["summary"].values())
+    return 1 if failed and args.strict else 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Compare again from a run's saved files (its run directory must still hold the
+    recordings for the recording check)."""
+    out = Path(args.out)
+    settings = json.loads((out / "comparison.json").read_text())["settings"]
+    log = out / "asterisk-full.log"
+    result = compare.compare(
+        account.build_accounts(account.read_events(out / "observer.ami")),
+        compare.load_records(out / "records.jsonl"),
+        Path(settings.get("run_dir", "/var/tmp/hotline-lab")),
+        Path(settings["recordings_directory"]),
+        account.missing_sounds(log.read_text() if log.exists() else ""), args.tolerance_s)
+    print(compare.format_report(result))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m deploy.lab", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    run = sub.add_parser("run", help="one scripted run, then the comparison")
+    run.add_argument("--repo", default=".", help="worktree whose server/config/deploy to run")
+    run.add_argument("--callers", type=int, default=10)
+    run.add_argument("--rate", type=float, default=1.0, help="callers per second")
+    run.add_argument("--profiles", help=f"comma list cycled over callers: {', '.join(PROFILES)}"
+                                        f" (default: {','.join(MIX)})")
+    run.add_argument("--wrapup", type=int, default=30, help="wrap-up seconds (queues.yaml)")
+    run.add_argument("--answer-s", type=float, default=2.0, help="phones answer after this")
+    run.add_argument("--talk-s", type=float, default=8.0, help="phones hang up after this")
+    run.add_argument("--survey-delay-s", type=float, default=2.0)
+    run.add_argument("--after-s", type=float, default=8.0,
+                     help="a caller stays this long after the agent left")
+    run.add_argument("--settle-s", type=float, default=3.0)
+    run.add_argument("--tolerance-s", type=float, default=0.25)
+    run.add_argument("--run-dir", default=os.environ.get("ASTLAB_RUN", "/var/tmp/hotline-lab"))
+    run.add_argument("--out", default=None, help="default: <run-dir>-out/<UTC time>")
+    run.add_argument("--python", default=sys.executable, help="runs the daemon and its CLIs")
+    run.add_argument("--strict", action="store_true", help="exit 1 when any check fails")
+    again = sub.add_parser("compare", help="print the comparison of a finished run again")
+    again.add_argument("out", help="the run's --out directory")
+    again.add_argument("--tolerance-s", type=float, default=0.25)
+    args = p.parse_args(argv)
+    if args.cmd == "compare":
+        return cmd_compare(args)
+    if args.out is None:
+        args.out = f"{args.run_dir}-out/{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+    return cmd_run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
