@@ -40,6 +40,18 @@ _MINIMAL_EXEC = (b"Event: AsyncAGIExec" + CRLF + b"Privilege: agi,all" + CRLF + 
                  + b"CommandId: -" + CRLF + b"Result: -" + CRLF + CRLF)
 
 
+def same_command(recorded: str, ours: str) -> bool:
+    """Equal, or the same playback (STREAM FILE, SAY NUMBER, ...) differing only in
+    the keys it accepts, its last argument: ours takes type-ahead where the recorded
+    daemon's did not (issue 12, point 5), and the recorded result, with no key, is
+    what Asterisk answered to both."""
+    if recorded == ours:
+        return True
+    r, o = recorded.split(" "), ours.split(" ")
+    return (len(r) == len(o) >= 3 and r[0] in ("STREAM", "SAY") and r[:-1] == o[:-1]
+            and r[-1] == '""' and o[-1].startswith('"'))
+
+
 @dataclass
 class Recorded:
     t: float
@@ -184,11 +196,16 @@ class SessionReplay:
         channel, command, cid = fields["Channel"], fields["Command"], fields["CommandID"]
         ok = (b"Response: Success" + CRLF + b"ActionID: " + aid.encode() + CRLF
               + b"Message: Added AGI command to queue" + CRLF + CRLF)
-        nxt = next((i for i, r in enumerate(self._unused)
-                    if r.get("Action") == "AGI" and r.get("Channel") == channel), None)
+        nxt = self._next_agi(channel)
+        while (nxt is not None and not LANGUAGE_SET.match(command)
+               and LANGUAGE_SET.match(self._unused[nxt].get("Command") or "")):
+            # The recorded daemon set the language again after the caller chose the
+            # one already set; ours does not: that recorded command has no match.
+            del self._unused[nxt]
+            nxt = self._next_agi(channel)
         if channel not in self.divergences and nxt is not None:
             rec = self._unused[nxt]
-            if rec.get("Command") == command:
+            if same_command(rec.get("Command") or "", command):
                 del self._unused[nxt]
                 self._cids[rec.get("CommandID") or ""] = cid
                 return [ok]
@@ -198,6 +215,10 @@ class SessionReplay:
             recorded = self._unused[nxt].get("Command") if nxt is not None else "(nothing)"
             self.divergences[channel] = (recorded or "", command)
         return [ok]
+
+    def _next_agi(self, channel: str) -> int | None:
+        return next((i for i, r in enumerate(self._unused)
+                     if r.get("Action") == "AGI" and r.get("Channel") == channel), None)
 
     def _exec(self, channel: str, cid: str, result: str) -> bytes:
         raw = self._exec_template
