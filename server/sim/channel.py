@@ -74,6 +74,11 @@ class Channel:
     # TIMEOUT(absolute) / AbsoluteTimeout: the pending DelayedCall, or None.
     absolute_timeout: Any = None
     device: str = ""
+    # CHANNEL(hangupsource): set once, by whoever hung the channel (or its bridge
+    # peer) up first (Asterisk 22 main/channel.c ast_set_hangupsource).
+    hangup_source: str = ""
+    # CHANNEL(hangup_handler_push): (context, exten, priority), run last-pushed first.
+    hangup_handlers: list = field(default_factory=list)
 
     def block(self, prefix: str = "") -> list[tuple[str, str]]:
         values = (
