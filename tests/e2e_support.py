@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from twisted.internet.task import Clock
 
+from server.ami.privileges import manager_conf_write
 from server.ami.protocol import AmiClientProtocol
 from server.ami.router import EventRouter
 from server.bills import FixtureBills
@@ -23,6 +24,9 @@ from server.safety import ALIVE_VARIABLE, SafetyNet
 from server.sim import AmiUser, PromptCatalog, Simulator, connect_in_memory
 
 ROOT = Path(__file__).resolve().parents[1]
+#: the shipped AMI user's write classes: the simulator refuses any other action
+#: with "Permission denied", as Asterisk would (server/ami/privileges.py)
+SHIPPED_WRITE = manager_conf_write(ROOT / "deploy" / "asterisk" / "manager.conf", "hotline")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
@@ -73,7 +77,7 @@ class Rig:
         self.cfg = cfg or load_config(ROOT / "config", environ={})
         durations = {f"hotline/{p.name}": prompt_seconds or p.duration_s or 2.0
                      for p in self.cfg.ivr.prompts.values()}
-        self.sim = Simulator(self.clock, users=[AmiUser("hotline", "pw")],
+        self.sim = Simulator(self.clock, users=[AmiUser("hotline", "pw", write=SHIPPED_WRITE)],
                              prompts=PromptCatalog(durations=durations), seed=seed)
         self.events = EventRouter()
         self.proto = AmiClientProtocol(self.clock, self.events)
@@ -172,7 +176,7 @@ class ServiceRig(Rig):
         self.cfg = kwargs.pop("cfg", None) or load_config(ROOT / "config", environ={})
         durations = {f"hotline/{p.name}": p.duration_s or 2.0
                      for p in self.cfg.ivr.prompts.values()}
-        self.sim = Simulator(self.clock, users=[AmiUser("hotline", "pw")],
+        self.sim = Simulator(self.clock, users=[AmiUser("hotline", "pw", write=SHIPPED_WRITE)],
                              prompts=PromptCatalog(durations=durations), seed=kwargs["seed"])
         self.endpoint = MemoryEndpoint(self.sim)
         self.saved = []

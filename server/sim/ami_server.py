@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet.protocol import Factory, Protocol
 
 from server.ami.codec import AmiParser, FrameTooLarge, Message, encode_message
+from server.ami.privileges import allowed
 from server.sim.events import Event, EventFilter, event
 
 if TYPE_CHECKING:
@@ -35,6 +36,9 @@ class AmiUser:
     secret: str
     #: manager.conf eventfilter; default: the shipped filter (trace 12)
     event_filter: EventFilter = field(default_factory=EventFilter.shipped)
+    #: manager.conf ``write`` classes; default ``all``, as the lab's user had
+    #: (server/ami/privileges.py says which action needs which)
+    write: frozenset[str] = frozenset({"all"})
 
 
 Pairs = list[tuple[str, Any]]
@@ -105,6 +109,11 @@ class AmiSession:
                             "Use Action: ListCommands to show available commands.")
             self._bad_format(msg, f"Action: {name}")
             return
+        if self.user is not None and not allowed(lname, self.user.write):
+            # manager.c process_message: RequestNotAllowed, then the error (05b's text)
+            self._security("RequestNotAllowed", msg, f"Action: {name}")
+            self.error(msg, "Permission denied")
+            return
         try:
             handler(self, msg)
         except Exception:
@@ -112,7 +121,10 @@ class AmiSession:
             self.error(msg, "Internal error in the simulator")
 
     def _bad_format(self, msg: Message, request_type: str) -> None:
-        self.sim.core.publish(event("RequestBadFormat", "security", [
+        self._security("RequestBadFormat", msg, request_type)
+
+    def _security(self, name: str, msg: Message, request_type: str) -> None:
+        self.sim.core.publish(event(name, "security", [
             ("EventTV", "1970-01-01T00:00:00.000+0000"), ("Severity", "Error"), ("Service", "AMI"),
             ("EventVersion", "1"), ("SessionID", f"0x{id(self):x}"),
             ("LocalAddress", "IPV4/TCP/127.0.0.1/5038"), ("RemoteAddress", f"IPV4/TCP/{self.peer}"),

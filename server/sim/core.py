@@ -74,6 +74,8 @@ class Core:
         # Dial's outbound legs: name -> callable() that tears the leg down
         # (its Local ;2 vanished, or a Hangup action).
         self.legs: dict[str, Callable[[], None]] = {}
+        # Told when a channel answers (Answer()): name -> callable(); Originate's Local ;2.
+        self.on_answer: dict[str, Callable[[], None]] = {}
         # ChanSpy: spied channel name -> callable() run just before its Hangup.
         self.spies: dict[str, Callable[[], None]] = {}
         #: AstDB: (family, key) -> value (DB() writes, DBGetTree/DBDel actions)
@@ -158,6 +160,9 @@ class Core:
 
     def answer(self, chan: Channel) -> None:
         self.set_state(chan, UP)
+        told = self.on_answer.pop(chan.name, None)
+        if told is not None:
+            told()
 
     def set_var(self, chan: Channel, name: str, value: str) -> None:
         chan.variables[name] = value
@@ -495,6 +500,7 @@ class Core:
             extra.append(("TechCause", tech_cause))
         self.publish(chan_event("Hangup", "call", chan, *extra))
         self.channels.pop(chan.name, None)
+        self.on_answer.pop(chan.name, None)
         self.legs.pop(chan.name, None)
         self._agi_queues.pop(chan.name, None)
         self._redirect_to.pop(chan.name, None)

@@ -61,10 +61,10 @@ def load_queues(path: str | Path = DEFAULT_QUEUES) -> dict[str, QueueConfig]:
             name = m.group(1).strip()
             current = None if name == "general" else queues.setdefault(name, {"members": []})
             continue
-        key, sep, value = line.partition("=")
+        key, sep, value = line.partition("=>") if "=>" in line else line.partition("=")
         if current is None or not sep:
             continue
-        key, value = key.strip().rstrip(">").strip(), value.strip()
+        key, value = key.strip(), value.strip()
         if key == "member":
             current["members"].append(value.split(",")[0].strip())
         else:
