@@ -98,6 +98,7 @@ class Call:
     dial_unseen: bool = False  # a Dial may have ended while we were not listening
     system_failure: bool = False  # Asterisk restarted under the call
     ended_at: float | None = None  # when it ended, if earlier than we learnt (server/endfacts.py)
+    wrap_end_at: float | None = None  # likewise its after-call work (server/recovery.py)
 
 
 class CallCenter(Recovery):
@@ -482,7 +483,8 @@ class CallCenter(Recovery):
         call.wrap_done = True
         # Keep a disposition the agent set on the desk during the call.
         disposition = call.record.snapshot().disposition or "none"
-        call.record.wrap_up_end(self.clock.seconds(), disposition)
+        ended = self.clock.seconds() if call.wrap_end_at is None else call.wrap_end_at
+        call.record.wrap_up_end(ended, disposition)
         if call.caller_gone:
             self._maybe_finish(call)
         else:

@@ -148,7 +148,10 @@ class Recovery:
         if call.phase == "talking" and call.agent_channel not in live:
             # The conversation ended while we were away; acd-connect kept when.
             ended = facts.talk_end("") if facts is not None else None
+            agent_id = call.agent_id
             self._agent_left(call, ended[0] if ended is not None else now)
+            if ended is not None and agent_id is not None:
+                self._wrap_up_over(call, agent_id, ended[0], now)
         if call.phase in ("ivr", "queued", "connecting") and in_fallback(info):
             self._fell_back(call, "seen in the channel list after the link came back")
             return
@@ -188,9 +191,11 @@ class Recovery:
         conversation, not the moment we learnt of it."""
         end = facts.end if facts.end is not None else now
         call.ended_at = end
+        talk_ended = None
         if call.phase == "talking":
             agent = self.cfg.acd.agents.get(call.agent_id or "")
             talk = facts.talk_end(agent.interface if agent is not None else "")
+            talk_ended = talk[0] if talk is not None else end
             if talk is not None and talk[1] == "agent":
                 self._agent_left(call, talk[0])  # on to the survey, which the caller left
         if call.phase in ("ivr", "queued", "connecting") and facts.fallback:
@@ -199,7 +204,22 @@ class Recovery:
         if call.phase == "fallback":
             self._fallback_ended(call, facts)
             return
+        agent_id = call.agent_id
         self._caller_left(call, end)
+        if talk_ended is not None and agent_id is not None:
+            self._wrap_up_over(call, agent_id, talk_ended, now)
+
+    def _wrap_up_over(self, call: Call, agent_id: str, talk_ended: float, now: float) -> None:
+        """A conversation that ended while we were away: its after-call work began
+        then, not now.  If it is over by now, the agent is free at once and the
+        record's wrap-up ends when it would have (the outage is not after-call work)."""
+        over_at = talk_ended + self.cfg.acd.policy.wrapup_default_s
+        if over_at > now or call.wrap_done:
+            return
+        call.wrap_end_at = over_at
+        # After the reconcile: a freed agent is offered the next caller at once,
+        # which must not happen before every call has been brought up to date.
+        self.clock.callLater(0, self.acd.end_wrap_up, agent_id)  # -> _wrap_ended
 
     def _fallback_ended(self, call: Call, facts: EndFacts) -> None:
         """How a call ended in the dialplan's fallback queue: its final record."""
