@@ -114,6 +114,7 @@ class DialCall:
             self.dest, self.two = one, two
             self.core.legs[one.name] = self._dest_gone
             self.core.on_gone[two.name] = self._cancel_timers
+            self._announce()
             self.core.publish(dial_event("DialBegin", self.caller, one, ("DialString", rest)))
         elif tech == "PJSIP":
             phone = self.dialer.phones.phones.get(rest)
@@ -142,6 +143,7 @@ class DialCall:
             self.core.on_gone[dest.name] = self._cancel_timers
             if phone.state == "reachable":
                 self.core.set_state(dest, RINGING)
+            self._announce()
             self.core.publish(dial_event("DialBegin", self.caller, dest, ("DialString", rest)))
             # chan_pjsip sends the callee's identity back: connected line on the
             # caller, and caller id on the other half of a Local caller (trace 09).
@@ -230,8 +232,15 @@ class DialCall:
             self._later(b.hold_at, self._hold)
         self._later(b.talk, self._agent_hangs_up)
 
+    def _announce(self) -> None:
+        """The callee's channel exists, just before DialBegin (app_queue's AgentCalled)."""
+
     def _before_bridge(self) -> None:
         """Between DialEnd ANSWER and the bridge (app_queue's events go here)."""
+
+    def _bridge_ending(self) -> None:
+        """The callee hung up a bridged call, before the BridgeLeaves (app_queue's
+        AgentComplete goes here, trace 14)."""
 
     def _hold(self) -> None:
         dest, caller = self.dest, self.caller
@@ -294,6 +303,8 @@ class DialCall:
                 self.core.hangup_now(dest)
                 self._phone_idle()
 
+        if bridged:
+            self._bridge_ending()
         if not bridged:
             hang_up_dest()
             # The callee hung up while ringing (Normal Clearing): app_dial's

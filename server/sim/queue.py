@@ -84,8 +84,14 @@ class MemberDial(DialCall):
         super().__init__(queue.dialer, queue.caller, member, queue.config.timeout, "")
         self.queue = queue
 
+    def _announce(self) -> None:
+        self.queue.called(self)
+
     def _before_bridge(self) -> None:
         self.queue.answered(self)
+
+    def _bridge_ending(self) -> None:
+        self.queue.complete(self, "agent")
 
     def _done(self, status: str | None, cause: int) -> None:
         self.queue.member_done(self, status)
@@ -142,8 +148,10 @@ class QueueCall:
         member.start()  # may end at once (the phone went away): member_done
         # Queue keeps the caller parked on itself, not on the member's Dial.
         self.core.park(self.caller, self.interrupt)
-        if self.member is member and member.dest is not None and member.state == "ringing":
-            self._agent_event("AgentCalled", member)
+
+    def called(self, member: MemberDial) -> None:
+        """AgentCalled: between the member channel's creation and DialBegin (trace 14)."""
+        self._agent_event("AgentCalled", member)
 
     def _agent_event(self, name: str, member: MemberDial, *extra: tuple[str, str]) -> None:
         assert member.dest is not None
@@ -171,16 +179,20 @@ class QueueCall:
         ring = str(int(now - member.started))
         self._agent_event("AgentConnect", member, ("HoldTime", str(wait)), ("RingTime", ring))
 
+    def complete(self, member: MemberDial, reason: str) -> None:
+        """AgentComplete: the conversation is over (``agent`` or ``caller`` hung up)."""
+        if member.dest is None:
+            return
+        talk = int(self.core.clock.seconds() - (self.answered_at or 0))
+        self._agent_event("AgentComplete", member,
+                          ("HoldTime", str(int((self.answered_at or 0) - self.joined))),
+                          ("TalkTime", str(talk)), ("Reason", reason))
+
     def member_done(self, member: MemberDial, status: str | None) -> None:
         if member is not self.member:
             return
         self.member = None
         if self.state == "bridged":
-            talk = int(self.core.clock.seconds() - (self.answered_at or 0))
-            if member.dest is not None:
-                self._agent_event("AgentComplete", member,
-                                  ("HoldTime", str(int((self.answered_at or 0) - self.joined))),
-                                  ("TalkTime", str(talk)), ("Reason", "agent"))
             self._finish(hang_up=True)
             return
         if self.state == "done":
@@ -202,6 +214,8 @@ class QueueCall:
         member, bridged = self.member, self.state == "bridged"
         self.state = "done"
         self.member = None
+        if member is not None and bridged:
+            self.complete(member, "caller")
         if member is not None:
             member.interrupt(reason)  # DialEnd CANCEL, or the bridge torn down
         if not bridged:
