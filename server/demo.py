@@ -31,7 +31,7 @@ from server.app import Hotline, Overrides
 from server.config import ConfigError, load_config
 from server.daemon import start_logging
 from server.redisproc import RedisNotAvailable, RedisProcess, free_port
-from server.sim import AmiUser, PromptCatalog, Simulator
+from server.sim import PromptCatalog, Simulator, shipped_user
 from server.sim.traffic import TrafficProfile, plan_callers, plan_phones
 
 log = Logger()
@@ -110,7 +110,7 @@ def run_demo(args) -> int:
     rng = random.Random(args.seed)
     secret = os.environ.get("HOTLINE_DEMO_SECRET") or secrets.token_hex(16)
     durations = {f"hotline/{p.name}": p.duration_s or 2.5 for p in cfg.ivr.prompts.values()}
-    sim = Simulator(reactor, users=[AmiUser(cfg.server.ami.username, secret)],
+    sim = Simulator(reactor, users=[shipped_user(cfg.server.ami.username, secret)],
                     prompts=PromptCatalog(durations=durations), seed=args.seed)
     port = sim.listen(reactor, 0, "127.0.0.1").getHost().port
     hotline = Hotline.from_config(reactor, cfg, secret, Overrides(

@@ -13,12 +13,13 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.protocol import Factory, Protocol
 
 from server.ami.codec import AmiParser, FrameTooLarge, Message, encode_message
-from server.ami.privileges import allowed
+from server.ami.privileges import allowed, manager_conf_write
 from server.sim.events import Event, EventFilter, event
 
 if TYPE_CHECKING:
@@ -42,6 +43,15 @@ class AmiUser:
 
 
 Pairs = list[tuple[str, Any]]
+
+#: deploy/asterisk/manager.conf: the AMI user the hotline server logs in as
+SHIPPED_MANAGER_CONF = Path(__file__).resolve().parents[2] / "deploy" / "asterisk" / "manager.conf"
+
+
+def shipped_user(username: str, secret: str) -> AmiUser:
+    """The server's AMI user with the rights deploy/asterisk/manager.conf gives
+    ``[hotline]``: the simulator then refuses what a real Asterisk would refuse."""
+    return AmiUser(username, secret, write=manager_conf_write(SHIPPED_MANAGER_CONF, "hotline"))
 
 
 class AmiSession:
