@@ -85,11 +85,13 @@ class Resync:
             self.calls.asterisk_restarted()
         for event in devices.events:
             self.calls.acd.device_state(event.get("Device", ""), event.get("State", ""))
+        # The dialplan's facts first: with our session logged in it writes no more,
+        # and the reconcile then follows the channel list at once.
+        ours = yield self._notes_are_ours(proto)
+        facts = (yield self._read_facts(proto)) if ours else {}
         channels = yield proto.sendListAction("CoreShowChannels")
         live = {e.get("Channel", "") for e in channels.events}
         self.calls.agi.forget_missing(live)
-        ours = yield self._notes_are_ours(proto)
-        facts = (yield self._read_facts(proto)) if ours else {}
         self.calls.reconcile(channels.events, {f.call_id: f for f in facts.values()})
         if ours:
             collected = yield self._collect_unseen(proto, channels.events, facts)
