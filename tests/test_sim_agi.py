@@ -40,7 +40,7 @@ def test_env_has_every_agi_key_in_order_and_chinese_names_survive() -> None:
     assert env["agi_calleridname"] == "张三"
     assert env["agi_channel"] == chan == "Local/13912345678@sim-callers-00000000;1"
     assert (env["agi_context"], env["agi_extension"], env["agi_priority"]) == (
-        "hotline", "95598", "7")
+        "hotline", "95598", "8")
     assert start["CallerIDName"] == "张三"
     assert start["Env"].endswith("%0A%0A")
 
