@@ -41,6 +41,7 @@ from server.agi import AgiDriver, AgiLinkLost, AgiSession, AgiSessionEnded
 from server.ami.codec import Message
 from server.ami.protocol import AmiActionError, AmiNotConnected, AmiTimeout
 from server.config import Config
+from server.endfacts import FALLBACK_QUEUE, EndFacts, record_fallback
 from server.notify import Notifier
 from server.records.model import CallRecorder
 from server.recovery import CONNECT_CONTEXT, Recovery, in_fallback
@@ -103,6 +104,8 @@ class Call:
     #: the resume uses its keys if they answer the step the caller is at
     resume_answer: tuple[str, AgiResult] | None = None
     saved_step: tuple[str, str] | None = None  # the IVR step the live state holds
+    ended_at: float | None = None  # when it ended, if earlier than we learnt (server/endfacts.py)
+    wrap_end_at: float | None = None  # likewise its after-call work (server/recovery.py)
 
 
 class CallCenter(Recovery):
@@ -500,7 +503,8 @@ class CallCenter(Recovery):
         call.wrap_done = True
         # Keep a disposition the agent set on the desk during the call.
         disposition = call.record.snapshot().disposition or "none"
-        call.record.wrap_up_end(self.clock.seconds(), disposition)
+        ended = self.clock.seconds() if call.wrap_end_at is None else call.wrap_end_at
+        call.record.wrap_up_end(ended, disposition)
         if call.caller_gone:
             self._maybe_finish(call)
         else:
@@ -509,7 +513,9 @@ class CallCenter(Recovery):
     def call_abandoned(self, item: WorkItem, short: bool) -> None:
         call = self.calls.get(item.id)
         if call is not None:
-            call.record.abandoned(self.clock.seconds())
+            # ended_at: the caller hung up while we were away (server/endfacts.py)
+            call.record.abandoned(self.clock.seconds() if call.ended_at is None
+                                  else call.ended_at)
             call.outcome = "abandoned"
 
     def call_overflowed(self, item: WorkItem, from_queue: str, to_queue: str | None) -> None:
@@ -661,6 +667,10 @@ class CallCenter(Recovery):
             if phase == "ivr" and call.outcome is None:
                 self.counters["ivr_hangup"] += 1
                 call.outcome = "ivr_hangup"
+        elif phase == "fallback" and call.outcome is None:
+            # Gone from the fallback queue without the hangup handler's facts (a
+            # dialplan without it): how it ended there is not known.
+            call.outcome, call.system_failure = "system_failure", True
         self._set_phase(call, "ended")
         self._maybe_finish(call)
 
@@ -684,30 +694,46 @@ class CallCenter(Recovery):
                 yield call.channel
 
     def _user_event(self, event: Message) -> None:
-        if event.get("UserEvent") != "HotlineFallback":
+        name = event.get("UserEvent")
+        if name == "HotlineCallEnd":
+            self.fallback_call_ended(event)  # server/recovery.py
+            return
+        if name != "HotlineFallback":
             return
         call = self._by_channel.get(event.get("Channel", ""))
-        if call is not None:
+        if call is not None and call.phase in ("ivr", "queued", "connecting", "survey"):
             # Our last deadline push may have crossed the fallback on the wire.
             self._fell_back(call, event.get("Reason") or "unknown", clear_deadline=True)
 
-    def _fell_back(self, call: Call, reason: str, clear_deadline: bool = False) -> None:
+    def _fell_back(self, call: Call, reason: str, at: float | None = None,
+                   clear_deadline: bool = False) -> None:
         """The dialplan's safety net took the caller to the plain Asterisk queue.
 
-        From here app_queue serves them, not us: the record closes as a system
-        failure, the router lets go of the call.  ``clear_deadline``: cancel a
-        ``TIMEOUT(absolute)`` that may still be pending on the channel.
+        From here app_queue serves them, not us: the router lets go of the call
+        (neither served nor abandoned here), and the record waits in phase
+        ``fallback`` for how it ends there, which the dialplan's hangup handler
+        tells (``UserEvent HotlineCallEnd``, or AstDB if we are away by then;
+        server/endfacts.py).  ``clear_deadline``: cancel a ``TIMEOUT(absolute)``
+        that may still be pending on the channel.
         """
         if clear_deadline:
             self._clear_deadline(call.channel)
         self.log.warn("{call}: the dialplan fell back to the Asterisk queue ({reason}) "
                       "in phase {phase}", call=call.id, reason=reason, phase=call.phase)
         self.counters["safety_fallbacks"] += 1
-        call.outcome = "system_failure"
-        call.system_failure = True
+        now = self.clock.seconds() if at is None else at
         if not call.record.snapshot().notes:
             call.record.update(notes=f"fallback: {reason}")
-        self._caller_left(call, self.clock.seconds())
+        call.record.fallback(now, reason, FALLBACK_QUEUE)
+        if call.hold is not None:
+            call.hold.stop()
+        self._forget_agent_channel(call)
+        call.in_farewell = call.offer_pending = False
+        call.agent_id = None if not call.talked else call.agent_id
+        if self.acd.item(call.id) is not None and not self.acd.forget(call.id):
+            self.acd.call_ended(call.id)
+        self._set_phase(call, "fallback")
+        self._persist(call)
 
     def _clear_deadline(self, channel: str) -> None:
         """Cancel a pending ``TIMEOUT(absolute)``: when it fired, app_queue would end and
@@ -727,16 +753,28 @@ class CallCenter(Recovery):
         d.addErrback(failed)
 
     def record_unseen(self, call_id: str, caller: str, dialled: str, entered: float,
-                      note: str) -> None:
+                      note: str, facts: EndFacts | None = None) -> None:
         """A caller who came while no AMI session of ours existed and whom we never
         saw (the dialplan's AstDB note, server/resync.py): a final record, so the
-        call is counted.  Nothing is known of it past its arrival."""
+        call is counted.  With the hangup handler's ``facts`` of a caller who went
+        to the fallback queue, how it ended there; otherwise nothing is known of it
+        past its arrival."""
         if call_id in self.calls:
             return
-        self.counters["safety_fallbacks" if note.startswith("fallback") else "unseen_calls"] += 1
+        fell_back = note.startswith("fallback") or bool(facts and facts.fallback)
+        self.counters["safety_fallbacks" if fell_back else "unseen_calls"] += 1
         rec = CallRecorder(call_id, entered, caller, dialled)
+        outcome, ended = "system_failure", entered
+        if facts is not None and facts.fallback:
+            note = f"fallback: {facts.fallback}"
+            agent_id = self._agent_by_iface.get(facts.member)
+            agent = self.cfg.acd.agents.get(agent_id or "")
+            outcome = record_fallback(rec, facts, agent_id, agent.tier if agent else None,
+                                      f"{facts.uniqueid}.wav" if facts.uniqueid else None)
+        if facts is not None and facts.end is not None:
+            ended = facts.end
         rec.update(notes=note)
-        rec.finish(entered, "system_failure")
+        rec.finish(ended, outcome)
         self.counters["calls_ended"] += 1
         self._write_record(rec, final=True)
 
@@ -857,7 +895,8 @@ class CallCenter(Recovery):
             outcome = "answered"
         if call.system_failure:
             outcome = "system_failure"
-        call.record.finish(self.clock.seconds(), outcome)
+        ended = self.clock.seconds() if call.ended_at is None else call.ended_at
+        call.record.finish(ended, outcome)
         del self.calls[call.id]
         self.counters["calls_ended"] += 1
         self._persist(call, final=True)

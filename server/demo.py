@@ -31,7 +31,7 @@ from server.app import Hotline, Overrides
 from server.config import ConfigError, load_config
 from server.daemon import start_logging
 from server.redisproc import RedisNotAvailable, RedisProcess, free_port
-from server.sim import AmiUser, PromptCatalog, Simulator
+from server.sim import PromptCatalog, Simulator, shipped_user
 from server.sim.prompts import per_language
 from server.sim.traffic import TrafficProfile, plan_callers, plan_phones
 
@@ -116,7 +116,7 @@ def run_demo(args) -> int:
     # one file per prompt and language, as deploy/prompts/synthesize.py writes them
     durations = per_language({p.name: {lang: p.duration_s or 2.5 for lang in p.texts}
                               for p in cfg.ivr.prompts.values()})
-    sim = Simulator(reactor, users=[AmiUser(cfg.server.ami.username, secret)],
+    sim = Simulator(reactor, users=[shipped_user(cfg.server.ami.username, secret)],
                     prompts=PromptCatalog(durations=durations), seed=args.seed)
     port = sim.listen(reactor, 0, "127.0.0.1").getHost().port
     hotline = Hotline.from_config(reactor, cfg, secret, Overrides(

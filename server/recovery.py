@@ -28,6 +28,7 @@ from queues.agents import AgentState
 from queues.items import Outcome
 from server.agi import AgiSession
 from server.ami.codec import Message
+from server.endfacts import EndFacts, record_fallback
 from server.records.model import CallRecorder
 
 if TYPE_CHECKING:
@@ -90,7 +91,8 @@ class Recovery:
                 call.dial_unseen = True
         self.agi.link_lost()
 
-    def reconcile(self, channels: list[Message]) -> None:
+    def reconcile(self, channels: list[Message],
+                  facts: dict[str, EndFacts] | None = None) -> None:
         """Bring the calls in line with Asterisk's channel list after a (re)connect.
 
         ``channels`` are the ``CoreShowChannel`` events.  Events missed while the
@@ -98,9 +100,12 @@ class Recovery:
         talking call whose agent leg is gone has ended; a caller sitting in
         ``AGI(agi:async)`` with nothing of ours in flight resumes at a safe point
         (the current menu replays, the waiting loop restarts).  Nothing we sent
-        before the loss is sent again.
+        before the loss is sent again.  ``facts`` (by call id) are what the dialplan
+        kept of calls that ended, or whose conversation ended, meanwhile
+        (server/endfacts.py): their real end times, not the time we learnt of them.
         """
         now = self.clock.seconds()
+        facts = facts or {}
         live = {m.get("Channel", ""): m for m in channels}
         # First whom Asterisk is connecting already: nothing may be offered or
         # connected before the router agrees on who is ringing whom.
@@ -115,7 +120,8 @@ class Recovery:
         try:
             for call in list(self.calls.values()):
                 if not call.caller_gone and call.id not in offered_now:
-                    self._reconcile_call(call, live.get(call.channel), live, now)
+                    self._reconcile_call(call, live.get(call.channel), live, now,
+                                         facts.get(call.id))
         finally:
             self._offered_now = None
         for channel, info in live.items():
@@ -123,11 +129,17 @@ class Recovery:
                     and info.get("Context") in self.entry_contexts):
                 self._adopt(info, now)
 
-    def _reconcile_call(self, call: Call, info: Message | None, live: dict, now: float) -> None:
+    def _reconcile_call(self, call: Call, info: Message | None, live: dict, now: float,
+                        facts: EndFacts | None = None) -> None:
         if info is None:
             self.log.info("{call}: hung up while the AMI link was down", call=call.id)
-            self._caller_left(call, now)
+            if facts is not None:
+                self._ended_away(call, facts, now)
+            else:
+                self._caller_left(call, now)
             return
+        if call.phase == "fallback":
+            return  # app_queue has the caller; the hangup handler will tell us the rest
         if call.phase == "talking" and call.agent_channel is None:
             bridge = bridge_of(info)
             peer, _ = self._dialled(call, info, live) if bridge else (None, None)
@@ -135,7 +147,12 @@ class Recovery:
                 call.agent_channel = peer
                 self._by_agent_channel[peer] = call
         if call.phase == "talking" and call.agent_channel not in live:
-            self._agent_left(call, now)
+            # The conversation ended while we were away; acd-connect kept when.
+            ended = facts.talk_end("") if facts is not None else None
+            agent_id = call.agent_id
+            self._agent_left(call, ended[0] if ended is not None else now)
+            if ended is not None and agent_id is not None:
+                self._wrap_up_over(call, agent_id, ended[0], now)
         if call.phase in ("ivr", "queued", "connecting") and in_fallback(info):
             # Talking to an agent from the fallback queue: a deadline still pending
             # there would cut the conversation off (trace 15); one waiting is left alone.
@@ -169,6 +186,95 @@ class Recovery:
                 return  # offered again at once
         if in_agi:
             self._resume(call, info, now)
+
+    # ---------------------------------------------------------------- ended while away
+
+    def _ended_away(self, call: Call, facts: EndFacts, now: float) -> None:
+        """The caller's channel is gone, and the dialplan kept how the call ended
+        (server/endfacts.py): the record gets the real end times and who ended the
+        conversation, not the moment we learnt of it."""
+        end = facts.end if facts.end is not None else now
+        call.ended_at = end
+        talk_ended = None
+        if call.phase == "talking":
+            agent = self.cfg.acd.agents.get(call.agent_id or "")
+            talk = facts.talk_end(agent.interface if agent is not None else "")
+            talk_ended = talk[0] if talk is not None else end
+            if talk is not None and talk[1] == "agent":
+                self._agent_left(call, talk[0])  # on to the survey, which the caller left
+        if call.phase in ("ivr", "queued", "connecting") and facts.fallback:
+            self._fell_back(call, facts.fallback,
+                            at=facts.queue_join if facts.queue_join is not None else end)
+        if call.phase == "fallback":
+            self._fallback_ended(call, facts)
+            return
+        agent_id = call.agent_id
+        self._caller_left(call, end)
+        if talk_ended is not None and agent_id is not None:
+            self._wrap_up_over(call, agent_id, talk_ended, now)
+
+    def _wrap_up_over(self, call: Call, agent_id: str, talk_ended: float, now: float) -> None:
+        """A conversation that ended while we were away: its after-call work began
+        then, not now.  If it is over by now, the agent is free at once and the
+        record's wrap-up ends when it would have (the outage is not after-call work)."""
+        over_at = talk_ended + self.cfg.acd.policy.wrapup_default_s
+        if over_at > now or call.wrap_done:
+            return
+        call.wrap_end_at = over_at
+        # After the reconcile: a freed agent is offered the next caller at once,
+        # which must not happen before every call has been brought up to date.
+        self.clock.callLater(0, self.acd.end_wrap_up, agent_id)  # -> _wrap_ended
+
+    def _fallback_ended(self, call: Call, facts: EndFacts) -> None:
+        """How a call ended in the dialplan's fallback queue: its final record."""
+        if not call.talked:  # a conversation of ours before keeps its outcome
+            agent_id = self._agent_by_iface.get(facts.member)
+            agent = self.cfg.acd.agents.get(agent_id or "")
+            call.outcome = record_fallback(call.record, facts, agent_id,
+                                           agent.tier if agent else None,
+                                           f"{facts.uniqueid}.wav" if facts.uniqueid else None)
+        call.ended_at = facts.end if facts.end is not None else call.ended_at
+        call.caller_gone = True
+        if self._by_channel.get(call.channel) is call:
+            del self._by_channel[call.channel]
+        self._set_phase(call, "ended")
+        self._maybe_finish(call)
+
+    def fallback_call_ended(self, event: Message) -> None:
+        """``UserEvent HotlineCallEnd``: a caller on the fallback path hung up while
+        we were logged in (the hangup handler runs before the channel's Hangup)."""
+        facts = EndFacts.parse(event.get("Uniqueid") or "", event.get("Facts") or "")
+        call = self._by_channel.get(event.get("Channel", "")) or self.calls.get(facts.call_id)
+        if call is None or call.caller_gone:
+            # Never ours: it came while our session was up but the heartbeat stale.
+            self.record_unseen(facts.call_id, event.get("CallerIDNum") or "",
+                               event.get("Exten") or "",
+                               facts.queue_join if facts.queue_join is not None
+                               else facts.end or self.clock.seconds(),
+                               f"fallback: {facts.fallback or 'unknown'}", facts)
+            return
+        if call.phase in ("ivr", "queued", "connecting", "survey"):
+            self._fell_back(call, facts.fallback or "unknown", at=facts.queue_join)
+        if call.phase == "fallback":
+            self._fallback_ended(call, facts)
+
+    def adopt_fallback(self, call_id: str, channel: str, caller: str, dialled: str,
+                       entered: float, note: str) -> None:
+        """A caller we never saw (an AstDB note), now in the fallback queue: its
+        record stays open until the hangup handler tells how it ended there."""
+        from server.calls import Call
+
+        if call_id in self.calls:
+            return
+        call = Call(call_id, channel, caller, dialled,
+                    IvrSession(self.cfg.ivr, is_open=self._is_open,
+                               closed_queue=self._closed_queue),
+                    CallRecorder(call_id, entered, caller, dialled), phase="fallback")
+        call.record.update(notes=note)
+        self.counters["safety_fallbacks"] += 1
+        self.calls[call_id] = call
+        self._by_channel[channel] = call
+        self._persist(call)
 
     # ---------------------------------------------------------------- claims
 

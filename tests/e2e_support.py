@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from twisted.internet.task import Clock
 
+from server.ami.privileges import manager_conf_write
 from server.ami.protocol import AmiClientProtocol
 from server.ami.router import EventRouter
 from server.bills import FixtureBills
@@ -24,6 +25,9 @@ from server.sim import AmiUser, PromptCatalog, Simulator, connect_in_memory
 from server.sim.prompts import per_language
 
 ROOT = Path(__file__).resolve().parents[1]
+#: the shipped AMI user's write classes: the simulator refuses any other action
+#: with "Permission denied", as Asterisk would (server/ami/privileges.py)
+SHIPPED_WRITE = manager_conf_write(ROOT / "deploy" / "asterisk" / "manager.conf", "hotline")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
@@ -81,7 +85,7 @@ class Rig:
         self.clock = Clock()
         self.clock.advance(start if start is not None else shanghai(2026, 11, 25, 10, 0))
         self.cfg = cfg or load_config(ROOT / "config", environ={})
-        self.sim = Simulator(self.clock, users=[AmiUser("hotline", "pw")],
+        self.sim = Simulator(self.clock, users=[AmiUser("hotline", "pw", write=SHIPPED_WRITE)],
                              prompts=sounds(self.cfg, prompt_seconds), seed=seed)
         self.events = EventRouter()
         self.proto = AmiClientProtocol(self.clock, self.events)
@@ -178,7 +182,7 @@ class ServiceRig(Rig):
         self.clock = Clock()
         self.clock.advance(kwargs.pop("start", None) or shanghai(2026, 11, 25, 10, 0))
         self.cfg = kwargs.pop("cfg", None) or load_config(ROOT / "config", environ={})
-        self.sim = Simulator(self.clock, users=[AmiUser("hotline", "pw")],
+        self.sim = Simulator(self.clock, users=[AmiUser("hotline", "pw", write=SHIPPED_WRITE)],
                              prompts=sounds(self.cfg), seed=kwargs["seed"])
         self.endpoint = MemoryEndpoint(self.sim)
         self.saved = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from server.records.durations import Durations, compute_durations
-from server.records.model import CallRecorder
+from server.records.model import OUTCOMES, CallRecorder
 
 
 def _recorder(t: float = 0.0) -> CallRecorder:
@@ -116,3 +116,16 @@ def test_values_are_rounded_to_the_millisecond():
     d = compute_durations(r.snapshot().timeline)
     assert (d.talk_s, d.acw_s, d.handling_s) == (2.2, 0.1, 2.3)
     assert d.queue_wait_s == pytest.approx(1.0)
+
+
+def test_a_call_answered_in_the_fallback_queue_has_its_wait_and_talk():
+    r = CallRecorder("f1", 0.0, caller="1", dialled="95598")
+    r.ivr_end(10.0)  # straight from the menu: never in a queue of ours
+    r.fallback(40.0, "watchdog", "hotline-fallback")
+    r.answered(47.5, agent="1002")
+    r.bridge_end(55.5, hung_up_by="agent")
+    r.finish(55.5, "fallback_answered")
+    d = compute_durations(r.snapshot().timeline)
+    assert (d.queue_wait_s, d.talk_s, d.hold_s, d.acw_s) == (7.5, 8.0, 0.0, 0.0)
+    rec = r.snapshot()
+    assert rec.queues == ("hotline-fallback",) and rec.outcome in OUTCOMES

@@ -189,3 +189,43 @@ def test_records_help_reaches_the_records_parser(capsys):
         main(["records", "--help"])  # was "unrecognized arguments: --help"
     assert exit_.value.code == 0
     assert "trim-recordings" in capsys.readouterr().out
+
+
+def _fallback(i: int, answered: bool) -> CallRecord:
+    """Fell back from the fault queue (the server away); answered there by 1002 or not."""
+    r = CallRecorder(f"1790000100.{i}", NOW + i, caller=f"1390000{i:04d}", dialled="95598")
+    r.ivr_end(NOW + i + 10)
+    r.enqueued(NOW + i + 10, "fault")
+    r.fallback(NOW + i + 45, "watchdog", "hotline-fallback")
+    if answered:
+        r.answered(NOW + i + 52, agent="1002", tier="trainee")
+        r.update(recording=f"1790000100.{i}.wav")
+        r.bridge_end(NOW + i + 60, hung_up_by="agent")
+        r.finish(NOW + i + 60, "fallback_answered")
+    else:
+        r.abandoned(NOW + i + 58)
+        r.finish(NOW + i + 58, "fallback_abandoned")
+    return r.snapshot()
+
+
+def test_fallback_calls_export_with_their_outcome_reason_agent_and_durations(client,
+                                                                            records_url):
+    _put(client, _fallback(1, answered=True))
+    _put(client, _fallback(2, answered=False))
+    out = io.StringIO()
+    assert export_records(records_url, None, None, "csv", out) == 2
+    out.seek(0)
+    answered, abandoned = list(csv.DictReader(out))
+    assert (answered["outcome"], answered["agent_id"], answered["fallback_reason"],
+            answered["hung_up_by"], answered["recording"]) == (
+        "fallback_answered", "1002", "watchdog", "agent", "1790000100.1.wav")
+    assert answered["queues"] == "fault|hotline-fallback"
+    assert (answered["queue_wait_s"], answered["talk_s"]) == ("42.0", "8.0")
+    assert (abandoned["outcome"], abandoned["agent_id"], abandoned["fallback_reason"],
+            abandoned["queue_wait_s"], abandoned["talk_s"]) == (
+        "fallback_abandoned", "", "watchdog", "48.0", "0.0")
+    out = io.StringIO()
+    export_records(records_url, None, None, "jsonl", out)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(x["outcome"], x["fallback_reason"], x["durations"]["talk_s"]) for x in lines] == [
+        ("fallback_answered", "watchdog", 8.0), ("fallback_abandoned", "watchdog", 0.0)]

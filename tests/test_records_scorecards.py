@@ -107,3 +107,41 @@ def test_queue_intervals_use_the_acd_kpi_definitions():
     late = kpis[(900, "fault")]
     assert (late.offered, late.answered, late.service_level, late.asa_s, late.aht_s) == (
         1, 1, 1.0, 1.0, 40.0)
+
+
+def _fallen_back() -> list[CallRecord]:
+    """Two callers the safety net took from fault to Asterisk's fallback queue (the
+    server away): 1001 answered one there (wait 30 s, talk 40 s); the other hung up
+    there after 25 s.  And one straight from the menu, answered by 1002 there."""
+    r1 = _call(11, 100, "fault")
+    r1.fallback(120, "watchdog", "hotline-fallback")
+    r1.answered(130, agent="1001")
+    r1.bridge_end(170, hung_up_by="agent")
+    r1.finish(170, "fallback_answered")
+    r2 = _call(12, 110, "fault")
+    r2.fallback(125, "watchdog", "hotline-fallback")
+    r2.abandoned(135)
+    r2.finish(135, "fallback_abandoned")
+    r3 = CallRecorder("c13", 200, caller="13800000000", dialled="95598")
+    r3.fallback(205, "server-down", "hotline-fallback")
+    r3.answered(210, agent="1002")
+    r3.bridge_end(220, hung_up_by="caller")
+    r3.finish(220, "fallback_answered")
+    return [r1.snapshot(), r2.snapshot(), r3.snapshot()]
+
+
+def test_calls_answered_in_the_fallback_queue_count_for_their_agent_apart_from_aht():
+    cards = agent_scorecards(_records() + _fallen_back())
+    a, b = cards["1001"], cards["1002"]
+    assert (a.fallback_answered, a.fallback_talk_s) == (1, 40.0)
+    assert (b.fallback_answered, b.fallback_talk_s) == (1, 10.0)
+    # What the server handled is unchanged: no after-call work is known for these.
+    assert (a.handled, a.aht_s, b.handled, b.aht_s) == (2, 67.5, 2, 80)
+
+
+def test_fallback_calls_move_to_the_fallback_queue_in_the_queue_figures():
+    kpis = queue_intervals(_fallen_back(), {"fault": 20}, short_abandon_s=5)
+    fault, fallback = kpis[(0, "fault")], kpis[(0, "hotline-fallback")]
+    assert (fault.offered, fault.overflowed, fault.answered, fault.abandoned) == (2, 2, 0, 0)
+    assert (fallback.offered, fallback.answered, fallback.abandoned) == (3, 2, 1)
+    assert fallback.asa_s == pytest.approx((30 + 5) / 2)  # from the first queue entered

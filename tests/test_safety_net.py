@@ -94,20 +94,30 @@ def test_dead_daemon_callers_fall_back_and_the_next_daemon_closes_them_once(rig)
 
     rig.start_daemon()
     rig.run(5)
-    records = rig.final_records()
-    assert sorted(r.caller for r in records.values()) == [
+    # The fallback queue has them now, not us: their records wait for how they
+    # end there (the dialplan's hangup handler tells), nobody is driven by us.
+    assert rig.final_records() == {}
+    assert sorted(c.caller for c in rig.cc.calls.values()) == [
         "13800000002", "13800000003", "13912345678"]
-    assert {r.outcome for r in records.values()} == {"system_failure"}
-    notes = {r.caller: r.notes for r in records.values()}
-    assert notes["13800000003"] == "fallback: server-down"  # noted in AstDB, never ours
+    assert {c.phase for c in rig.cc.calls.values()} == {"fallback"}
     assert rig.cc.counters["safety_fallbacks"] == 3  # hotline_safety_net_fallbacks_total
-    assert notes["13912345678"] == notes["13800000002"] == (
-        "fallback: seen in the channel list after the link came back")
-    assert rig.cc.calls == {} and rig.cc.acd.waiting() == []
-    rig.run(60)  # their hangups from the fallback queue change nothing
+    assert rig.cc.acd.waiting() == [] and list(rig.cc.driven_channels()) == []
+    rig.run(60)  # nobody answers there (no phones)
     for c in list(rig.sim.core.channels.values()):
         rig.sim.core.hangup_by_actor(c)
     rig.run(5)
+    records = rig.final_records()
+    assert sorted(r.caller for r in records.values()) == [
+        "13800000002", "13800000003", "13912345678"]
+    assert {r.outcome for r in records.values()} == {"fallback_abandoned"}
+    notes = {r.caller: r.notes for r in records.values()}
+    assert notes["13800000003"] == "fallback: server-down"  # noted in AstDB, never ours
+    assert notes["13912345678"] == notes["13800000002"] == (
+        "fallback: seen in the channel list after the link came back")
+    for rec in records.values():
+        d = rig.durations(rec)
+        assert d.talk_s == 0 and d.queue_wait_s > 60  # waited there until they hung up
+    assert rig.cc.calls == {} and rig.sim.core.astdb == {}
     finals = [r["call_id"] for r in rig.saved if r.get("final")]
     assert len(finals) == len(set(finals)) == 3
     # The heartbeat is fresh again: the next caller is ours.
@@ -117,16 +127,28 @@ def test_dead_daemon_callers_fall_back_and_the_next_daemon_closes_them_once(rig)
 
 
 def test_a_server_that_stops_refreshing_learns_of_the_fallback_from_the_userevent(rig):
+    # 1007 is registered but not logged in to the server: only the fallback
+    # queue (queues.conf members PJSIP/1001-1008) rings it.
     rig.sim.add_phone(PhoneScript("1007", AgentBehaviour(answer_after=1.0, talk=5.0)))
     rig.run(1)
     caller(rig, "1", "5")  # waits: 1007 is not logged in
     rig.run(10)
     rig.safety.stop()  # alive and linked, but no longer refreshing (a hung loop)
-    rig.run(WATCHDOG + 5)
-    assert len(fallbacks(rig)) == 1
+    for _ in range(WATCHDOG + 2):
+        rig.run(1)
+        if fallbacks(rig):
+            break
+    (call,) = rig.cc.calls.values()
+    assert call.phase == "fallback" and rig.cc.acd.waiting() == []
+    rig.run(20)  # the apology, 1007 answers in the fallback queue, talks 5 s, hangs up
     (rec,) = rig.final_records().values()
-    assert (rec.outcome, rec.notes) == ("system_failure", "fallback: watchdog")
-    assert rig.cc.calls == {} and rig.cc.acd.waiting() == []
+    assert (rec.outcome, rec.notes, rec.agent_id) == (
+        "fallback_answered", "fallback: watchdog", "1007")
+    assert rec.recording and rec.recording.endswith(".wav")
+    bridge_end = next(e for e in rec.timeline if e.kind == "bridge_end")
+    assert bridge_end.details["hung_up_by"] == "agent"
+    assert rig.durations(rec).talk_s == pytest.approx(5.0, abs=0.01)
+    assert rig.cc.calls == {} and rig.sim.core.astdb == {}  # told live: nothing in AstDB
     # Nothing is reserved for it: the agent who logs in now is simply ready.
     rig.cc.acd.login("1007")
     rig.run(1)
@@ -141,14 +163,17 @@ def test_a_caller_who_came_and_went_while_the_daemon_was_dead_still_gets_a_recor
     caller(rig, "1", number="13800000005", patience=1.5, at=0.5)
     rig.run(5)
     assert rig.sim.core.channels == {}  # gone before any daemon was back
-    assert len(rig.sim.core.astdb) == 1
-    ((family, uid), value) = next(iter(rig.sim.core.astdb.items()))
-    assert family == "hotline_unseen" and value.endswith(",95598,13800000005")
+    notes = {family: value for (family, uid), value in rig.sim.core.astdb.items()}
+    assert sorted(notes) == ["hotline_end", "hotline_unseen"]  # its arrival and its end
+    assert notes["hotline_unseen"].endswith(",95598,13800000005")
+    hung_up_by = rig.clock.seconds() - 3  # patience 1.5 s after arriving at 0.5 s
     rig.start_daemon()
     rig.run(3)
     (rec,) = rig.final_records().values()
     assert (rec.caller, rec.dialled, rec.outcome) == ("13800000005", "95598", "system_failure")
     assert rec.notes == "hung up while the server was away"
+    # It ended when it hung up (the hangup handler's note), not when we were back.
+    assert rec.timeline[-1].t == pytest.approx(hung_up_by, abs=0.01)
     assert (rig.cc.counters["unseen_calls"], rig.cc.counters["safety_fallbacks"]) == (1, 0)
     assert rig.sim.core.astdb == {}  # collected once
     rig.endpoint.drop()  # another login: nothing is recorded twice
@@ -175,16 +200,21 @@ def test_a_caller_noted_while_the_daemon_was_away_is_adopted_not_recorded_twice(
 def test_a_caller_sent_to_the_fallback_while_the_daemon_was_down_is_recorded(rig):
     rig.kill_daemon()
     rig.run(WATCHDOG + 5)  # the heartbeat is stale now
-    caller(rig, "1", number="13800000006", at=0.5)
+    caller(rig, "1", number="13800000006", at=0.5, patience=40.0)
     rig.run(8)  # the apology (5 s), then the queue
     assert [c.caller_num for c in fallbacks(rig)] == ["13800000006"]
     rig.start_daemon()
     rig.run(3)
+    assert rig.final_records() == {}  # still waiting there: not over yet
+    (call,) = rig.cc.calls.values()
+    assert call.phase == "fallback" and list(rig.cc.driven_channels()) == []
+    assert rig.sim.core.astdb == {}  # its note collected
+    rig.run(40)  # hangs up unanswered (no phones), while we are logged in
     (rec,) = rig.final_records().values()
     assert (rec.caller, rec.outcome, rec.notes) == (
-        "13800000006", "system_failure", "fallback: server-down")
-    assert rig.cc.calls == {}  # app_queue has them; we do not drive them
-    assert rig.sim.core.astdb == {}
+        "13800000006", "fallback_abandoned", "fallback: server-down")
+    assert rec.queues == ("hotline-fallback",)
+    assert rig.cc.calls == {} and rig.sim.core.astdb == {}
 
 
 def test_notes_are_not_collected_when_the_dialplan_names_another_ami_user(rig):
@@ -193,12 +223,12 @@ def test_notes_are_not_collected_when_the_dialplan_names_another_ami_user(rig):
     rig.sim.core.globals["HOTLINE_AMI_USER"] = "someone-else"
     caller(rig, "1", patience=2.0, at=0.5)  # seen by us, and noted by the dialplan
     rig.run(6)
-    assert len(rig.final_records()) == 1 and len(rig.sim.core.astdb) == 1
+    assert len(rig.final_records()) == 1 and len(rig.sim.core.astdb) == 2  # arrival, end
     rig.endpoint.drop()
     rig.run(10)  # the login after the reconnect
     assert rig.service.connected
     assert len([r for r in rig.saved if r.get("final")]) == 1  # nothing recorded twice
-    assert len(rig.sim.core.astdb) == 1  # left for the operator to see
+    assert len(rig.sim.core.astdb) == 2  # left for the operator to see
 
 
 def _fallback_events(rig) -> list[str]:
@@ -228,8 +258,9 @@ def test_a_restart_while_callers_wait_in_the_fallback_queue_leaves_them_there(ri
     assert [f for a, f in rig.ami.actions
             if a == "AbsoluteTimeout" or f.get("Variable") == "TIMEOUT(absolute)"] == []
     assert all(c.absolute_timeout is None for c in fallbacks(rig))
-    records = rig.final_records()
-    assert {r.outcome for r in records.values()} == {"system_failure"} and len(records) == 2
+    # Recognised as on the fallback path: app_queue has them; their records wait
+    # for how it ends there (the dialplan's hangup handler).
+    assert {c.phase for c in rig.cc.calls.values()} == {"fallback"}
 
     rig.run(3 * WATCHDOG)
     assert sorted(fell_back) == sorted(in_queue)  # nobody fell back a second time

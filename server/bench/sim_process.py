@@ -30,7 +30,7 @@ import sys
 from twisted.internet import stdio, task
 from twisted.protocols.basic import LineReceiver
 
-from server.sim import AmiUser, PromptCatalog, Simulator
+from server.sim import PromptCatalog, Simulator, shipped_user
 from server.sim.scripts import COMMAND, AgentBehaviour, CallerScript, PhoneScript, Press
 from server.sim.traffic import BRANCHES, NAMES
 
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     rng = random.Random(args.seed)
-    sim = Simulator(reactor, users=[AmiUser(args.username, args.secret)],
+    sim = Simulator(reactor, users=[shipped_user(args.username, args.secret)],
                     prompts=prompt_catalog(args.config), seed=args.seed)
     endpoints = [str(args.first_id + i) for i in range(args.phones)]
     for phone in plan_phones(rng, endpoints):

@@ -8,6 +8,9 @@ GUIDE §4:
 - queue_wait_s: first enqueued → answered; if never answered, → abandoned, else
   → callback_requested. A requeue after a missed offer does not restart the wait:
   the caller has been waiting all along. Ringing counts as waiting (ASA includes it).
+  Entering the dialplan's fallback queue (``fallback``) counts as being enqueued
+  (for a caller it took straight from the menu), so a call answered or abandoned
+  there has its wait too.
 - ring_s: sum over offers of (offer time − ring_start).
 - hold_s: sum of hold spans between answered and bridge_end; a hold still open at
   bridge_end is closed there (the agent hung up while the caller was on hold).
@@ -69,7 +72,7 @@ def compute_durations(timeline: Iterable[_Event]) -> Durations:
     ivr_end = _first(events, "ivr_end")
     ivr_s = ivr_end.t - arrived.t if arrived and ivr_end else 0.0
 
-    enqueued = _first(events, "enqueued")
+    enqueued = next((e for e in events if e.kind in ("enqueued", "fallback")), None)
     answered = _first(events, "answered")
     queue_wait_s = 0.0
     if enqueued is not None:

@@ -31,7 +31,7 @@ CSV_COLUMNS = [
     "stream_id", "call_id", "version", "kind", "outcome", "arrived_at", "ended_at",
     "caller", "dialled", "language", "ivr_path", "account", "intent", "queues",
     "priority", "agent_id", "agent_tier", "disposition", "notes", "satisfaction",
-    "satisfaction_reason", "recording", "outage_notice", "hung_up_by",
+    "satisfaction_reason", "recording", "outage_notice", "hung_up_by", "fallback_reason",
     *Durations.__dataclass_fields__,
 ]
 
@@ -72,6 +72,9 @@ def iter_records(client: redis.Redis, start: datetime | None, end: datetime | No
 def _csv_row(stream_id: str, raw: dict[str, Any]) -> dict[str, Any]:
     record = CallRecord.from_dict(raw)
     bridge_end = next((e for e in record.timeline if e.kind == "bridge_end"), None)
+    # The dialplan's safety net took the call to Asterisk's fallback queue (and
+    # why: watchdog, server-down, agi-failure); outcome fallback_answered/_abandoned.
+    fallback = next((e for e in record.timeline if e.kind == "fallback"), None)
     row: dict[str, Any] = {
         "stream_id": stream_id,
         "arrived_at": _iso(record.timeline[0].t if record.timeline else None),
@@ -79,6 +82,7 @@ def _csv_row(stream_id: str, raw: dict[str, Any]) -> dict[str, Any]:
         "ivr_path": " > ".join(f"{menu}:{key}" for menu, key in record.ivr_path),
         "queues": "|".join(record.queues),
         "hung_up_by": bridge_end.details.get("hung_up_by") if bridge_end else "",
+        "fallback_reason": fallback.details.get("reason") if fallback else "",
         **compute_durations(record.timeline).to_dict(),
     }
     for column in CSV_COLUMNS:
@@ -109,6 +113,8 @@ def export_records(redis_url: str, start: datetime | None, end: datetime | None,
                 writer.writerow(_csv_row(stream_id, raw))
             else:
                 line = {**raw, "stream_id": stream_id,
+                        "fallback_reason": next((e[2].get("reason") for e in raw.get(
+                            "timeline", ()) if e[1] == "fallback"), None),
                         "durations": compute_durations(
                             CallRecord.from_dict(raw).timeline).to_dict()}
                 out.write(json.dumps(line, ensure_ascii=False) + "\n")

@@ -23,6 +23,9 @@ KINDS: frozenset[str] = frozenset({"inbound", "callback", "followup"})
 OUTCOMES: frozenset[str] = frozenset({
     "answered", "abandoned", "deflected", "self_service", "callback",
     "overflowed", "system_failure", "ivr_hangup",
+    # The dialplan's safety net took the caller to Asterisk's own fallback queue
+    # (server/safety.py): a phone answered there, or the caller hung up there.
+    "fallback_answered", "fallback_abandoned",
 })
 OFFER_OUTCOMES: frozenset[str] = frozenset({"answered", "no_answer", "rejected"})
 HUNG_UP_BY: frozenset[str] = frozenset({"caller", "agent", "system"})
@@ -41,6 +44,7 @@ SURVEY = "survey"
 ABANDONED = "abandoned"
 OVERFLOW = "overflow"
 CALLBACK_REQUESTED = "callback_requested"
+FALLBACK = "fallback"  # left the server for the dialplan's fallback queue
 ENDED = "ended"
 
 
@@ -243,6 +247,13 @@ class CallRecorder:
         """``answer`` is the survey label; None: asked, but the caller gave none."""
         self._bump(satisfaction=answer, satisfaction_reason=reason)
         self._event(now, SURVEY, answer=answer)
+
+    def fallback(self, now: float, reason: str, queue: str) -> None:
+        """The dialplan's safety net took the caller to Asterisk's ``queue`` (for
+        ``reason``: watchdog, server-down, agi-failure).  Durations count the wait
+        there like a queue's; scorecards count the call in that queue."""
+        self._add_queue(queue)
+        self._event(now, FALLBACK, reason=reason, queue=queue)
 
     def abandoned(self, now: float, position: int | None = None) -> None:
         self._event(now, ABANDONED, position=position)

@@ -14,6 +14,12 @@ Counting rules:
   it counts for the agent who answered it. Missed offers are offers to that agent
   with outcome no_answer or rejected.
 - Satisfaction rate = (satisfied + fairly_satisfied) / surveyed with an answer.
+- A call the dialplan's safety net took to Asterisk's fallback queue (timeline
+  ``fallback``) moves, in the queue figures, from the server's queue it waited in
+  (counted there as overflowed) to that queue, offered there, and is answered or
+  abandoned there.  An agent who answered it there gets it in
+  ``fallback_answered`` and ``fallback_talk_s``, apart from ``handled`` and AHT:
+  the server saw no after-call work for it.
 """
 
 from __future__ import annotations
@@ -49,6 +55,8 @@ class AgentScorecard:
     satisfaction_rate: float | None
     complaints: int
     asa_s: float | None  # ASA of the queues this agent answered in, whole period
+    fallback_answered: int = 0  # answered in the dialplan's fallback queue
+    fallback_talk_s: float = 0.0
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -66,6 +74,8 @@ class _Tally:
     surveyed: int = 0
     satisfied: int = 0
     complaints: int = 0
+    fallback: int = 0
+    fallback_talk_s: float = 0.0
 
     def card(self, agent_id: str, asa_s: float | None) -> AgentScorecard:
         return AgentScorecard(
@@ -76,7 +86,8 @@ class _Tally:
             hold_ratio=_ratio(self.hold_s, self.talk_s + self.hold_s),
             offers=self.offers, missed_offers=self.missed, surveyed=self.surveyed,
             satisfaction_rate=_ratio(self.satisfied, self.surveyed),
-            complaints=self.complaints, asa_s=asa_s)
+            complaints=self.complaints, asa_s=asa_s, fallback_answered=self.fallback,
+            fallback_talk_s=round(self.fallback_talk_s, 3))
 
 
 def agent_scorecards(records: Iterable[CallRecord],
@@ -107,6 +118,11 @@ def agent_scorecards(records: Iterable[CallRecord],
             w[1] += 1
         k = key(record.agent_id)
         queues_of.setdefault(k, set()).add(answered_in)
+        if record.outcome == "fallback_answered":
+            t = tallies.setdefault(k, _Tally())
+            t.fallback += 1
+            t.fallback_talk_s += d.talk_s
+            continue
         if not any(e.kind == "wrap_up_end" for e in record.timeline):
             continue
         t = tallies.setdefault(k, _Tally())
@@ -130,7 +146,7 @@ def _answer_queue(record: CallRecord) -> str | None:
     """The queue the call was in when answered (after any overflow), else None."""
     current = None
     for event in record.timeline:
-        if event.kind == "enqueued":
+        if event.kind in ("enqueued", "fallback"):
             current = event.details["queue"]
         elif event.kind == "overflow":
             current = event.details["to_queue"]
@@ -145,7 +161,7 @@ def queue_intervals(records: Iterable[CallRecord], sl_threshold_s: Mapping[str, 
     """KPIs per (interval start, queue), e.g. 15-minute intervals for the daily report."""
     stats: dict[float, AcdStats] = {}
     for record in records:
-        first = next((e for e in record.timeline if e.kind == "enqueued"), None)
+        first = next((e for e in record.timeline if e.kind in ("enqueued", "fallback")), None)
         if first is None:
             continue
         start = first.t - first.t % interval_s
@@ -168,6 +184,14 @@ def _feed(acd: AcdStats, record: CallRecord) -> None:
             if inbound and current not in entered:
                 acd.offered(current)
             entered.add(current)
+        elif kind == "fallback":
+            to_queue = event.details["queue"]
+            if inbound and current is not None:
+                acd.overflowed(current, to_queue)
+            elif inbound:
+                acd.offered(to_queue)
+            entered.add(to_queue)
+            current = to_queue
         elif kind == "overflow" and current is not None:
             to_queue = event.details["to_queue"]
             if inbound:

@@ -28,7 +28,7 @@ Not simulated (events): Newexten, Cdr, CEL, NewCallerid on dialplan Set,
 RTCP*, app_queue (Queue() only plays music), the ``Bridge`` action (trace 11).
 """
 
-from server.sim.ami_server import AmiUser
+from server.sim.ami_server import AmiUser, shipped_user
 from server.sim.events import EventFilter
 from server.sim.memory import advance, connect_in_memory
 from server.sim.prompts import PromptCatalog
@@ -48,5 +48,5 @@ from server.sim.simulator import Simulator, Summary
 __all__ = [
     "ARRIVAL", "COMMAND", "DIE", "REGISTER", "UNREGISTER", "AgentBehaviour", "AmiUser",
     "CallerScript", "EventFilter", "PhoneScript", "PromptCatalog", "Press", "Simulator",
-    "Summary", "advance", "connect_in_memory",
+    "Summary", "advance", "connect_in_memory", "shipped_user",
 ]

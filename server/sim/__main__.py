@@ -29,7 +29,7 @@ import random
 import sys
 from collections.abc import Sequence
 
-from server.sim.ami_server import AmiUser
+from server.sim.ami_server import shipped_user
 from server.sim.prompts import PromptCatalog, per_language
 from server.sim.scripts import COMMAND, AgentBehaviour, CallerScript, PhoneScript, Press
 from server.sim.simulator import Simulator
@@ -163,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from twisted.internet import reactor, task  # the composition root of the demo
 
-    sim = Simulator(reactor, users=[AmiUser(args.user, secret)], prompts=_prompts(args),
+    sim = Simulator(reactor, users=[shipped_user(args.user, secret)], prompts=_prompts(args),
                     seed=args.seed)
     port = sim.listen(reactor, args.port, args.interface).getHost().port
     print(f"simulated Asterisk AMI on {args.interface}:{port}", flush=True)

@@ -393,6 +393,7 @@ def _channel_status(s: AgiSession, args: list[str]) -> None:
 def _hangup(s: AgiSession, args: list[str]) -> None:
     s.core.publish(chan_event("SoftHangupRequest", "call", s.chan, ("Cause", "32")))
     s.chan.interrupt = "agi-hangup"
+    s.core.set_hangupsource(s.chan, "dialplan/agi")  # res_agi.c handle_hangup
     s._finish("200 result=1", SUCCESS, end="HANGUP")
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet.protocol import Factory, Protocol
 
 from server.ami.codec import AmiParser, FrameTooLarge, Message, encode_message
+from server.ami.privileges import allowed, manager_conf_write
 from server.sim.events import Event, EventFilter, event
 
 if TYPE_CHECKING:
@@ -27,9 +28,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
-MANAGER_CONF = Path(__file__).resolve().parents[2] / "deploy" / "asterisk" / "manager.conf"
+#: deploy/asterisk/manager.conf: the AMI user the hotline server logs in as
+SHIPPED_MANAGER_CONF = Path(__file__).resolve().parents[2] / "deploy" / "asterisk" / "manager.conf"
 #: the include list the shipped manager.conf gives the hotline user
-SHIPPED_MANAGER_FILTER = EventFilter.from_manager_conf(MANAGER_CONF.read_text(), "hotline")
+SHIPPED_MANAGER_FILTER = EventFilter.from_manager_conf(SHIPPED_MANAGER_CONF.read_text(),
+                                                       "hotline")
 AUTH_FAIL_DELAY = 1.0  # Asterisk answers a wrong secret after ~1 s (trace 01b)
 
 
@@ -40,9 +43,18 @@ class AmiUser:
     #: manager.conf eventfilter; default: the include list deploy/asterisk/manager.conf
     #: ships for the hotline user, so CI sees what a real Asterisk with it sends
     event_filter: EventFilter = field(default_factory=lambda: SHIPPED_MANAGER_FILTER)
+    #: manager.conf ``write`` classes; default ``all``, as the lab's user had
+    #: (server/ami/privileges.py says which action needs which)
+    write: frozenset[str] = frozenset({"all"})
 
 
 Pairs = list[tuple[str, Any]]
+
+
+def shipped_user(username: str, secret: str) -> AmiUser:
+    """The server's AMI user with the rights deploy/asterisk/manager.conf gives
+    ``[hotline]``: the simulator then refuses what a real Asterisk would refuse."""
+    return AmiUser(username, secret, write=manager_conf_write(SHIPPED_MANAGER_CONF, "hotline"))
 
 
 class AmiSession:
@@ -110,6 +122,11 @@ class AmiSession:
                             "Use Action: ListCommands to show available commands.")
             self._bad_format(msg, f"Action: {name}")
             return
+        if self.user is not None and not allowed(lname, self.user.write):
+            # manager.c process_message: RequestNotAllowed, then the error (05b's text)
+            self._security("RequestNotAllowed", msg, f"Action: {name}")
+            self.error(msg, "Permission denied")
+            return
         try:
             handler(self, msg)
         except Exception:
@@ -117,7 +134,10 @@ class AmiSession:
             self.error(msg, "Internal error in the simulator")
 
     def _bad_format(self, msg: Message, request_type: str) -> None:
-        self.sim.core.publish(event("RequestBadFormat", "security", [
+        self._security("RequestBadFormat", msg, request_type)
+
+    def _security(self, name: str, msg: Message, request_type: str) -> None:
+        self.sim.core.publish(event(name, "security", [
             ("EventTV", "1970-01-01T00:00:00.000+0000"), ("Severity", "Error"), ("Service", "AMI"),
             ("EventVersion", "1"), ("SessionID", f"0x{id(self):x}"),
             ("LocalAddress", "IPV4/TCP/127.0.0.1/5038"), ("RemoteAddress", f"IPV4/TCP/{self.peer}"),

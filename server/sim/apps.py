@@ -71,6 +71,7 @@ class Applications:
     def _app_hangup(self, chan: Channel, data: str) -> str | None:
         if data.strip().isdigit():
             chan.hangup_cause = int(data)
+        self.core.set_hangupsource(chan, "dialplan/builtin")  # pbx_builtins.c
         self.core.end_pbx(chan)
         return PARKED
 
@@ -157,8 +158,10 @@ class Applications:
         self._timed(chan, duration, lambda: self.core.set_var(chan, "PLAYBACKSTATUS", "SUCCESS"))
 
     def _app_queue(self, chan: Channel, data: str) -> None:
-        # app_queue is not simulated: the caller hears music until they hang up
-        # (no Queue* events).  Documented limitation.
+        if self.core.dial is not None and self.core.dial.queue(chan, data):
+            return  # members from queues.conf ring (server/sim/queue.py)
+        # A queue without members (or not in queues.conf): the caller hears music
+        # until they hang up (no Queue* events).  Documented limitation.
         self.core.moh_start(chan, "default")
 
         def interrupt(reason: str) -> None:

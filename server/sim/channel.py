@@ -77,6 +77,11 @@ class Channel:
     #: sound files played on the channel, as found under sounds/ (``zh/hotline/welcome``):
     #: what Asterisk's verbose log shows as "Playing 'hotline/welcome' (language 'zh')"
     played: list[str] = field(default_factory=list)
+    # CHANNEL(hangupsource): set once, by whoever hung the channel (or its bridge
+    # peer) up first (Asterisk 22 main/channel.c ast_set_hangupsource).
+    hangup_source: str = ""
+    # CHANNEL(hangup_handler_push): (context, exten, priority), run last-pushed first.
+    hangup_handlers: list = field(default_factory=list)
 
     def block(self, prefix: str = "") -> list[tuple[str, str]]:
         values = (

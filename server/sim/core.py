@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import logging
 import random
+import re
+import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable
@@ -29,6 +31,10 @@ from server.sim.events import Event, bridge_block, chan_event, event
 from server.sim.prompts import PromptCatalog
 
 log = logging.getLogger(__name__)
+
+#: applications that finish at once: all a hangup handler may run here
+_HANDLER_APPS = frozenset({"set", "gotoif", "goto", "noop", "userevent"})
+
 
 class Bridge:
     def __init__(self, bridge_id: str) -> None:
@@ -71,6 +77,8 @@ class Core:
         # Dial's outbound legs: name -> callable() that tears the leg down
         # (its Local ;2 vanished, or a Hangup action).
         self.legs: dict[str, Callable[[], None]] = {}
+        # Told when a channel answers (Answer()): name -> callable(); Originate's Local ;2.
+        self.on_answer: dict[str, Callable[[], None]] = {}
         # ChanSpy: spied channel name -> callable() run just before its Hangup.
         self.spies: dict[str, Callable[[], None]] = {}
         #: AstDB: (family, key) -> value (DB() writes, DBGetTree/DBDel actions)
@@ -155,6 +163,9 @@ class Core:
 
     def answer(self, chan: Channel) -> None:
         self.set_state(chan, UP)
+        told = self.on_answer.pop(chan.name, None)
+        if told is not None:
+            told()
 
     def set_var(self, chan: Channel, name: str, value: str) -> None:
         chan.variables[name] = value
@@ -177,7 +188,40 @@ class Core:
             if family and key:  # func_db: "DB requires an argument, DB(<family>/<key>)"
                 self.astdb[(family, key)] = value
             return True
+        if name.lower() == "channel(hangup_handler_push)":
+            # func_channel / pbx_hangup_handler.c: "context,exten,priority" (a
+            # Gosub location), run when the channel hangs up, last pushed first.
+            # Gosub's [[context,]exten,]priority; a label priority is resolved here.
+            parts = [p.strip() for p in value.split(",")]
+            context, exten = chan.context, chan.exten
+            if len(parts) == 3:
+                context, exten = parts[0], parts[1]
+            elif len(parts) == 2:
+                exten = parts[0]
+            prio = parts[-1]
+            number = int(prio) if prio.isdigit() else self.dialplan.label_priority(
+                context, exten, prio)
+            if number is None:
+                log.error("%s: bad hangup handler location %r", chan.name, value)
+            else:
+                chan.hangup_handlers.append((context, exten, number))
+            return True
+        if name.lower() == "channel(hangupsource)":
+            self.set_hangupsource(chan, value)
+            return True
         return False
+
+    def set_hangupsource(self, chan: Channel, source: str) -> None:
+        """Asterisk 22 main/channel.c ``ast_set_hangupsource``: set on the channel
+        and on its bridge peer, each only if not set yet (not traced: AMI never
+        shows it; read with ``CHANNEL(hangupsource)``)."""
+        if not chan.hangup_source:
+            chan.hangup_source = source
+        bridge = chan.bridge
+        if bridge is not None:
+            for other in bridge.channels:
+                if other is not chan and not other.hangup_source:
+                    other.hangup_source = source
 
     def set_absolute_timeout(self, chan: Channel, value: str) -> None:
         """``TIMEOUT(absolute)`` or the AbsoluteTimeout action: seconds from now, 0 clears.
@@ -250,6 +294,34 @@ class Core:
             user, _, field = name[len("AMI_CLIENT("):-1].partition(",")
             # manager.c: only "sessions" is supported; anything else logs an error.
             return str(self.ami_sessions(user.strip())) if field.strip() == "sessions" else ""
+        if name == "CHANNEL(hangupsource)":
+            return chan.hangup_source
+        return self.read_function(name) if name.endswith(")") else self.global_value(name)
+
+    def read_function(self, name: str) -> str:
+        """The channel-independent functions the shipped dialplan reads (not traced;
+        as Asterisk 22 documents them): STRFTIME, DB, DB_DELETE."""
+        func, _, arg = name[:-1].partition("(")
+        func = func.upper()
+        if func == "STRFTIME":
+            # func_strings.c: an empty epoch is now, with microseconds; %[n]q is
+            # the fraction of a second (n digits, default 3); the rest strftime(3).
+            epoch, _, rest = arg.partition(",")
+            _tz, _, fmt = rest.partition(",")
+            now = float(epoch) if epoch.strip() else self.clock.seconds()
+            fraction = now - int(now)
+
+            def q(m: re.Match) -> str:
+                n = int(m.group(1) or 3)
+                return f"{int(fraction * 10 ** n):0{n}d}"
+            fmt = re.sub(r"%(\d?)q", q, fmt or "%c").replace("%s", str(int(now)))
+            return time.strftime(fmt, time.gmtime(now))
+        if func in ("DB", "DB_DELETE"):
+            family, _, key = arg.partition("/")
+            if func == "DB":
+                return self.astdb.get((family, key), "")
+            # func_db.c: DB_DELETE returns the value and deletes the key.
+            return self.astdb.pop((family, key), "")
         return self.global_value(name)
 
     def global_value(self, name: str) -> str:
@@ -424,6 +496,7 @@ class Core:
         spy = self.spies.pop(chan.name, None)
         if spy is not None:
             spy()  # ChanSpyStop comes before the spied channel's Hangup (trace 10)
+        self._run_hangup_handlers(chan)
         chan.hungup = True
         chan.dtmf_sink = None
         if chan.absolute_timeout is not None and chan.absolute_timeout.active():
@@ -435,6 +508,7 @@ class Core:
             extra.append(("TechCause", tech_cause))
         self.publish(chan_event("Hangup", "call", chan, *extra))
         self.channels.pop(chan.name, None)
+        self.on_answer.pop(chan.name, None)
         self.legs.pop(chan.name, None)
         self._agi_queues.pop(chan.name, None)
         self._redirect_to.pop(chan.name, None)
@@ -443,6 +517,32 @@ class Core:
             stop()  # hooks are idempotent: the actor or Dial may already know
         if chan.tech == "Local" and chan.device:
             self.device_state(chan.device, "NOT_INUSE")
+
+    def _run_hangup_handlers(self, chan: Channel) -> None:
+        """``CHANNEL(hangup_handler_push)`` handlers, last pushed first.
+
+        Not traced.  Asterisk 22 (main/pbx_hangup_handler.c, called from
+        ``ast_hangup`` before the channel's final snapshot, so before its
+        ``Hangup`` event) runs each as a Gosub on the hung-up channel, its
+        variables intact, until ``Return``.  Only applications that finish at once
+        can run there (media is gone); the shipped handler uses Set, GotoIf,
+        UserEvent and Return.
+        """
+        while chan.hangup_handlers:
+            context, exten, priority = chan.hangup_handlers.pop()
+            saved = (chan.context, chan.exten, chan.priority)
+            chan.context, chan.exten, chan.priority = context, exten, priority
+            for _ in range(200):  # a handler that never returns must not hang the sim
+                step = self.dialplan.step(chan.context, chan.exten, chan.priority)
+                if step is None or step.app.lower() in ("return", "hangup"):
+                    break
+                handler = self.apps.get(step.app)
+                if handler is None or step.app.lower() not in _HANDLER_APPS:
+                    log.error("%s: %s cannot run in a hangup handler", chan.name, step.app)
+                    break
+                if handler(chan, self.expand(chan, step.data)) == NEXT:
+                    chan.priority += 1
+            chan.context, chan.exten, chan.priority = saved
 
     def new_bridge(self) -> Bridge:
         bridge = Bridge(str(uuid.UUID(int=self.rng.getrandbits(128), version=4)))

@@ -48,7 +48,20 @@ class Dialer:
         self.phones = phones
         #: (context, exten) -> behaviour of the ;2 half of Local/<exten>@<context>
         self.local_agents: dict[tuple[str, str], AgentBehaviour] = {}
+        #: queues.conf queues (server.sim.queue.load_queues); rrmemory's last answerer
+        self.queues: dict[str, Any] = {}
+        self.queue_last: dict[str, int] = {}
         core.dial = self
+
+    def queue(self, caller: Channel, data: str) -> bool:
+        """``Queue(name)`` with members (server/sim/queue.py); False if not configured."""
+        from server.sim.queue import QueueCall  # builds on this module
+
+        config = self.queues.get(split_args(data)[0].strip())
+        if config is None or not config.members:
+            return False
+        QueueCall(self, caller, config).start()
+        return True
 
     def dial(self, caller: Channel, data: str) -> None:
         args = split_args(data)
@@ -62,6 +75,9 @@ class Dialer:
 
 
 class DialCall:
+    #: Dial sets DIALSTATUS, DIALEDPEERNAME and DIALEDPEERNUMBER on the caller
+    sets_dial_vars = True
+
     def __init__(self, dialer: Dialer, caller: Channel, iface: str, timeout: float | None,
                  options: str) -> None:
         self.dialer = dialer
@@ -98,6 +114,7 @@ class DialCall:
             self.dest, self.two = one, two
             self.core.legs[one.name] = self._dest_gone
             self.core.on_gone[two.name] = self._cancel_timers
+            self._announce()
             self.core.publish(dial_event("DialBegin", self.caller, one, ("DialString", rest)))
         elif tech == "PJSIP":
             phone = self.dialer.phones.phones.get(rest)
@@ -126,6 +143,7 @@ class DialCall:
             self.core.on_gone[dest.name] = self._cancel_timers
             if phone.state == "reachable":
                 self.core.set_state(dest, RINGING)
+            self._announce()
             self.core.publish(dial_event("DialBegin", self.caller, dest, ("DialString", rest)))
             # chan_pjsip sends the callee's identity back: connected line on the
             # caller, and caller id on the other half of a Local caller (trace 09).
@@ -192,10 +210,12 @@ class DialCall:
         self.core.set_state(dest, UP)
         self.state = "bridged"
         self.answered_at = self.core.clock.seconds()
-        self.core.set_var(caller, "DIALSTATUS", "ANSWER")
-        self.core.set_var(caller, "DIALEDPEERNAME", dest.name)
-        self.core.set_var(caller, "DIALEDPEERNUMBER", self.iface.partition("/")[2])
+        if self.sets_dial_vars:
+            self.core.set_var(caller, "DIALSTATUS", "ANSWER")
+            self.core.set_var(caller, "DIALEDPEERNAME", dest.name)
+            self.core.set_var(caller, "DIALEDPEERNUMBER", self.iface.partition("/")[2])
         self.core.publish(dial_event("DialEnd", caller, dest, ("DialStatus", "ANSWER")))
+        self._before_bridge()
         caller.connected_num, caller.connected_name = dest.caller_num, dest.caller_name
         if self.phone is not None:
             dest.exten = ""
@@ -211,6 +231,16 @@ class DialCall:
         if b.hold_at is not None and self.phone is not None:
             self._later(b.hold_at, self._hold)
         self._later(b.talk, self._agent_hangs_up)
+
+    def _announce(self) -> None:
+        """The callee's channel exists, just before DialBegin (app_queue's AgentCalled)."""
+
+    def _before_bridge(self) -> None:
+        """Between DialEnd ANSWER and the bridge (app_queue's events go here)."""
+
+    def _bridge_ending(self) -> None:
+        """The callee hung up a bridged call, before the BridgeLeaves (app_queue's
+        AgentComplete goes here, trace 14)."""
 
     def _hold(self) -> None:
         dest, caller = self.dest, self.caller
@@ -241,6 +271,9 @@ class DialCall:
         self._rtp_qos()
         self.core.publish(chan_event("HangupRequest", "call", dest, ("Cause", "16")))
         dest.hangup_cause = 16
+        # chan_pjsip on the BYE: the phone's channel is the hangup source, of
+        # itself and of its bridge peer, the caller (not traced; AMI never shows it).
+        self.core.set_hangupsource(dest, dest.name)
         self._dest_gone()
 
     def _rtp_qos(self) -> None:
@@ -270,6 +303,8 @@ class DialCall:
                 self.core.hangup_now(dest)
                 self._phone_idle()
 
+        if bridged:
+            self._bridge_ending()
         if not bridged:
             hang_up_dest()
             # The callee hung up while ringing (Normal Clearing): app_dial's
@@ -296,7 +331,8 @@ class DialCall:
         if self.phone is None or when == "after_leave":
             hang_up_dest()  # Local ;1: after both BridgeLeaves (02)
         self._answered_vars()
-        self.core.set_var(caller, "DIALSTATUS", "ANSWER")
+        if self.sets_dial_vars:
+            self.core.set_var(caller, "DIALSTATUS", "ANSWER")
         self.core.bridge_destroy(self.bridge)
         if "g" not in self.options:
             caller.interrupt = "hangup"  # without g the caller hangs up with the agent
@@ -406,4 +442,10 @@ class DialCall:
             self._kill_dest(16)
             if bridged:
                 self.core.bridge_destroy(self.bridge)
-        self.core.resume(caller)
+                # Not traced: app_dial's (and app_queue's) end-of-bridge callback
+                # sets ANSWEREDTIME whichever side ended the bridge.
+                self._answered_vars()
+        self._release_caller()
+
+    def _release_caller(self) -> None:
+        self.core.resume(self.caller)

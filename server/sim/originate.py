@@ -16,6 +16,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from server.ami.codec import Message
+from server.ami.privileges import originate_permitted
 from server.sim.actors import CallerActor
 from server.sim.channel import RINGING, UP, Channel
 from server.sim.events import dial_event, event
@@ -51,6 +52,9 @@ class Originator:
             s.error(m, "Channel not specified")
             return
         app, data = m.get("Application"), m.get("Data") or ""
+        if app and not originate_permitted(app, data, s.user.write if s.user else frozenset()):
+            s.error(m, "Originate Access Forbidden: app or data blacklisted")  # manager.c
+            return
         context, exten = m.get("Context") or "", m.get("Exten") or ""
         priority = int(m.get("Priority") or "1")
         if not app and not self.core.dialplan.has_exten(context, exten):
@@ -64,6 +68,11 @@ class Originator:
         if is_async:
             s.respond(m, "Success", ("Message", "Originate successfully queued"))
         ok = False
+        exten, _, context = rest.partition("@")
+        if (tech == "Local" and context not in STAYING_CONTEXTS and context != "sim-callers"
+                and self.core.dialplan.has_exten(context, exten)):
+            self._dialplan_local(s, m, channel, exten, context, caller, target, is_async)
+            return
         if tech == "Local":
             ok = self._local(s, m, channel, rest, caller, target)
         elif tech == "PJSIP":
@@ -120,6 +129,50 @@ class Originator:
         self._response(m, s, True, one.name, target, one, (one.caller_num, one.caller_name))
         self._run(one, target)
         return True
+
+    def _dialplan_local(self, s: AmiSession, m: Message, channel: str, exten: str,
+                        context: str, caller: tuple[str, str] | None, target: Target,
+                        is_async: bool) -> None:
+        """``Local/<exten>@<context>`` of the dialplan itself (hotline-forget): the ``;2``
+        half runs that extension, and the Originate succeeds when it answers.
+
+        Not traced; as Asterisk 22 documents Local channels and Originate: the ``;1``
+        is answered when the ``;2`` answers, then runs the Originate's target; if the
+        ``;2`` hangs up unanswered the Originate fails (OriginateResponse Failure, or
+        ``Originate failed`` for a synchronous one).
+        """
+        one, two = self.core.local_pair(exten, context, caller or ("<unknown>", "<unknown>"))
+        self.core.publish(dial_event("DialBegin", None, one,
+                                     ("DialString", f"{exten}@{context}")))
+        done = []
+
+        def answered() -> None:
+            if done:
+                return
+            done.append(True)
+            self.core.set_state(one, UP)
+            self.core.publish(dial_event("DialEnd", None, one, ("DialStatus", "ANSWER")))
+            self._response(m, s, True, one.name, target, one, (one.caller_num, one.caller_name))
+            if not is_async:
+                s.respond(m, "Success", ("Message", "Originate successfully queued"))
+            # The ;1's own pbx thread; not a caller of ours (calls_started stays).
+            if target.app:
+                self.core.clock.callLater(0, self._run, one, target)
+            else:
+                self.core.clock.callLater(0, self.core.start_pbx, one, target.context,
+                                          target.exten, target.priority)
+
+        def gone() -> None:
+            if done:
+                return
+            done.append(False)
+            self._response(m, s, False, channel, target, None, caller)
+            if not is_async:
+                s.error(m, "Originate failed")
+
+        self.core.on_answer[two.name] = answered
+        self.core.on_gone[one.name] = gone
+        self.core.start_pbx(two, context, exten)
 
     def _fail_local(self, m: Message, s: AmiSession, channel: str, exten: str, context: str,
                     target: Target, caller: tuple[str, str] | None) -> None:

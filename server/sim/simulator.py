@@ -24,6 +24,7 @@ from server.sim.originate import Originator
 from server.sim.phone_dial import PhoneDial
 from server.sim.phones import PhoneRegistry
 from server.sim.prompts import PromptCatalog
+from server.sim.queue import DEFAULT_QUEUES, load_queues
 from server.sim.scripts import AgentBehaviour, CallerScript, PhoneScript, Press
 
 #: deploy/asterisk/extensions.conf, the dialplan the simulator runs by default
@@ -66,6 +67,7 @@ class Simulator:
         self.core = Core(clock, dialplan or load(DEFAULT_DIALPLAN), prompts, seed, agi_delay)
         self.phones = PhoneRegistry(self.core)
         self.dialer = Dialer(self.core, self.phones)
+        self.dialer.queues = load_queues(DEFAULT_QUEUES)
         self.originator = Originator(self)
         # Default: the lab's user of traces 02-12, under trace 12's filter.
         lab_user = AmiUser("acd", "secret", EventFilter.shipped())
