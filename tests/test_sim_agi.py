@@ -8,6 +8,8 @@ from twisted.internet.task import Clock
 
 from server.ami.codec import decode_env, parse_agi_result
 from server.sim import COMMAND, AgentBehaviour, CallerScript, Press, PromptCatalog, Simulator
+from server.sim.dialplan import load
+from server.sim.simulator import DEFAULT_DIALPLAN
 from tests.sim_support import Harness
 
 PROMPTS = PromptCatalog({"welcome": 1.9, "menu": 2.8, "enter-account": 3.0})
@@ -40,7 +42,8 @@ def test_env_has_every_agi_key_in_order_and_chinese_names_survive() -> None:
     assert env["agi_calleridname"] == "张三"
     assert env["agi_channel"] == chan == "Local/13912345678@sim-callers-00000000;1"
     assert (env["agi_context"], env["agi_extension"], env["agi_priority"]) == (
-        "hotline", "95598", "8")
+        "hotline", "95598",
+        str(load(DEFAULT_DIALPLAN).label_priority("hotline", "95598", "agi")))  # the agi label
     assert env["agi_language"] == "zh"  # the dialplan set it on entry (HOTLINE_LANGUAGE)
     assert start["CallerIDName"] == "张三"
     assert start["Env"].endswith("%0A%0A")

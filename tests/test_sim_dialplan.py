@@ -11,9 +11,9 @@ from server.sim.simulator import DEFAULT_DIALPLAN
 def test_shipped_file_parses_with_the_contexts_the_hotline_needs() -> None:
     dp = load(DEFAULT_DIALPLAN)
     hotline = [(s.priority, s.label, s.app) for s in dp.contexts["hotline"]["95598"]]
-    assert hotline[:8] == [(1, None, "Set"), (2, None, "Set"), (3, None, "Answer"),
-                           (4, None, "GotoIf"), (5, None, "Set"), (6, "seen", "GotoIf"),
-                           (7, None, "Set"), (8, "agi", "AGI")]
+    assert hotline[:9] == [(1, None, "Set"), (2, None, "Set"), (3, None, "Set"),
+                           (4, None, "Answer"), (5, None, "GotoIf"), (6, None, "Set"),
+                           (7, "seen", "GotoIf"), (8, None, "Set"), (9, "agi", "AGI")]
     # Every caller hears the default language from the start, the fallback's too, and
     # a hangup handler keeps how the call ended for a server that was not there.
     assert dp.contexts["hotline"]["95598"][1].data == "CHANNEL(language)=${HOTLINE_LANGUAGE}"
@@ -22,7 +22,7 @@ def test_shipped_file_parses_with_the_contexts_the_hotline_needs() -> None:
     assert [s.app for s in dp.contexts["hotline"]["95598"]][9:] == [
         "Set", "GotoIf", "GotoIf", "Hangup", "Set", "Goto", "Set", "UserEvent", "Playback",
         "Set", "MixMonitor", "Queue", "Hangup"]
-    assert dp.label_priority("hotline", "95598", "fallback") == 16
+    assert dp.label_priority("hotline", "95598", "fallback") == 17
     assert [s.app for s in dp.contexts["hotline"]["T"]] == ["Set", "Goto"]
     connect = [(s.app, s.data) for s in dp.contexts["acd-connect"]["s"]]
     assert connect[:4] == [
