@@ -13,7 +13,7 @@ from pathlib import Path
 from deploy.lab.account import CallAccount
 
 CHECKS = ("one_record", "answered", "agent", "talk", "hold", "ended_by", "survey",
-          "recording", "language", "no_retry", "event_order")
+          "recording", "language", "no_retry")
 # Prompts a caller hears only when a key was wrong or missing.  The scripted callers
 # press only valid keys, so hearing one means a key was lost (or misread).
 RETRY_PROMPTS = {"hotline/invalid-input", "hotline/input-timeout", "hotline/account-retry"}
@@ -110,9 +110,6 @@ def compare_call(acc: CallAccount, recs: list[dict], run: Path, recordings_dir: 
     retries = [name for _, _, name in acc.prompts if name in RETRY_PROMPTS]
     check("no_retry", not retries,
           f"the caller pressed valid keys, yet heard {', '.join(retries)} (a key was lost)")
-    if acc.answered:
-        check("event_order", not acc.agi_before_agent_hangup,
-              "caller's AsyncAGIStart arrived before the agent channel's Hangup (issue 12)")
     row["checks"] = checks
     return row
 
@@ -146,6 +143,13 @@ def format_report(result: dict) -> str:
         for name, verdict in row["checks"].items():
             if verdict != "ok":
                 lines.append(f"    MISMATCH {name}: {verdict}")
+    raced = [row["tag"] for row in result["calls"] if row["asterisk"]["agi_before_agent_hangup"]]
+    answered = sum(1 for row in result["calls"] if row["asterisk"]["answered"])
+    lines.append("")
+    # Not a fault: Asterisk's order varies (trace 13); the survey check shows whether
+    # the server coped.
+    lines.append(f"caller back in AsyncAGI before the agent's Hangup: {len(raced)} of "
+                 f"{answered} answered calls ({', '.join(raced) or 'none'})")
     lines.append("")
     lines.append("check        ok  failed")
     for name, counts in result["summary"].items():
