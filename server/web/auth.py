@@ -139,7 +139,7 @@ class Authenticator:
         wait = max(self.limiter.retry_after(k) for k in keys)
         if wait > 0:
             raise ApiError(429, "too many failed sign-ins; try again later",
-                           {"Retry-After": str(int(wait) + 1)})
+                           {"Retry-After": str(int(wait) + 1)}, code="rate_limited")
         agent = self.cfg.acd.agents.get(username)
         user = next((u for u in self.cfg.users if u.name == username), None)
         stored = agent.pin_hash if agent else user.password_hash if user else self._decoy
@@ -149,12 +149,12 @@ class Authenticator:
                 self.limiter.failed(k)
             self.log.info("Failed sign-in for {user!r} from {client}", user=username,
                           client=client)
-            raise ApiError(401, "wrong name or PIN/password")
+            raise ApiError(401, "wrong name or PIN/password", code="bad_credentials")
         self.limiter.clear(keys[0])
         if agent is not None:
             if phone is not None and phone != agent.interface:
                 raise ApiError(400, f"field 'phone' must be this agent's phone "
-                                    f"{agent.interface}")
+                                    f"{agent.interface}", code="wrong_phone")
             session = self.sessions.create("agent", agent.id, agent.name)
         else:
             session = self.sessions.create(user.role, user.name, user.name)

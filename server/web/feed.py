@@ -5,7 +5,8 @@ the moment it is published (no polling).  Who sees what:
 
 * supervisor: everything (agent, call, offer, record);
 * agent: their own ``agent`` changes, their own ``offer``s (screen-pops,
-  enriched with previous calls from the same number in the last 7 days) and the
+  enriched with the IVR path in words and previous calls from the same number in
+  the last 7 days) and the
   final ``record``s of calls they answered (the desk's figures today);
 * reviewer: ``record`` (a call's record became final).
 
@@ -23,6 +24,7 @@ from twisted.logger import Logger
 from .auth import Session
 from .http import HANDLED, ApiRequest
 from .live import LiveFigures
+from .screen import enrich
 
 HEARTBEAT_S = 15.0
 
@@ -39,8 +41,9 @@ def visible(session: Session, topic: str, payload: dict[str, Any]) -> bool:
 class Feed:
     log = Logger()
 
-    def __init__(self, notifier, clock, live: LiveFigures, sessions) -> None:
+    def __init__(self, notifier, clock, live: LiveFigures, sessions, ivr) -> None:
         self.notifier, self.clock, self.live, self.sessions = notifier, clock, live, sessions
+        self.ivr = ivr  # the IVR config: the screen-pop's path in words
         self.open = 0
 
     def handle(self, req: ApiRequest):
@@ -58,10 +61,7 @@ class Feed:
             if not visible(session, topic, payload):
                 return
             if topic == "offer" and payload.get("screen"):
-                screen = dict(payload["screen"])
-                screen["previous_calls"] = self.live.previous_calls(
-                    screen.get("caller") or "", exclude=screen.get("call_id"))
-                payload = dict(payload, screen=screen)
+                payload = dict(payload, screen=enrich(payload["screen"], self.ivr, self.live))
             data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
             request.write(f"event: {topic}\ndata: {data}\n\n".encode())
 
