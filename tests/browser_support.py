@@ -1,0 +1,62 @@
+"""Helpers for the page tests: Debian's Chromium under Playwright, sign-in, artefacts.
+
+Screenshots go to ``tests/artifacts/`` (ignored by git; ``HOTLINE_ARTIFACTS``
+overrides it); each test prints where it wrote them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from twisted.internet import defer
+
+CHROMIUM = os.environ.get("HOTLINE_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--no-first-run", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
+ARTIFACTS = Path(os.environ.get("HOTLINE_ARTIFACTS",
+                                Path(__file__).resolve().parent / "artifacts"))
+FULL_HD = {"width": 1920, "height": 1080}
+SECRETS = {"supervisor1": "change-me-supervisor1", "reviewer1": "change-me-reviewer1"}
+
+
+def as_deferred(coro) -> defer.Deferred:
+    return defer.Deferred.fromFuture(asyncio.ensure_future(coro))
+
+
+@asynccontextmanager
+async def chromium():
+    import playwright.async_api as pw
+
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} missing: apt-get install -y chromium"
+    async with pw.async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def new_page(browser, lang: str = "zh", viewport=None):
+    """A page in its own context (own cookies) with the language preset."""
+    ctx = await browser.new_context(viewport=viewport or FULL_HD)
+    await ctx.add_init_script(f"localStorage.setItem('lang', '{lang}')")
+    return await ctx.new_page()
+
+
+async def sign_in(page, base: str, path: str, user: str, secret: str | None = None) -> None:
+    await page.goto(base + path)
+    await page.fill("#login-user", user)
+    await page.fill("#login-pass", secret if secret is not None else SECRETS.get(user, user))
+    await page.click("#login-btn")
+
+
+async def shot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    await page.screenshot(path=str(path))
+    print(f"screenshot: {path}")
+    return path
