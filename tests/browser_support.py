@@ -43,7 +43,8 @@ async def chromium():
 async def new_page(browser, lang: str = "zh", viewport=None):
     """A page in its own context (own cookies) with the language preset."""
     ctx = await browser.new_context(viewport=viewport or FULL_HD)
-    await ctx.add_init_script(f"localStorage.setItem('lang', '{lang}')")
+    await ctx.add_init_script(  # the first page load only: a reload keeps the user's choice
+        f"if (!localStorage.getItem('lang')) localStorage.setItem('lang', '{lang}')")
     return await ctx.new_page()
 
 

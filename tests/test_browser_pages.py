@@ -49,7 +49,8 @@ async def _contrast(page, selector: str) -> float:
     return await page.eval_on_selector(selector, """e => {
       const rgb = s => s.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number);
       const lum = c => { const v = c.map(x => { x /= 255; return x <= 0.03928 ? x / 12.92
-        : Math.pow((x + 0.055) / 1.055, 2.4); }); return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
+        : Math.pow((x + 0.055) / 1.055, 2.4); });
+        return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
       const cs = getComputedStyle(e), a = lum(rgb(cs.color)), b = lum(rgb(cs.backgroundColor));
       return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
     }""")

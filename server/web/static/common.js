@@ -25,6 +25,7 @@ const I18N = {
     error: "出错", followup: "创建回访", number: "号码", due: "时间", create: "创建",
     any: "全部", choose: "请选择", reviewed: "已质检", not_reviewed: "未质检",
     no_recording: "此通话没有录音。", recording_missing: "录音文件不可用（可能已过保存期）。",
+    recording_unplayable: "录音文件无法播放。", breakdown: "时长构成", fill_login: "请输入工号/用户名和密码。",
     running_total: "当前总分", fill_all: "请为每一项打分后再提交。", time: "时间", event: "事件",
     details: "详情", pending_pause: "待暂停", pending_note: "本次通话和话后处理结束后暂停：",
     cancel_pending: "取消待暂停", wrap_left: "话后剩余", over_limit: "已超时",
@@ -61,6 +62,8 @@ const I18N = {
     number: "Number", due: "Due", create: "Create", any: "Any", choose: "Choose",
     reviewed: "Reviewed", not_reviewed: "Not reviewed", no_recording: "This call has no recording.",
     recording_missing: "The recording file is not available (past retention?).",
+    recording_unplayable: "The recording file cannot be played.", breakdown: "Time split",
+    fill_login: "Enter your agent id or user name and your password.",
     running_total: "Running total", fill_all: "Score every criterion before submitting.",
     time: "Time", event: "Event", details: "Details", pending_pause: "Pause pending",
     pending_note: "Pause after this call and its wrap-up:", cancel_pending: "Cancel pending pause",
@@ -131,11 +134,13 @@ const CODES = {
     satisfied: ["满意", "Satisfied"], fairly_satisfied: ["较满意", "Fairly satisfied"],
     dissatisfied: ["不满意", "Dissatisfied"],
   },
+  party: { caller: ["客户", "caller"], agent: ["坐席", "agent"], system: ["系统", "system"] },
   key: {
     queue: ["队列", "queue"], agent: ["坐席", "agent"], outcome: ["结果", "outcome"],
     reason: ["原因", "reason"], language: ["语种", "language"], intent: ["诉求", "intent"],
     ring_start: ["振铃开始", "ringing from"], hung_up_by: ["挂机方", "hung up by"],
     satisfaction: ["满意度", "satisfaction"], to: ["转至", "to"], from: ["来自", "from"],
+    disposition: ["处理结果", "disposition"], answer: ["评价", "answer"],
   },
 };
 
@@ -321,7 +326,9 @@ function signIn(roles, onSignedIn) {
     pass.value = "";
     box.hidden = true;
     document.body.classList.remove("signing-in");
-    document.getElementById("who").textContent = `${t("role_" + me.role)} ${me.name} (${me.id})`;
+    const who = () => { document.getElementById("who").textContent = `${t("role_" + me.role)} ${me.name} (${me.id})`; };
+    who();
+    document.addEventListener("langchange", who);
     if (!roles.includes(me.role)) {
       const gate = document.getElementById("wrong-role");
       const link = el("a", { href: `/${PAGE_FOR[me.role]}`, text: t({ agent: "desk", supervisor: "wallboard", reviewer: "review" }[me.role]) });
@@ -344,6 +351,12 @@ function signIn(roles, onSignedIn) {
     if (btn.dataset.busy) return;
     btn.dataset.busy = "1";
     say("login-msg", "");
+    if (!user.value.trim() || !pass.value) {
+      say("login-msg", t("fill_login"), true);
+      (user.value.trim() ? pass : user).focus();
+      delete btn.dataset.busy;
+      return;
+    }
     try {
       await api("POST", "/api/login", { username: user.value.trim(), password: pass.value });
       show(await api("GET", "/api/me"));

@@ -24,6 +24,9 @@ function showAgent(a) {
   s.className = `state ${a.state}`;
   s.dataset.state = a.state;
   document.getElementById("reason").textContent = a.state === "paused" ? pauseLabel(a.pause_reason) : "";
+  const wish = a.pending_pause || (a.state === "paused" ? a.pause_reason : null);
+  const sel = document.getElementById("pause-reason");
+  if (wish && [...sel.options].some((o) => o.value === wish)) sel.value = wish;
   const pend = document.getElementById("pending");
   pend.hidden = !a.pending_pause;
   document.getElementById("pending-text").textContent =

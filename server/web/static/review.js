@@ -49,7 +49,9 @@ function detailText(key, v) {
   if (key === "outcome") return tc("outcome", v);
   if (key === "queue" || key === "to" || key === "from") return tc("queue", v);
   if (key === "intent") return tc("intent", v);
-  if (key === "satisfaction") return tc("satisfaction", v);
+  if (key === "satisfaction" || key === "answer") return tc("satisfaction", v);
+  if (key === "disposition") return tc("disposition", v);
+  if (key === "hung_up_by") return tc("party", v);
   if (key === "ring_start") return fmtTime(v, true);
   if (typeof v === "object") return JSON.stringify(v);
   return String(v);
@@ -64,15 +66,21 @@ async function show(callId) {
   document.getElementById("d-title").focus();
   const audio = document.getElementById("d-audio"), msg = document.getElementById("d-audio-msg");
   msg.hidden = true;
-  if (REC.recording_url) {
+  audio.removeAttribute("src");
+  audio.hidden = true;
+  let problem = REC.recording_url ? null : "no_recording";
+  if (!problem) {  // a file past retention: say so instead of a silent 0:00 player
+    const head = await fetch(REC.recording_url, { method: "HEAD", credentials: "same-origin" })
+      .catch(() => null);
+    problem = head && head.ok ? null : "recording_missing";
+  }
+  if (problem) {
+    msg.hidden = false;
+    msg.dataset.msg = problem;
+    msg.textContent = t(problem);
+  } else {
     audio.hidden = false;
     audio.src = REC.recording_url;
-  } else {
-    audio.removeAttribute("src");
-    audio.hidden = true;
-    msg.hidden = false;
-    msg.dataset.msg = "no_recording";
-    msg.textContent = t("no_recording");
   }
   await showQa();
 }
@@ -88,7 +96,7 @@ function renderDetail() {
     ["satisfaction", tc("satisfaction", r.satisfaction)],
     ["ivr_path", r.ivr_path.map(([m, k]) => `${tc("menu", m)} ${ZH() ? "按" : "key"} ${k}`).join(" → ")],
     ["waited", fmtDur(d.queue_wait_s)], ["handling", fmtDur(d.handling_s)],
-    ["aht", `${t("talk")} ${fmtDur(d.talk_s)} · ${t("hold")} ${fmtDur(d.hold_s)} · ${t("acw")} ${fmtDur(d.acw_s)}`]];
+    ["breakdown", `${t("talk")} ${fmtDur(d.talk_s)} · ${t("hold")} ${fmtDur(d.hold_s)} · ${t("acw")} ${fmtDur(d.acw_s)}`]];
   document.getElementById("d-kv").replaceChildren(...kv.flatMap(([k, v]) =>
     [el("dt", { text: t(k) }), el("dd", { text: v === null || v === undefined || v === "" ? "–" : v })]));
   document.getElementById("d-timeline").replaceChildren(...r.timeline.map(([ts, kind, det]) =>
@@ -156,8 +164,8 @@ document.addEventListener("DOMContentLoaded", () => {
     const msg = document.getElementById("d-audio-msg");
     audio.hidden = true;
     msg.hidden = false;
-    msg.dataset.msg = "recording_missing";
-    msg.textContent = t("recording_missing");
+    msg.dataset.msg = "recording_unplayable";
+    msg.textContent = t("recording_unplayable");
   });
   const sb = document.getElementById("search");
   document.getElementById("filters").addEventListener("submit", once(sb, search));
