@@ -74,6 +74,13 @@ async def _browser_story(base: str, sim: Simulator, expect) -> None:
         await expect(ready_count).to_have_text("0")
 
         desk = await new_page(browser, "zh")
+        await desk.context.add_init_script("""(() => {  // counts the ring tones played
+          window.__tones = 0;
+          const Real = window.AudioContext;
+          window.AudioContext = class extends Real {
+            createOscillator() { window.__tones += 1; return super.createOscillator(); }
+          };
+        })()""")
         await desk.goto(base + "/desk.html")
         await desk.click("#btn-lang")  # the language toggle
         await expect(desk.locator("#btn-ready")).to_have_text("Ready")
@@ -97,6 +104,7 @@ async def _browser_story(base: str, sim: Simulator, expect) -> None:
         await expect(state).to_have_attribute("data-state", "reserved", timeout=15000)
         await expect(desk.locator("body")).to_have_class("desk ringing")
         await expect(desk).to_have_title("🔔 Incoming call!", timeout=3000)
+        assert await desk.evaluate("window.__tones") >= 1  # a tone made in WebAudio
         await expect(desk.locator("#pop")).to_be_visible()
         await expect(desk.locator("#pop-caller")).to_have_text(CALLER)
         # Point 7: codes in words; the earlier call from the history; cases labelled.
