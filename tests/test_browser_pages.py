@@ -316,3 +316,39 @@ def test_a_cjk_font_is_installed_for_the_screenshots():
     """Point 10: scripts/run.sh installs one for the tests; without it Chinese is boxes."""
     out = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True).stdout
     assert out.strip(), "no CJK font: apt-get install fonts-wqy-zenhei (scripts/run.sh test)"
+
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "media-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'")
+
+
+@pytest_twisted.ensureDeferred
+async def test_pages_work_under_a_strict_content_security_policy(rig):
+    """No inline scripts, handlers or style attributes: each page signs in and works
+    with a CSP that forbids them (the security work serves such a header)."""
+    async def story():
+        async with chromium() as browser:
+            for path, user in (("/wallboard.html", "supervisor1"), ("/desk.html", "1001"),
+                               ("/review.html", "reviewer1"), ("/index.html", None)):
+                page = await new_page(browser, "en")
+                refused: list[str] = []
+                page.on("console", lambda m, r=refused: r.append(m.text)
+                        if "Content Security Policy" in m.text else None)
+
+                async def with_csp(route):
+                    resp = await route.fetch()
+                    await route.fulfill(response=resp,
+                                        headers={**resp.headers, "content-security-policy": CSP})
+                await page.route("**/*.html", with_csp)
+                if user is None:
+                    await page.goto(rig.base + path)
+                    await page.click("#btn-lang")
+                    await expect(page.locator("h1")).to_have_text("95598 供电服务热线")
+                else:
+                    await sign_in(page, rig.base, path, user)
+                    await expect(page.locator("#main")).to_be_visible()
+                    await page.click("#btn-lang")
+                    await expect(page.locator("#btn-lang")).to_have_text("English")
+                assert refused == [], (path, refused)
+                await page.context.close()
+    await as_deferred(story())
