@@ -61,3 +61,11 @@ async def shot(page, name: str) -> Path:
     await page.screenshot(path=str(path))
     print(f"screenshot: {path}")
     return path
+
+
+async def unlabelled(page) -> list[str]:
+    """Visible inputs with no label element, no wrapping label and no aria-label."""
+    return await page.evaluate("""() => [...document.querySelectorAll('input, select, textarea')]
+      .filter(e => e.offsetParent !== null && e.type !== 'hidden')
+      .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+      .map(e => e.id || e.name)""")

@@ -15,7 +15,15 @@ import pytest_twisted
 from twisted.internet import defer, reactor
 
 from server.web import WebOptions
-from tests.browser_support import FULL_HD, as_deferred, chromium, new_page, shot, sign_in
+from tests.browser_support import (
+    FULL_HD,
+    as_deferred,
+    chromium,
+    new_page,
+    shot,
+    sign_in,
+    unlabelled,
+)
 from tests.test_web_support import WebRig
 
 if os.environ.get("HOTLINE_SKIP_BROWSER") == "1":
@@ -54,14 +62,6 @@ async def _contrast(page, selector: str) -> float:
       const cs = getComputedStyle(e), a = lum(rgb(cs.color)), b = lum(rgb(cs.backgroundColor));
       return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
     }""")
-
-
-async def _unlabelled(page) -> list[str]:
-    """Visible inputs with no label element, no wrapping label and no aria-label."""
-    return await page.evaluate("""() => [...document.querySelectorAll('input, select, textarea')]
-      .filter(e => e.offsetParent !== null && e.type !== 'hidden')
-      .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
-      .map(e => e.id || e.name)""")
 
 
 @pytest_twisted.ensureDeferred
@@ -220,7 +220,7 @@ async def test_wallboard_fits_one_screen_with_readable_badges_and_alarms(rig):
                 await expect(page.locator('[data-agent="1003"] .alarm')).to_have_count(0)
                 height = await page.evaluate("document.documentElement.scrollHeight")
                 assert height <= 1080, height
-                assert await _unlabelled(page) == []
+                assert await unlabelled(page) == []
                 await shot(page, f"wallboard-{lang}")
                 await page.context.close()
             page = await new_page(browser, "zh")
@@ -305,7 +305,7 @@ async def test_desk_keyboard_only_and_labelled(rig):
             await page.keyboard.press("Tab")
             await page.keyboard.press("Enter")
             await expect(page.locator("#state")).to_have_attribute("data-state", "paused")
-            assert await _unlabelled(page) == []
+            assert await unlabelled(page) == []
             live = await page.eval_on_selector("#state", "e => e.closest('[aria-live]') !== null")
             assert live
             assert await page.get_attribute("#msg", "aria-live") == "assertive"

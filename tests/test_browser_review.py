@@ -12,8 +12,7 @@ import pytest
 import pytest_twisted
 from twisted.internet import defer
 
-from tests.browser_support import as_deferred, chromium, new_page, shot, sign_in
-from tests.test_browser_pages import _unlabelled
+from tests.browser_support import as_deferred, chromium, new_page, shot, sign_in, unlabelled
 from tests.test_web_review import record
 from tests.test_web_support import WebRig
 
@@ -93,7 +92,7 @@ async def _story(rig: WebRig, t0: float) -> None:
         await expect(page.locator("#qa-history li")).to_have_count(2)
         await expect(page.locator("#qa-history li").last).to_contain_text("100")
         await expect(page.locator('[data-call="r2"] [data-testid="reviewed"]')).to_have_text("✓ 2")
-        assert await _unlabelled(page) == []  # every filter and score has a label
+        assert await unlabelled(page) == []  # every filter and score has a label
         await shot(page, "review-en")
         # a recording named but gone, and a call without one, are said in words
         await page.uncheck('input[name="dissatisfied"]')
