@@ -134,7 +134,7 @@ def run_demo(args) -> int:
           f"demo: agent desk http://127.0.0.1:{http_port}/desk.html "
           f"(agent 1001..1020, demo PIN = the agent id)\n"
           f"demo: QA review  http://127.0.0.1:{http_port}/review.html "
-          f"(supervisor1 / change-me-supervisor1, reviewer1 / change-me-reviewer1)\n"
+          f"(users supervisor1, reviewer1: see config/agents.yaml)\n"
           f"demo: metrics    http://127.0.0.1:{metrics_port}/metrics", flush=True)
 
     def log_agents_in(up: bool) -> None:
