@@ -352,3 +352,50 @@ async def test_pages_work_under_a_strict_content_security_policy(rig):
                 assert refused == [], (path, refused)
                 await page.context.close()
     await as_deferred(story())
+
+
+@pytest_twisted.ensureDeferred
+async def test_every_text_code_and_error_has_zh_and_en(rig):
+    """Point 9: the pages' keys exist in both languages; every code the shipped config
+    and the server can send (pause reasons, dispositions, queues, intents, menus, error
+    codes) has words in both."""
+    import re
+    from pathlib import Path
+
+    web = Path(__file__).resolve().parents[1] / "server" / "web"
+    errors = set(re.findall(r'code="([a-z_]+)"', "".join(
+        p.read_text(encoding="utf-8") for p in web.glob("*.py"))))
+    from server.web.http import STATUS_CODES
+    errors |= set(STATUS_CODES.values())
+    cfg = rig.cfg
+    codes = {"pause": [c.code for c in cfg.acd.policy.pause_reasons],
+             "disposition": [c.code for c in cfg.acd.policy.dispositions],
+             "queue": list(cfg.acd.queues), "intent": list(cfg.acd.skills),
+             "menu": list(cfg.ivr.menus)}
+
+    async def story():
+        async with chromium() as browser:
+            page = await new_page(browser, "zh")
+            for path in ("/wallboard.html", "/desk.html", "/review.html", "/index.html"):
+                await page.goto(rig.base + path)
+                missing = await page.evaluate("""() => {
+                  const sel = '[data-i18n],[data-i18n-ph],[data-i18n-label]';
+                  const keys = [...document.querySelectorAll(sel)]
+                    .map(e => e.dataset.i18n || e.dataset.i18nPh || e.dataset.i18nLabel);
+                  return keys.filter(k => !(k in I18N.zh) || !(k in I18N.en));
+                }""")
+                assert missing == [], (path, missing)
+            same = await page.evaluate(
+                "JSON.stringify(Object.keys(I18N.zh).sort()) === "
+                "JSON.stringify(Object.keys(I18N.en).sort())")
+            assert same
+            gaps = await page.evaluate("""([codes, errors]) => {
+              const out = [];
+              for (const [kind, list] of Object.entries(codes))
+                for (const c of list)
+                  if (!(CODES[kind] && CODES[kind][c])) out.push(`${kind}:${c}`);
+              for (const e of errors) if (!ERRORS[e]) out.push(`error:${e}`);
+              return out;
+            }""", [codes, sorted(errors)])
+            assert gaps == []
+    await as_deferred(story())

@@ -161,6 +161,8 @@ const ERRORS = {
   bad_pause_reason: ["请选择暂停原因。", "Choose a pause reason."],
   bad_disposition: ["请选择处理结果。", "Choose a disposition."],
   bad_request: ["请求有误。", "The request was not valid."],
+  bad_content_type: ["请求格式有误。", "The request was not JSON."],
+  method_not_allowed: ["不支持此操作。", "Not supported here."],
   asterisk_refused: ["交换机拒绝了该操作。", "The phone system refused."],
   internal: ["服务器内部错误，已记录。", "Server error (logged)."],
   network: ["无法连接服务器。", "Cannot reach the server."],
