@@ -118,7 +118,7 @@ class Review:
         self.client, self.form, self.clock = client, form, clock
         self.recordings_dir = Path(recordings_dir)
         self.scan_limit = scan_limit
-        self._locks: dict[str, asyncio.Lock] = {}  # call_id -> its QA saves, one at a time
+        self._qa_lock = asyncio.Lock()  # QA saves, one at a time (see post_qa)
 
     # ------------------------------------------------------------ Redis reads
     async def _scan(self, wanted: str | None = None) -> dict[str, CallRecord]:
@@ -253,20 +253,15 @@ class Review:
     def post_qa(self, req: ApiRequest) -> defer.Deferred:
         """201 with the new revision; 200 with the latest one when it is the same
         reviewer's identical scores and comments (a double submit saves nothing).
-        Saves of one call run one after another, so two identical requests in flight
-        together cannot both append."""
+        Saves run one after another (they are human-paced), so two identical requests
+        in flight together cannot both append."""
         call_id = req.params["call_id"]
         total = self.form.score(req.body["scores"])
         comments = req.body.get("comments", "")
-        lock = self._locks.setdefault(call_id, asyncio.Lock())
 
         async def save() -> tuple[int, dict[str, Any]]:
-            async with lock:
-                try:
-                    return await locked()
-                finally:
-                    if not lock._waiters:  # noqa: SLF001 (no public "anyone waiting?")
-                        self._locks.pop(call_id, None)
+            async with self._qa_lock:
+                return await locked()
 
         async def locked() -> tuple[int, dict[str, Any]]:
             if await self._find(call_id) is None:
