@@ -122,6 +122,8 @@ async def _browser_story(base: str, sim: Simulator, expect) -> None:
         # The wallboard: the agent's row names the call's queue; listen asks first and
         # sends only the agent and the mode (the supervisor's own phone is rung).
         await expect(board.locator('[data-agent="1001"]')).to_contain_text("General")
+        await expect(board.locator('[data-agent="1001"] .state')).to_have_attribute(
+            "data-state", "on_call")
         sent: list[dict] = []
 
         async def supervise(route):
@@ -130,6 +132,7 @@ async def _browser_story(base: str, sim: Simulator, expect) -> None:
                                 body='{"agent_id": "1001", "mode": "listen"}')
         await board.route("**/api/supervise", supervise)
         await board.click('[data-agent-act="1001"]')
+        await expect(board.locator('[data-mode="whisper"]')).to_be_enabled()
         await board.click('[data-mode="listen"]')
         await expect(board.locator("#act-question")).to_contain_text("Listen")
         assert sent == []

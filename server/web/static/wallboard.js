@@ -86,6 +86,9 @@ async function refresh() {
   try {
     SNAP = await api("GET", "/api/snapshot");
     fetchedAt = Date.now();
+    const d = document.getElementById("act");
+    const now = d.open && TARGET && SNAP.agents.find((x) => x.id === TARGET.id);
+    if (now) showTarget(now);
   } catch (e) { /* the feed's state machine shows why; the board keeps its last data */ }
   render();
 }
@@ -103,11 +106,16 @@ function onLink(state, n) {
 // ------------------------------------------------------------ supervisor actions
 let TARGET = null, ACTION = null;
 
-function openActions(a) {
+// The open dialog follows the agent: listen/whisper/barge only while on a call.
+function showTarget(a) {
   TARGET = a;
-  const d = document.getElementById("act");
   document.getElementById("act-title").textContent = `${t("actions")}: ${a.id} ${a.name || ""} · ${t(a.state)}`;
-  d.querySelectorAll("[data-mode]").forEach((b) => { b.disabled = a.state !== "on_call"; });
+  document.querySelectorAll("#act [data-mode]").forEach((b) => { b.disabled = a.state !== "on_call"; });
+}
+
+function openActions(a) {
+  const d = document.getElementById("act");
+  showTarget(a);
   document.getElementById("act-confirm").hidden = true;
   say("act-msg", "");
   if (!d.open) d.showModal();
@@ -134,9 +142,7 @@ async function confirmed() {
     } else {
       const body = { action: act.value };
       if (act.value === "pause") body.reason = document.getElementById("act-reason").value;
-      const r = await api("POST", `/api/agents/${encodeURIComponent(a.id)}/force`, body);
-      TARGET = Object.assign({}, a, r);
-      document.getElementById("act-title").textContent = `${t("actions")}: ${a.id} ${a.name || ""} · ${t(r.state)}`;
+      showTarget(await api("POST", `/api/agents/${encodeURIComponent(a.id)}/force`, body));
     }
     say("act-msg", t("done"));
     changed();
