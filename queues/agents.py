@@ -133,6 +133,7 @@ class AgentView:
     item_id: str | None
     misses: int
     wrap_up_ends_at: float | None
+    pending_pause: str | None = None  # a pause asked for during a call, applied after it
 
 
 @dataclass(eq=False)
@@ -196,4 +197,5 @@ class AgentRuntime:
             self.item_id,
             self.misses,
             self.wrap_ends_at,
+            self.pending_pause,
         )

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
 
 __all__ = [
     "WEEKDAYS",
@@ -134,6 +135,8 @@ class AcdPolicy:
     timezone: str
     pause_reasons: tuple[Code, ...]
     dispositions: tuple[Code, ...]
+    # pause code -> seconds after which the desk and the wallboard raise an alarm
+    pause_limits_s: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 #   bash scripts/run.sh demo [demo args...]   set up, then run the demo
 #   bash scripts/run.sh test [pytest args...] set up, then run the whole test suite
 #   bash scripts/run.sh bench [bench args...] set up, then run the benchmarks
-# Setting up = OS packages that are missing (python3-venv, redis-server, chromium,
-# sox, espeak-ng), a virtualenv in .venv and the Python packages. It is idempotent:
+# Setting up = OS packages that are missing (python3-venv, redis-server, sox,
+# espeak-ng; for the tests chromium and a CJK font), a virtualenv in .venv and
+# the Python packages. It is idempotent:
 # a second run installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,9 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
 if [ "${1:-}" = test ]; then
   # The browser tests drive Debian's Chromium (no browser downloads).
   command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
+  # A CJK font, so the pages' screenshots show Chinese, not boxes (any installed
+  # CJK font will do; fonts-wqy-zenhei is 16 MB, fonts-noto-cjk 90 MB).
+  fc-list :lang=zh 2>/dev/null | grep -q . || need_pkgs+=(fonts-wqy-zenhei)
 fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "== installing OS packages: ${need_pkgs[*]}"

@@ -119,6 +119,9 @@ def run_demo(args) -> int:
     sim = Simulator(reactor, users=[shipped_user(cfg.server.ami.username, secret)],
                     prompts=PromptCatalog(durations=durations), seed=args.seed)
     port = sim.listen(reactor, 0, "127.0.0.1").getHost().port
+    metrics_port = free_port()
+    cfg = replace(cfg, server=replace(cfg.server, metrics=replace(
+        cfg.server.metrics, listen=f"tcp:port={metrics_port}:interface=127.0.0.1")))
     hotline = Hotline.from_config(reactor, cfg, secret, Overrides(
         ami_endpoint=f"tcp:host=127.0.0.1:port={port}", redis_url=redis_url, spool_dir=workdir))
     agents = {a.interface.split("/", 1)[1]: a.tier for a in cfg.acd.agents.values()}
@@ -129,12 +132,16 @@ def run_demo(args) -> int:
         sim.add_caller(script)
     http_port = free_port()
     hotline.http_site(listen=f"tcp:port={http_port}:interface=127.0.0.1")
+    hotline.start_metrics()  # /metrics on its own port, for deploy/prometheus and grafana
     started = reactor.seconds()
     print(f"demo: simulated Asterisk on 127.0.0.1:{port}, Redis {redis_url}, "
           f"{len(agents)} agents, seed {args.seed}, {args.duration:.0f} s", flush=True)
     print(f"demo: wallboard  http://127.0.0.1:{http_port}/wallboard.html\n"
           f"demo: agent desk http://127.0.0.1:{http_port}/desk.html "
-          f"(agent 1001..1020, demo PIN = the agent id)", flush=True)
+          f"(agent 1001..1020, demo PIN = the agent id)\n"
+          f"demo: QA review  http://127.0.0.1:{http_port}/review.html "
+          f"(users supervisor1, reviewer1: see config/agents.yaml)\n"
+          f"demo: metrics    http://127.0.0.1:{metrics_port}/metrics", flush=True)
 
     def log_agents_in(up: bool) -> None:
         if up:  # the agents sign in on their desks as the shift starts

@@ -46,3 +46,36 @@ def test_demo_runs_and_its_summary_adds_up(tmp_path, redis_server):
     rows = list(csv.DictReader(io.StringIO(export.stdout)))
     assert len(rows) == s["records_written"] > 0
     assert {r["call_id"] for r in rows} and all(r["outcome"] for r in rows)
+
+
+def test_demo_serves_metrics_and_prints_its_url(redis_server):
+    """The URL the demo prints beside the pages answers with the hotline's metrics
+    while the demo runs (deploy/prometheus can scrape the demo)."""
+    import re
+    import urllib.request
+
+    db = redis_server.url.rsplit("/", 1)[0] + "/6"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server", "demo", "--duration", "12", "--seed", "3",
+         "--redis-url", db], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        url = None
+        lines = []
+        for line in proc.stdout:  # ends when the demo exits
+            lines.append(line)
+            m = re.search(r"metrics\s+(http://127\.0\.0\.1:\d+/metrics)", line)
+            if m:
+                url = m.group(1)
+                break
+        assert url is not None, "".join(lines)
+        assert any("/review.html" in x for x in lines) and any("/desk.html" in x for x in lines)
+        body = ""
+        for line in proc.stdout:  # the first progress line: the reactor runs, listeners up
+            if "AMI" in line:
+                body = urllib.request.urlopen(url, timeout=10).read().decode()
+                break
+        assert "hotline_" in body and "# TYPE" in body, body[:500]
+    finally:
+        out, err = proc.communicate(timeout=60)  # the demo ends by itself; read it all
+    assert proc.returncode == 0, err[-2000:]

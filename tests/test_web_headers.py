@@ -66,7 +66,7 @@ async def test_every_response_carries_the_security_headers_and_no_server_version
     rig = make_rig()
     token = await rig.login("supervisor1")
     responses = []
-    for path in ("/desk.html", "/common.js", "/wallboard.css", "/nothing.html"):
+    for path in ("/desk.html", "/common.js", "/common.css", "/nothing.html"):
         resp = await treq.get(rig.base + path, persistent=False)
         await resp.content()
         responses.append((path, resp))

@@ -70,7 +70,7 @@ def flush_db(url: str) -> None:
 class WebRig:
     def __init__(self, redis_url: str, recordings: Path, options: WebOptions | None = None,
                  cfg=None, ami=None, calls=None, notifier=None, clock=None,
-                 verify_in_thread=None) -> None:
+                 verify_in_thread=None, audit=None) -> None:
         flush_db(redis_url)
         self.cfg = cfg or cheap_config(recordings)
         if clock is None:
@@ -87,7 +87,7 @@ class WebRig:
         self.web = build_web(self.cfg, self.calls, self.notifier, self.clock,
                              redis_client=self.client, put_record=self.store.put,
                              options=options or WebOptions(),
-                             verify_in_thread=verify_in_thread)
+                             verify_in_thread=verify_in_thread, audit=audit)
         self.port = reactor.listenTCP(0, self.web.site, interface="127.0.0.1")
         self.base = f"http://127.0.0.1:{self.port.getHost().port}"
 

@@ -241,7 +241,8 @@ def parse_queues(top: Section, skills: Collection[str], tiers: Collection[str],
 
 def parse_policy(top: Section) -> AcdPolicy | None:
     sec = top.sub("policy", ("timezone", "wrapup_default_s", "missed_calls_before_pause",
-                             "short_abandon_s", "quiet_hours", "pause_reasons", "dispositions"))
+                             "short_abandon_s", "quiet_hours", "pause_reasons", "dispositions",
+                             "pause_limits_s"))
     if sec is None:
         return None
     quiet = sec.sub("quiet_hours", ("start", "end"))
@@ -251,6 +252,15 @@ def parse_policy(top: Section) -> AcdPolicy | None:
         codes[key] = tuple(Code(str(c), str(label)) for c, label in sec.items(key))
         if not codes[key] and key in sec.data:
             sec.error(key, "needs at least one code")
+    pause_codes = {c.code for c in codes["pause_reasons"]}
+    limits: dict[str, int] = {}
+    for c, v in sec.items("pause_limits_s", required=False):
+        if isinstance(v, bool) or not isinstance(v, int) or not 60 <= v <= 86400:
+            sec.error(f"pause_limits_s.{c}", "must be whole seconds between 60 and 86400")
+        elif c not in pause_codes:
+            sec.error(f"pause_limits_s.{c}", f"no pause reason {c!r} in pause_reasons")
+        else:
+            limits[c] = v
     values = (
         sec.number("wrapup_default_s", int, 30, lo=0, hi=600),
         sec.number("missed_calls_before_pause", int, 2, lo=1),
@@ -262,4 +272,4 @@ def parse_policy(top: Section) -> AcdPolicy | None:
         return None
     wrap, missed, short, quiet_range, tz = values
     return AcdPolicy(wrap, missed, short, quiet_range, tz, codes["pause_reasons"],
-                     codes["dispositions"])
+                     codes["dispositions"], MappingProxyType(limits))

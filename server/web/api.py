@@ -23,6 +23,7 @@ from server.calls import CallCenter
 from .audit import AuditLog
 from .http import ApiError, ApiRequest
 from .live import LiveFigures
+from .screen import current_call
 
 DUE_PAST_S, DUE_AHEAD_S = 86400.0, 366 * 86400.0  # a follow-up's due_at window around now
 MAX_EPOCH = 4102444800.0  # 2100-01-01: outage times past it are typos (or 1e308)
@@ -33,10 +34,12 @@ SPY_OPTIONS = {"listen": "qE", "whisper": "qEw", "barge": "qEB"}
 QUEUE_PARAMS = ("priority", "announce_interval_s", "callback_offer_after_s", "max_wait_s")
 
 
-def agent_json(view: AgentView, now: float, name: str | None = None) -> dict[str, Any]:
+def agent_json(view: AgentView, now: float, name: str | None = None,
+               queue: str | None = None) -> dict[str, Any]:
     return {"id": view.id, "name": name, "state": str(view.state), "since": view.since,
             "in_state_s": max(0.0, now - view.since), "pause_reason": view.pause_reason,
-            "device": str(view.device), "call_id": view.item_id, "misses": view.misses,
+            "pending_pause": view.pending_pause, "device": str(view.device),
+            "call_id": view.item_id, "queue": queue, "misses": view.misses,
             "wrap_up_ends_at": view.wrap_up_ends_at}
 
 
@@ -46,7 +49,7 @@ class DeskApi:
     def __init__(self, calls: CallCenter, live: LiveFigures, put_record, clock, *,
                  audit: AuditLog) -> None:
         self.calls, self.live, self.put_record, self.clock = calls, live, put_record, clock
-        self.audit = audit
+        self.audit = audit  # .record(who, action, target, detail): supervisor actions
         # call_id -> (disposition, notes) set while the call was live: re-applied if
         # the adapter's wrap-up end writes its own "none" over it.
         self._pending: dict[str, tuple[str, str]] = {}
@@ -62,52 +65,106 @@ class DeskApi:
         return agent
 
     # ------------------------------------------------------------ agents
-    def set_state(self, req: ApiRequest) -> dict[str, Any]:
-        agent = self._agent(req.params["id"])
-        acd, state = self.calls.acd, req.body["state"]
-        reason = req.body.get("reason")
+    def _json(self, agent_id: str) -> dict[str, Any]:
+        view = self.calls.acd.agent(agent_id)
+        call = self.calls.calls.get(view.item_id) if view.item_id else None
+        return agent_json(view, self.clock.seconds(), self.cfg.acd.agents[agent_id].name,
+                          call.queue if call is not None else None)
+
+    def _apply_state(self, agent_id: str, state: str, reason: str | None) -> None:
+        """ready / paused / logged_out for the desk and the supervisor's force action.
+
+        "ready" means ready: it cancels a pause asked for during the call (which the
+        desk shows as pending) and ends a wrap-up.  "paused" on a call or in wrap-up
+        is kept pending and applied when the wrap-up ends (AgentView.pending_pause)."""
+        acd = self.calls.acd
         try:
             if state == "ready":
                 if reason is not None:
                     raise ApiError(400, "field 'reason' is only for state 'paused'")
-                current = acd.agent(agent.id).state
+                current = acd.agent(agent_id).state
                 if current is AgentState.LOGGED_OUT:
-                    acd.login(agent.id)
-                elif current is AgentState.WRAP_UP:
-                    acd.end_wrap_up(agent.id)
+                    acd.login(agent_id)
                 else:
-                    acd.unpause(agent.id)
+                    acd.unpause(agent_id)  # also drops a pending pause
+                    if current is AgentState.WRAP_UP:
+                        acd.end_wrap_up(agent_id)
             elif state == "paused":
                 codes = [c.code for c in self.cfg.acd.policy.pause_reasons
                          if c.code not in (DEVICE_OFFLINE, MISSED_CALL)]  # the router's own
                 if reason not in codes:
-                    raise ApiError(400, f"field 'reason' must be one of {', '.join(codes)}")
-                if acd.agent(agent.id).state is AgentState.LOGGED_OUT:
-                    acd.login(agent.id)
-                acd.pause(agent.id, reason)
+                    raise ApiError(400, f"field 'reason' must be one of {', '.join(codes)}",
+                                   code="bad_pause_reason")
+                if acd.agent(agent_id).state is AgentState.LOGGED_OUT:
+                    acd.login(agent_id)
+                acd.pause(agent_id, reason)
             else:
-                acd.logout(agent.id)
+                acd.logout(agent_id)
         except InvalidTransition as e:
-            raise ApiError(409, str(e)) from None
+            code = "on_call" if e.state is AgentState.ON_CALL else "invalid_transition"
+            raise ApiError(409, str(e), code=code) from None
+
+    def set_state(self, req: ApiRequest) -> dict[str, Any]:
+        agent = self._agent(req.params["id"])
+        state = req.body["state"]
+        self._apply_state(agent.id, state, req.body.get("reason"))
         who = req.session.subject
         self.log.info("{who} set agent {agent} to {state}", who=who, agent=agent.id, state=state)
-        return agent_json(acd.agent(agent.id), self.clock.seconds(), agent.name)
+        return self._json(agent.id)
+
+    def cancel_pending_pause(self, req: ApiRequest) -> dict[str, Any]:
+        """Drop a pause asked for during a call; the agent stays in the call or wrap-up.
+        Idempotent: nothing pending is no error."""
+        agent = self._agent(req.params["id"])
+        view = self.calls.acd.agent(agent.id)
+        if view.pending_pause is not None and view.state is not AgentState.PAUSED:
+            self.calls.acd.unpause(agent.id)  # only clears the pending pause here
+        return self._json(agent.id)
+
+    def current(self, req: ApiRequest) -> dict[str, Any]:
+        """The agent's state and current call (screen-pop, disposition and notes so far):
+        what the desk restores after a reload."""
+        agent = self._agent(req.params["id"])
+        out = self._json(agent.id)
+        out["call"] = current_call(self.calls, self.live, self.calls.acd.agent(agent.id),
+                                   self._pending)
+        return out
+
+    def force(self, req: ApiRequest) -> dict[str, Any]:
+        """A supervisor pauses, readies or logs out an agent; recorded in the audit log."""
+        agent = self._agent(req.params["id"])
+        action, reason = req.body["action"], req.body.get("reason")
+        before = self.calls.acd.agent(agent.id)
+        state = {"pause": "paused", "ready": "ready", "logout": "logged_out"}[action]
+        if action != "pause" and reason is not None:
+            raise ApiError(400, "field 'reason' is only for action 'pause'")
+        self._apply_state(agent.id, state, reason)
+        after = self.calls.acd.agent(agent.id)
+        self.audit.record(req.session.subject, f"force_{action}", agent.id,
+                          {"reason": reason, "from": str(before.state),
+                           "to": str(after.state), "pending_pause": after.pending_pause})
+        return self._json(agent.id)
 
     def wrapup(self, req: ApiRequest) -> dict[str, Any]:
+        """``end`` is idempotent: a wrap-up already over (a double click, the timer) is
+        no error; with ``call_id``, only that call's wrap-up is ended."""
         agent = self._agent(req.params["id"])
         acd = self.calls.acd
-        if acd.agent(agent.id).state is not AgentState.WRAP_UP:
-            raise ApiError(409, f"agent {agent.id} is not in wrap-up")
+        view = acd.agent(agent.id)
         if req.body["action"] == "end":
             if "seconds" in req.body:
                 raise ApiError(400, "field 'seconds' is only for action 'extend'")
-            acd.end_wrap_up(agent.id)
+            if view.state is AgentState.WRAP_UP and req.body.get("call_id", view.item_id) \
+                    == view.item_id:
+                acd.end_wrap_up(agent.id)
+        elif view.state is not AgentState.WRAP_UP:
+            raise ApiError(409, f"agent {agent.id} is not in wrap-up", code="not_in_wrap_up")
         else:
             seconds = req.body.get("seconds")
             if seconds is None or not 0 < seconds <= 3600:
                 raise ApiError(400, "field 'seconds' must be between 1 and 3600")
             acd.extend_wrap_up(agent.id, float(seconds))
-        return agent_json(acd.agent(agent.id), self.clock.seconds(), agent.name)
+        return self._json(agent.id)
 
     def disposition(self, req: ApiRequest):
         """Live call: set on its recorder (and kept, see ``on_publish``).  Ended call: a
@@ -117,7 +174,8 @@ class DeskApi:
         notes = req.body.get("notes", "")
         codes = [c.code for c in self.cfg.acd.policy.dispositions]
         if code not in codes:
-            raise ApiError(400, f"field 'code' must be one of {', '.join(codes)}")
+            raise ApiError(400, f"field 'code' must be one of {', '.join(codes)}",
+                           code="bad_disposition")
         call = self.calls.calls.get(call_id)
         if call is not None:
             if call.agent_id != agent.id:
@@ -127,9 +185,11 @@ class DeskApi:
             return {"call_id": call_id, "disposition": code, "notes": notes, "live": True}
         rec = self.live.record(call_id)
         if rec is None:
-            raise ApiError(404, f"no recent call {call_id}")
+            raise ApiError(404, f"no recent call {call_id}", code="no_such_call")
         if rec.agent_id != agent.id:
             raise ApiError(403, f"call {call_id} is not agent {agent.id}'s")
+        if (rec.disposition, rec.notes or "") == (code, notes):  # a repeat: nothing new
+            return {"call_id": call_id, "disposition": code, "notes": notes, "live": False}
         return self._rewrite(rec.to_dict(), code, notes).addCallback(
             lambda _: {"call_id": call_id, "disposition": code, "notes": notes, "live": False})
 
@@ -151,8 +211,7 @@ class DeskApi:
     def stats(self, req: ApiRequest) -> dict[str, Any]:
         agent = self._agent(req.params["id"])
         out = self.live.agent_today(agent.id)
-        out["state"] = agent_json(self.calls.acd.agent(agent.id), self.clock.seconds(),
-                                  agent.name)
+        out["state"] = self._json(agent.id)
         return out
 
     def followup(self, req: ApiRequest) -> tuple[int, dict[str, Any]]:
@@ -204,7 +263,7 @@ class DeskApi:
                 "agents_needed": self.live.agents_needed(name, k.aht_s),
                 "priority": q.priority, "announce_interval_s": q.announce_interval_s,
             })
-        agents = [agent_json(acd.agent(a.id), now, a.name) for a in cfg.acd.agents.values()]
+        agents = [self._json(a.id) for a in cfg.acd.agents.values()]
         by_state: dict[str, int] = {str(s): 0 for s in AgentState}
         for a in agents:
             by_state[a["state"]] += 1
@@ -218,13 +277,13 @@ class DeskApi:
         mode, who = req.body["mode"], req.session.subject
         if "phone" in req.body:
             raise ApiError(400, "field 'phone' is refused: supervision rings only your own "
-                                "device (users[].device in agents.yaml)")
+                                "device (users[].device in agents.yaml)", code="phone_refused")
         phone = next((u.device for u in self.cfg.users if u.name == who), None)
         if phone is None:
             raise ApiError(409, f"user {who} has no device in agents.yaml; supervision rings "
-                                "only the supervisor's own phone")
+                                "only the supervisor's own phone", code="no_device")
         if self.calls.acd.agent(agent.id).state is not AgentState.ON_CALL:
-            raise ApiError(409, f"agent {agent.id} is not on a call")
+            raise ApiError(409, f"agent {agent.id} is not on a call", code="not_on_call")
         fields = [("Channel", phone), ("Application", "ChanSpy"),
                   ("Data", f"{agent.interface},{SPY_OPTIONS[mode]}"),
                   ("CallerID", f'"Supervisor {who}" <{phone.split("/")[-1]}>'),

@@ -130,12 +130,12 @@ class Authenticator:
             self.log.info("Failed sign-in for {user!r} from {client}", user=username,
                           client=client)
             later = f"; the next attempt is possible in {math.ceil(wait)} s" if wait else ""
-            raise ApiError(401, f"wrong name or PIN/password{later}")
+            raise ApiError(401, f"wrong name or PIN/password{later}", code="bad_credentials")
         self.throttle.succeeded(ticket)
         if agent is not None:
             if phone is not None and phone != agent.interface:
                 raise ApiError(400, f"field 'phone' must be this agent's phone "
-                                    f"{agent.interface}")
+                                    f"{agent.interface}", code="wrong_phone")
             session = self.sessions.create("agent", agent.id, agent.name)
         else:
             session = self.sessions.create(user.role, user.name, user.name)

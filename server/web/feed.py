@@ -5,7 +5,8 @@ the moment it is published (no polling).  Who sees what:
 
 * supervisor: everything (agent, call, offer, record);
 * agent: their own ``agent`` changes, their own ``offer``s (screen-pops,
-  enriched with previous calls from the same number in the last 7 days) and the
+  enriched with the IVR path in words and previous calls from the same number in
+  the last 7 days) and the
   final ``record``s of calls they answered (the desk's figures today);
 * reviewer: ``record`` (a call's record became final).
 
@@ -35,6 +36,7 @@ from zope.interface import implementer
 from .auth import Session
 from .http import HANDLED, ApiError, ApiRequest
 from .live import LiveFigures
+from .screen import enrich
 
 HEARTBEAT_S = 15.0
 
@@ -97,9 +99,10 @@ def visible(session: Session, topic: str, payload: dict[str, Any]) -> bool:
 class Feed:
     log = Logger()
 
-    def __init__(self, notifier, clock, live: LiveFigures, sessions,
+    def __init__(self, notifier, clock, live: LiveFigures, sessions, ivr,
                  limits: FeedLimits = FeedLimits()) -> None:
         self.notifier, self.clock, self.live, self.sessions = notifier, clock, live, sessions
+        self.ivr = ivr  # the IVR config: the screen-pop's path in words
         self.limits = limits
         self.open = 0
         self._by_session: Counter[str] = Counter()
@@ -143,10 +146,7 @@ class Feed:
             if not visible(session, topic, payload):
                 return
             if topic == "offer" and payload.get("screen"):
-                screen = dict(payload["screen"])
-                screen["previous_calls"] = self.live.previous_calls(
-                    screen.get("caller") or "", exclude=screen.get("call_id"))
-                payload = dict(payload, screen=screen)
+                payload = dict(payload, screen=enrich(payload["screen"], self.ivr, self.live))
             data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
             write(f"event: {topic}\ndata: {data}\n\n".encode())
 

@@ -25,12 +25,22 @@ __all__ = ["ApiError", "ApiRequest", "Field", "HANDLED", "JsonResource", "Route"
 HANDLED = object()  # a handler's return value: it wrote (or keeps writing) the response
 
 
-class ApiError(Exception):
-    """An HTTP error with a message for the client (never a secret, never a trace)."""
+# The stable ``code`` of an error whose raiser names none: the pages translate codes
+# (server/web/static/common.js, ERRORS), never the English message.
+STATUS_CODES = {400: "bad_request", 401: "not_signed_in", 403: "forbidden", 404: "not_found",
+                405: "method_not_allowed", 409: "conflict", 415: "bad_content_type",
+                429: "rate_limited", 500: "internal", 502: "asterisk_refused"}
 
-    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None):
+
+class ApiError(Exception):
+    """An HTTP error with a message for the client (never a secret, never a trace) and a
+    stable machine ``code`` (documented in docs/openapi.yaml) the pages translate."""
+
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None,
+                 code: str | None = None):
         super().__init__(message)
         self.status, self.message, self.headers = status, message, dict(headers or {})
+        self.code = code or STATUS_CODES.get(status, "error")
 
 
 @dataclass(frozen=True)
@@ -209,10 +219,11 @@ class JsonResource(Resource):
             err = failure.value
             for k, v in err.headers.items():
                 request.setHeader(k, v)
-            write_json(request, err.status, {"error": err.message})
+            write_json(request, err.status, {"error": err.message, "code": err.code})
             return
         self.log.failure("{method} {path} failed", failure, method=method, path=path)
-        write_json(request, 500, {"error": "internal error (logged on the server)"})
+        write_json(request, 500, {"error": "internal error (logged on the server)",
+                                  "code": "internal"})
 
 
 def _unquote(segment: str) -> str:

@@ -118,6 +118,7 @@ class Review:
         self.client, self.form, self.clock = client, form, clock
         self.recordings_dir = Path(recordings_dir)
         self.scan_limit = scan_limit
+        self._qa_lock = asyncio.Lock()  # QA saves, one at a time (see post_qa)
 
     # ------------------------------------------------------------ Redis reads
     async def _scan(self, wanted: str | None = None) -> dict[str, CallRecord]:
@@ -172,11 +173,19 @@ class Review:
                 or (dissatisfied and rec.satisfaction != "dissatisfied")
                 or (complaints and not is_complaint(rec)))
 
-        def shape(found: dict[str, CallRecord]) -> dict[str, Any]:
-            rows = sorted((summary(r) for r in found.values() if keep(r)),
-                          key=lambda s: s["arrived"] or 0, reverse=True)
-            return {"records": rows[:limit], "total": len(rows)}
-        return _deferred(self._scan()).addCallback(shape)
+        async def rows() -> dict[str, Any]:
+            found = await self._scan()
+            out = sorted((summary(r) for r in found.values() if keep(r)),
+                         key=lambda s: s["arrived"] or 0, reverse=True)
+            page = out[:limit]
+            # how many QA revisions each shown call has: the page's "reviewed" column
+            pipe = self.client.pipeline(transaction=False)
+            for row in page:
+                pipe.llen(QA_PREFIX + row["call_id"])
+            for row, n in zip(page, await pipe.execute() if page else [], strict=True):
+                row["qa_revisions"] = n
+            return {"records": page, "total": len(out)}
+        return _deferred(rows())
 
     def scorecards(self, req: ApiRequest) -> defer.Deferred:
         """Agent scorecards over the final records of a period (``from``/``to`` on
@@ -242,14 +251,28 @@ class Review:
         return _deferred(load())
 
     def post_qa(self, req: ApiRequest) -> defer.Deferred:
+        """201 with the new revision; 200 with the latest one when it is the same
+        reviewer's identical scores and comments (a double submit saves nothing).
+        Saves run one after another (they are human-paced), so two identical requests
+        in flight together cannot both append."""
         call_id = req.params["call_id"]
         total = self.form.score(req.body["scores"])
         comments = req.body.get("comments", "")
 
         async def save() -> tuple[int, dict[str, Any]]:
+            async with self._qa_lock:
+                return await locked()
+
+        async def locked() -> tuple[int, dict[str, Any]]:
             if await self._find(call_id) is None:
-                raise ApiError(404, f"no record for call {call_id}")
+                raise ApiError(404, f"no record for call {call_id}", code="no_such_call")
             key = QA_PREFIX + call_id
+            last = await self.client.lindex(key, -1)
+            if last is not None:
+                prev = json.loads(last)
+                if (prev.get("reviewer"), prev.get("scores"), prev.get("comments")) == (
+                        req.session.subject, req.body["scores"], comments):
+                    return 200, prev
             entry = {"reviewer": req.session.subject, "at": self.clock.seconds(),
                      "scores": req.body["scores"], "comments": comments, "total": total}
             entry["revision"] = await self.client.rpush(

@@ -6,9 +6,9 @@ it with their own clock and collaborators.  Routes and who may use them:
 =========================================  =========================================
 public                                     POST /api/login
 any signed-in role                         POST /api/logout, GET /api/me, GET /api/feed
-agent (self only) or supervisor            agent state, wrap-up, disposition, stats;
-                                           POST /api/followups
-supervisor                                 snapshot, supervise, outages, queues,
+agent (self only) or supervisor            agent state and current call, pending pause,
+                                           wrap-up, disposition, stats; POST /api/followups
+supervisor                                 snapshot, supervise, force, outages, queues,
                                            DELETE /api/followups/{id}, GET /api/audit
 reviewer or supervisor                     records, recordings, QA
 =========================================  =========================================
@@ -70,19 +70,21 @@ class Web:
 
 
 def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
-              put_record, options: WebOptions = WebOptions(), verify_in_thread=None) -> Web:
+              put_record, options: WebOptions = WebOptions(), verify_in_thread=None,
+              audit=None) -> Web:
     """Wire the HTTP side.  ``clock`` times sessions, rate limits and the SSE heartbeat;
-    ``verify_in_thread`` defaults to ``threads.deferToThread``."""
+    ``verify_in_thread`` defaults to ``threads.deferToThread``; ``audit`` (with
+    ``record(who, action, target, detail)``) defaults to an ``AuditLog`` on Redis."""
     sessions = Sessions(clock, options.idle_timeout_s, options.max_session_s)
     proxies = TrustedProxies(cfg.server.http.trusted_proxies)
     auth = Authenticator(cfg, sessions, LoginThrottle(clock, options.throttle),
                          verify_in_thread or threads.deferToThread)
     live = LiveFigures(clock, cfg)
-    audit = AuditLog(redis_client, clock)
+    audit = audit if audit is not None else AuditLog(redis_client, clock)
     desk = DeskApi(calls, live, put_record, clock, audit=audit)
     review = Review(redis_client, load_qa_form(cfg.directory), cfg.server.recordings.directory,
                     clock)
-    feed = Feed(notifier, clock, live, sessions, options.feed)
+    feed = Feed(notifier, clock, live, sessions, cfg.ivr, options.feed)
     unsubs = [notifier.subscribe(live.on_publish), notifier.subscribe(desk.on_publish)]
 
     def login(req: ApiRequest):
@@ -113,7 +115,10 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
         s = req.session
         out: dict[str, Any] = s.public()
         pol = calls.cfg.acd.policy
-        out["pause_reasons"] = [{"code": c.code, "label": c.label} for c in pol.pause_reasons]
+        out["pause_reasons"] = [{"code": c.code, "label": c.label,
+                                 "limit_s": pol.pause_limits_s.get(c.code)}
+                                for c in pol.pause_reasons]
+        out["wrapup_default_s"] = pol.wrapup_default_s
         out["dispositions"] = [{"code": c.code, "label": c.label} for c in pol.dispositions]
         out["queues"] = sorted(calls.cfg.acd.queues)
         if s.role == "agent":
@@ -142,8 +147,15 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
         Route("POST", "/api/agents/{id}/state", desk.set_state, AGENT_OR_SUP, own_agent=True,
               body={"state": Field(S, True, ("ready", "paused", "logged_out")),
                     "reason": Field(S)}),
+        Route("GET", "/api/agents/{id}", desk.current, AGENT_OR_SUP, own_agent=True),
+        Route("DELETE", "/api/agents/{id}/pending-pause", desk.cancel_pending_pause,
+              AGENT_OR_SUP, own_agent=True),
+        Route("POST", "/api/agents/{id}/force", desk.force, SUP,
+              body={"action": Field(S, True, ("pause", "ready", "logout")),
+                    "reason": Field(S)}),
         Route("POST", "/api/agents/{id}/wrapup", desk.wrapup, AGENT_OR_SUP, own_agent=True,
-              body={"action": Field(S, True, ("end", "extend")), "seconds": Field(N)}),
+              body={"action": Field(S, True, ("end", "extend")), "seconds": Field(N),
+                    "call_id": Field(S)}),
         Route("POST", "/api/agents/{id}/disposition", desk.disposition, AGENT_OR_SUP,
               own_agent=True, body={"call_id": Field(S, True), "code": Field(S, True),
                                     "notes": Field(S)}),

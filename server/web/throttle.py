@@ -96,10 +96,10 @@ class LoginThrottle:
         if wait > 0:
             secs = math.ceil(wait)
             raise ApiError(429, f"too many failed sign-ins; try again in {secs} s",
-                           {"Retry-After": str(secs)})
+                           {"Retry-After": str(secs)}, code="rate_limited")
         if self.checking >= self.policy.max_checks:
             raise ApiError(429, "the server is busy checking other sign-ins; try again in 1 s",
-                           {"Retry-After": "1"})
+                           {"Retry-After": "1"}, code="busy")
         self.checking += 1
         ticket = Ticket(f"account:{account}", f"client:{client}")
         self._reserve(ticket.account)

@@ -1,115 +1,257 @@
-// The desk page's script (kept out of the HTML: the CSP allows no inline script).
+// The agent desk.  The server is the source of truth: after a reload (or a re-sign-in)
+// GET /api/agents/{id} gives back the state, a pending pause and the current call with
+// its screen-pop and the wrap-up saved so far.  Every submit is guarded against a
+// double click here and idempotent on the server.
 "use strict";
-let ME = null, STATE = "logged_out", stateStart = Date.now(), currentCall = null;
+let ME = null, AGENT = null, FEED = null, CALL = null, skew = 0, fetchedAt = 0;
+const SUBMITTED = new Set();  // call ids whose wrap-up was saved
+const BUSY = ["reserved", "on_call", "wrap_up"];
 
-function showState(state, reason, inStateS) {
-  STATE = state;
-  stateStart = Date.now() - (inStateS || 0) * 1000;
+function serverNow() { return Date.now() / 1000 + skew; }
+
+function pauseLabel(code) {
+  const r = (ME.pause_reasons || []).find((c) => c.code === code);
+  return tc("pause", code, r && r.label);
+}
+
+// ------------------------------------------------------------ state
+function showAgent(a) {
+  AGENT = a;
+  fetchedAt = Date.now();
+  skew = (a.since + a.in_state_s) - Date.now() / 1000;
   const s = document.getElementById("state");
-  s.textContent = t(state);
-  s.className = `state ${state}`;
-  s.dataset.state = state;
-  document.getElementById("reason").textContent = reason ? `(${reason})` : "";
-  const wrap = state === "wrap_up";
+  s.textContent = t(a.state);
+  s.className = `state ${a.state}`;
+  s.dataset.state = a.state;
+  document.getElementById("reason").textContent = a.state === "paused" ? pauseLabel(a.pause_reason) : "";
+  const wish = a.pending_pause || (a.state === "paused" ? a.pause_reason : null);
+  const sel = document.getElementById("pause-reason");
+  if (wish && [...sel.options].some((o) => o.value === wish)) sel.value = wish;
+  const pend = document.getElementById("pending");
+  pend.hidden = !a.pending_pause;
+  document.getElementById("pending-text").textContent =
+    a.pending_pause ? `${t("pending_pause")} · ${t("pending_note")} ${pauseLabel(a.pending_pause)}` : "";
+  const wrap = a.state === "wrap_up";
   document.getElementById("btn-end-wrap").disabled = !wrap;
   document.getElementById("btn-extend").disabled = !wrap;
-  if (wrap || currentCall) document.getElementById("wrap").hidden = false;
+  document.getElementById("btn-ready").disabled = a.state === "ready" && !a.pending_pause;
+  document.getElementById("btn-logout").disabled = a.state === "logged_out" || a.state === "on_call";
+  ring(a.state === "reserved");
+  if (!BUSY.includes(a.state)) {
+    document.getElementById("pop").hidden = true;  // the call is done
+    if (!CALL || SUBMITTED.has(CALL)) document.getElementById("wrap").hidden = true;
+  }
+  renderPop();
+  tick();
+}
+
+// The timers between pushes: time in state, the wrap-up countdown, the alarms.
+function tick() {
+  if (!AGENT) return;
+  const inState = AGENT.in_state_s + (Date.now() - fetchedAt) / 1000;
+  document.getElementById("timer").textContent = fmtDur(inState);
+  const left = AGENT.state === "wrap_up" && AGENT.wrap_up_ends_at ? AGENT.wrap_up_ends_at - serverNow() : null;
+  const wl = document.getElementById("wrap-left");
+  wl.hidden = left === null;
+  if (left !== null) wl.textContent = `${t("wrap_left")} ${fmtDur(left)}`;
+  let alarm = left !== null && left < -5;
+  if (AGENT.state === "paused") {
+    const r = (ME.pause_reasons || []).find((c) => c.code === AGENT.pause_reason);
+    if (r && r.limit_s && inState > r.limit_s) alarm = true;
+  }
+  const al = document.getElementById("alarm");
+  al.hidden = !alarm;
+  al.textContent = alarm ? t("over_limit") : "";
+}
+
+async function loadAgent() {
+  const a = await api("GET", `/api/agents/${encodeURIComponent(ME.id)}`);
+  showAgent(a);
+  if (a.call) showPop(a.call);
+  return a;
 }
 
 async function refreshStats() {
-  const s = await api("GET", `/api/agents/${ME.id}/stats`);
+  const s = await api("GET", `/api/agents/${encodeURIComponent(ME.id)}/stats`);
   document.getElementById("stat-handled").textContent = s.handled;
   document.getElementById("stat-aht").textContent = fmtDur(s.aht_s);
   document.getElementById("stat-missed").textContent = s.missed_offers;
-  return s;
 }
 
-async function setState(state, reason) {
-  const msg = document.getElementById("msg");
-  msg.textContent = "";
-  try {
-    const body = reason ? { state, reason } : { state };
-    const a = await api("POST", `/api/agents/${ME.id}/state`, body);
-    showState(a.state, a.pause_reason, a.in_state_s);
-  } catch (e) { msg.textContent = `${t("error")}: ${e.message}`; }
+async function act(fn) {
+  say("msg", "");
+  try { showAgent(await fn()); } catch (e) { say("msg", errText(e), true); }
 }
 
-function showOffer(o) {
-  const s = o.screen || {};
-  currentCall = s.call_id;
+// ------------------------------------------------------------ the screen-pop
+function ivrWords(steps) {
+  return (steps || []).map((s) => {
+    const where = tc("menu", s.menu);
+    const to = s.to === "menu" ? tc("menu", s.name) : s.to === "intent" ? tc("intent", s.name)
+      : s.to === "self_service" ? `${tc("intent", s.name)}（${ZH() ? "自助" : "self-service"}）`
+      : s.to === "agent" ? (ZH() ? "人工服务" : "an agent") : s.to === "back" ? (ZH() ? "返回上一级" : "back")
+      : (ZH() ? "无效按键" : "invalid key");
+    return `${where} ${ZH() ? "按" : "key"} ${s.key} → ${to}`;
+  }).join("；") || "–";
+}
+
+let POP = null;
+function showPop(screen) {
+  if (!screen) return;
+  POP = screen;
+  if (CALL !== screen.call_id) {
+    CALL = screen.call_id;
+    const code = document.getElementById("wrap-code"), notes = document.getElementById("wrap-notes");
+    code.value = screen.disposition && screen.disposition !== "none" ? screen.disposition : "";
+    notes.value = screen.notes || "";
+    say("wrap-msg", "");
+  }
+  renderPop();
   document.getElementById("pop").hidden = false;
+  document.getElementById("wrap").hidden = false;
+}
+
+function renderPop() {
+  const s = POP;
+  if (!s) return;
   document.getElementById("pop").dataset.callId = s.call_id;
+  document.getElementById("pop-id").textContent = s.call_id;
   document.getElementById("pop-caller").textContent = s.caller || "–";
   document.getElementById("pop-account").textContent = s.account || "–";
-  document.getElementById("pop-ivr").textContent =
-    (s.ivr_path || []).map(([m, k]) => `${m}:${k}`).join(" → ") || "–";
-  document.getElementById("pop-intent").textContent = s.intent || "–";
+  document.getElementById("pop-queue").textContent = tc("queue", s.queue);
+  document.getElementById("pop-intent").textContent = tc("intent", s.intent);
+  document.getElementById("pop-ivr").textContent = ivrWords(s.ivr_steps);
   document.getElementById("pop-wait").textContent = fmtDur(s.waited_s);
   const prev = s.previous_calls || [];
-  document.getElementById("pop-prev").textContent = prev.length
-    ? prev.map((p) => `${fmtTime(p.arrived)} ${p.intent || ""} ${p.disposition || ""}`).join("; ")
-    : t("none");
-  document.getElementById("wrap").hidden = false;
-  document.getElementById("wrap-msg").textContent = "";
+  document.getElementById("pop-prev").replaceChildren(...(prev.length ? prev.map((p) =>
+    el("tr", {}, el("td", { text: fmtTime(p.arrived) }), el("td", { text: tc("intent", p.intent) }),
+      el("td", { text: tc("outcome", p.outcome) }), el("td", { text: tc("disposition", p.disposition) })))
+    : [el("tr", {}, el("td", { colspan: 4, class: "muted", text: t("none") }))]));
+  const note = document.getElementById("wrap-note");
+  note.hidden = !(AGENT && !BUSY.includes(AGENT.state) && !SUBMITTED.has(s.call_id));
+  note.textContent = t("call_done");
 }
 
-async function submitWrap() {
-  const m = document.getElementById("wrap-msg");
+// Ringing: a tone made with WebAudio (no sound file) and a flashing title.
+let ringTimer = null, audio = null;
+const TITLE = document.title;
+function beep() {
   try {
-    await api("POST", `/api/agents/${ME.id}/disposition`, {
-      call_id: currentCall, code: document.getElementById("wrap-code").value,
-      notes: document.getElementById("wrap-notes").value,
-    });
-    if (STATE === "wrap_up") {
-      const a = await api("POST", `/api/agents/${ME.id}/wrapup`, { action: "end" });
-      showState(a.state, a.pause_reason, a.in_state_s);
-    }
-    m.textContent = t("saved");
-    document.getElementById("wrap-notes").value = "";
-  } catch (e) { m.textContent = `${t("error")}: ${e.message}`; }
+    audio = audio || new AudioContext();
+    const o = audio.createOscillator(), g = audio.createGain();
+    o.frequency.value = 880;
+    g.gain.setValueAtTime(0.2, audio.currentTime);
+    g.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.6);
+    o.connect(g).connect(audio.destination);
+    o.start(); o.stop(audio.currentTime + 0.6);
+  } catch (e) { /* no audio device: the title still flashes */ }
+}
+function ring(on) {
+  document.body.classList.toggle("ringing", on);
+  if (on && !ringTimer) {
+    let flip = false;
+    beep();
+    ringTimer = setInterval(() => {
+      flip = !flip;
+      document.title = flip ? `🔔 ${t("incoming")}` : TITLE;
+      if (flip) beep();
+    }, 800);
+  } else if (!on && ringTimer) {
+    clearInterval(ringTimer);
+    ringTimer = null;
+    document.title = TITLE;
+  }
 }
 
-signIn(async (me) => {
-  ME = me;
-  const fill = (id, items) => {
-    const sel = document.getElementById(id);
-    sel.replaceChildren(...items.map((c) => el("option", { value: c.code, text: c.label })));
-  };
-  fill("pause-reason", me.pause_reasons.filter((c) => !["device_offline", "missed_call"].includes(c.code)));
-  fill("wrap-code", me.dispositions);
-  fill("fu-queue", me.queues.map((q) => ({ code: q, label: q })));
-  const s = await refreshStats();
-  showState(s.state.state, s.state.pause_reason, s.state.in_state_s);
-  document.getElementById("btn-ready").onclick = () => setState("ready");
-  document.getElementById("btn-pause").onclick = () =>
-    setState("paused", document.getElementById("pause-reason").value);
-  document.getElementById("btn-logout").onclick = () => setState("logged_out");
-  document.getElementById("btn-end-wrap").onclick = async () => {
-    const a = await api("POST", `/api/agents/${ME.id}/wrapup`, { action: "end" });
-    showState(a.state, a.pause_reason, a.in_state_s);
-  };
-  document.getElementById("btn-extend").onclick = () =>
-    api("POST", `/api/agents/${ME.id}/wrapup`, { action: "extend", seconds: 60 });
-  document.getElementById("wrap-submit").onclick = submitWrap;
-  document.getElementById("fu-create").onclick = async () => {
-    const m = document.getElementById("fu-msg");
+// ------------------------------------------------------------ wrap-up
+async function submitWrap() {
+  const code = document.getElementById("wrap-code").value;
+  if (!CALL) return;
+  if (!code) { say("wrap-msg", errText({ code: "bad_disposition" }), true); return; }
+  const callId = CALL;
+  try {
+    await api("POST", `/api/agents/${encodeURIComponent(ME.id)}/disposition`, {
+      call_id: callId, code, notes: document.getElementById("wrap-notes").value,
+    });
+    if (AGENT && AGENT.state === "wrap_up") {
+      showAgent(await api("POST", `/api/agents/${encodeURIComponent(ME.id)}/wrapup`, { action: "end", call_id: callId }));
+    }
+    SUBMITTED.add(callId);
+    say("wrap-msg", t("wrap_saved"));
+    say("msg", "");
+    if (AGENT && !BUSY.includes(AGENT.state)) {
+      document.getElementById("pop").hidden = true;
+      document.getElementById("wrap").hidden = true;
+    }
+  } catch (e) { say("wrap-msg", errText(e), true); }
+}
+
+// ------------------------------------------------------------ wiring
+function fillSelects() {
+  const pr = document.getElementById("pause-reason"), keep = pr.value;
+  pr.replaceChildren(...ME.pause_reasons.filter((c) => !["device_offline", "missed_call"].includes(c.code))
+    .map((c) => el("option", { value: c.code, text: tc("pause", c.code, c.label) })));
+  if (keep) pr.value = keep;
+  const wc = document.getElementById("wrap-code"), wkeep = wc.value;
+  wc.replaceChildren(el("option", { value: "", text: `— ${t("choose")} —` }),
+    ...ME.dispositions.map((c) => el("option", { value: c.code, text: tc("disposition", c.code, c.label) })));
+  wc.value = wkeep;
+  const fq = document.getElementById("fu-queue"), fkeep = fq.value;
+  fq.replaceChildren(...ME.queues.map((q) => el("option", { value: q, text: tc("queue", q) })));
+  if (fkeep) fq.value = fkeep;
+}
+
+function wire() {
+  const path = (p) => `/api/agents/${encodeURIComponent(ME.id)}${p}`;
+  const on = (id, fn) => { const b = document.getElementById(id); b.addEventListener("click", once(b, fn)); };
+  on("btn-ready", () => act(() => api("POST", path("/state"), { state: "ready" })));
+  on("btn-pause", () => act(() => api("POST", path("/state"),
+    { state: "paused", reason: document.getElementById("pause-reason").value })));
+  on("btn-logout", () => act(() => api("POST", path("/state"), { state: "logged_out" })));
+  on("btn-end-wrap", () => act(() => api("POST", path("/wrapup"), { action: "end", call_id: CALL || undefined })));
+  on("btn-extend", () => act(() => api("POST", path("/wrapup"), { action: "extend", seconds: 60 })));
+  on("btn-cancel-pending", () => act(() => api("DELETE", path("/pending-pause"))));
+  const ws = document.getElementById("wrap-submit");
+  document.getElementById("wrap-form").addEventListener("submit", once(ws, submitWrap));
+  const fb = document.getElementById("fu-create");
+  document.getElementById("fu-form").addEventListener("submit", once(fb, async () => {
     try {
       const f = await api("POST", "/api/followups", {
         queue: document.getElementById("fu-queue").value,
         number: document.getElementById("fu-number").value.trim(),
         note: document.getElementById("fu-note").value,
       });
-      m.textContent = `${t("saved")} ${f.id}`;
-    } catch (e) { m.textContent = `${t("error")}: ${e.message}`; }
-  };
-  openFeed({
-    agent: (a) => { showState(a.new, a.reason && a.new === "paused" ? a.reason : "", 0); refreshStats(); },
-    offer: showOffer,
-    record: () => refreshStats(),
+      say("fu-msg", `${t("saved")} ${f.id}`);
+    } catch (e) { say("fu-msg", errText(e), true); }
+  }));
+}
+
+function onLink(state, n) {
+  const b = document.getElementById("banner");
+  b.className = state === "live" ? "banner" : `banner ${state}`;
+  b.textContent = state === "live" ? "" : `${t(state, { n })} ${fmtTime(fetchedAt / 1000, true)}`;
+  if (state === "live" && ME) loadAgent().catch(() => {});  // catch up after a gap
+}
+
+let wired = false;
+document.addEventListener("DOMContentLoaded", () => {
+  signIn(["agent"], async (me) => {
+    ME = me;
+    fillSelects();
+    if (!wired) { wire(); wired = true; }
+    await loadAgent();
+    refreshStats().catch(() => {});
+    const handlers = {
+      agent: () => loadAgent().catch(() => {}),
+      offer: (o) => showPop(o.screen),
+      record: () => refreshStats().catch(() => {}),
+    };
+    if (FEED) FEED.restart(); else FEED = liveFeed(handlers, onLink);
   });
-  // The per-state timer is a local display clock, not a poll: the server pushes changes.
-  setInterval(() => {
-    document.getElementById("timer").textContent = fmtDur((Date.now() - stateStart) / 1000);
-  }, 1000);
+  setInterval(tick, 1000);
 });
-document.addEventListener("langchange", () => { if (ME) showState(STATE, "", (Date.now() - stateStart) / 1000); });
+document.addEventListener("langchange", () => {
+  if (!ME) return;
+  fillSelects();
+  if (AGENT) showAgent(Object.assign({}, AGENT, { in_state_s: AGENT.in_state_s + (Date.now() - fetchedAt) / 1000 }));
+});

@@ -1,50 +1,185 @@
-// The wallboard page's script (kept out of the HTML: the CSP allows no inline script).
+// The wallboard: queues and agents live, never stale numbers shown as live.
+// The snapshot is fetched on every pushed change (coalesced) and every 10 s; the
+// banner says how old the data is, and turns red (disconnected) or amber (signed
+// out) when it stops being live; then the waits stop ticking.
 "use strict";
-let SNAP = null, fetchedAt = 0, pending = null;
+let SNAP = null, fetchedAt = 0, pending = null, FEED = null, ME = null;
+let LINK = "live", attempt = 0;
 const SHOWN_STATES = ["ready", "on_call", "reserved", "wrap_up", "paused", "logged_out"];
+const REFRESH_MS = 10000;
+
+function isLive() { return LINK === "live" && SNAP !== null; }
+
+// Seconds to add to the snapshot's timers: only while live.
+function age() { return isLive() ? (Date.now() - fetchedAt) / 1000 : 0; }
+
+function alarmOf(a) {
+  const now = SNAP.at + age();  // the server's clock, not this screen's
+  if (a.state === "wrap_up" && a.wrap_up_ends_at && now > a.wrap_up_ends_at + 5) return true;
+  if (a.state === "paused") {
+    const r = (ME.pause_reasons || []).find((c) => c.code === a.pause_reason);
+    return !!(r && r.limit_s && a.in_state_s + age() > r.limit_s);
+  }
+  return false;
+}
+
+function pauseLabel(code) {
+  const r = (ME.pause_reasons || []).find((c) => c.code === code);
+  return tc("pause", code, r && r.label);
+}
+
+function renderBanner() {
+  const b = document.getElementById("banner");
+  if (!SNAP) { b.textContent = ""; b.className = "banner"; return; }
+  const at = fmtTime(fetchedAt / 1000, true);
+  if (LINK === "live") {
+    b.className = "banner live";
+    b.textContent = `${t("live")} · ${t("data_age")} ${at}（${Math.round((Date.now() - fetchedAt) / 1000)} ${t("seconds_ago")}）`;
+  } else {
+    b.className = `banner ${LINK}`;
+    b.textContent = `${t(LINK, { n: attempt })} ${at}`;
+  }
+  document.body.classList.toggle("stale", LINK !== "live");
+}
 
 function render() {
+  renderBanner();
   if (!SNAP) return;
-  const age = (Date.now() - fetchedAt) / 1000;  // tick waits and timers between pushes
+  const extra = age();
   document.getElementById("states").replaceChildren(...SHOWN_STATES.map((s) =>
-    el("div", { "data-testid": `state-${s}` }, el("b", { text: SNAP.agents_by_state[s] || 0 }), t(s))));
+    el("div", { "data-testid": `state-${s}`, class: `tile ${s}` },
+      el("b", { text: SNAP.agents_by_state[s] || 0 }), el("span", { text: t(s) }))));
   document.getElementById("queues").replaceChildren(...SNAP.queues.map((q) => {
-    const longest = q.waiting ? q.longest_wait_s + age : 0;
+    const longest = q.waiting ? q.longest_wait_s + extra : 0;
     const kv = [["longest", fmtDur(longest)], ["sl_today", fmtPct(q.service_level)],
       ["sl_15", fmtPct(q.service_level_15m)], ["asa", fmtDur(q.asa_s)], ["aht", fmtDur(q.aht_s)],
       ["abandoned", q.abandoned], ["needed", q.agents_needed]];
     return el("div", { class: "q", "data-queue": q.name },
-      el("h2", { text: q.name }),
+      el("h3", { text: tc("queue", q.name) }),
       el("div", { class: `big${longest > q.sl_threshold_s ? " alert" : ""}`,
         "data-testid": `waiting-${q.name}`, text: q.waiting }),
-      el("div", { class: "muted", text: t("waiting") }),
-      el("div", { class: "kpis" }, ...kv.flatMap(([k, v]) =>
-        [el("span", { text: t(k) }), el("span", { "data-testid": `${k}-${q.name}`, text: v })])));
+      el("div", { class: "sub", text: t("waiting") }),
+      el("dl", { class: "kpis" }, ...kv.flatMap(([k, v]) =>
+        [el("dt", { text: t(k) }), el("dd", { "data-testid": `${k}-${q.name}`, text: v })])));
   }));
-  document.getElementById("agents").replaceChildren(...SNAP.agents
-    .filter((a) => a.state !== "logged_out")
-    .map((a) => el("tr", { "data-agent": a.id },
-      el("td", { text: a.id }), el("td", { text: a.name || "" }),
-      el("td", {}, el("span", { class: `state ${a.state}`, text: t(a.state) })),
-      el("td", { text: fmtDur(a.in_state_s + age) }))));
+  document.getElementById("agents").replaceChildren(...SNAP.agents.map((a) => {
+    const alarm = alarmOf(a);
+    const detail = a.state === "paused" ? pauseLabel(a.pause_reason)
+      : a.queue ? tc("queue", a.queue) : "";
+    const btn = el("button", { type: "button", class: "act", "data-agent-act": a.id, text: t("actions"),
+      "aria-label": `${t("actions")} ${a.id} ${a.name || ""}` });
+    btn.addEventListener("click", () => openActions(a));
+    return el("div", { class: `agent${alarm ? " alarmed" : ""}`, "data-agent": a.id },
+      el("span", { class: "who", text: `${a.id} ${a.name || ""}` }),
+      el("span", { class: `state ${a.state}`, "data-state": a.state, text: t(a.state) }),
+      el("span", { class: "t", "data-testid": `in-state-${a.id}`, text: a.since ? fmtDur(a.in_state_s + extra) : "–" }),
+      el("span", { class: "d", text: detail }),
+      a.pending_pause ? el("span", { class: "d", text: `${t("pending_pause")}: ${pauseLabel(a.pending_pause)}` }) : null,
+      alarm ? el("span", { class: "alarm", text: t("over_limit") }) : null,
+      btn);
+  }));
 }
 
 async function refresh() {
+  clearTimeout(pending);
   pending = null;
-  SNAP = await api("GET", "/api/snapshot");
-  fetchedAt = Date.now();
+  try {
+    SNAP = await api("GET", "/api/snapshot");
+    fetchedAt = Date.now();
+    const d = document.getElementById("act");
+    const now = d.open && TARGET && SNAP.agents.find((x) => x.id === TARGET.id);
+    if (now) showTarget(now);
+  } catch (e) { /* the feed's state machine shows why; the board keeps its last data */ }
   render();
 }
 
 // Every pushed change schedules one snapshot fetch (coalesced over 100 ms).
-function changed() {
-  if (!pending) pending = setTimeout(refresh, 100);
+function changed() { if (!pending) pending = setTimeout(refresh, 100); }
+
+function onLink(state, n) {
+  LINK = state;
+  attempt = n;
+  if (state === "live") changed();
+  render();
 }
 
-signIn(async () => {
-  await refresh();
-  const feed = openFeed({ agent: changed, call: changed, offer: changed, record: changed });
-  feed.addEventListener("open", changed);  // after a reconnect, catch up at once
-  setInterval(() => { render(); document.getElementById("clock").textContent = new Date().toLocaleTimeString(); }, 1000);
+// ------------------------------------------------------------ supervisor actions
+let TARGET = null, ACTION = null;
+
+// The open dialog follows the agent: listen/whisper/barge only while on a call.
+function showTarget(a) {
+  TARGET = a;
+  document.getElementById("act-title").textContent = `${t("actions")}: ${a.id} ${a.name || ""} · ${t(a.state)}`;
+  document.querySelectorAll("#act [data-mode]").forEach((b) => { b.disabled = a.state !== "on_call"; });
+}
+
+function openActions(a) {
+  const d = document.getElementById("act");
+  showTarget(a);
+  document.getElementById("act-confirm").hidden = true;
+  say("act-msg", "");
+  if (!d.open) d.showModal();
+  d.querySelector("[data-force]").focus();
+}
+
+function ask(kind, value, label) {
+  ACTION = { kind, value };
+  document.getElementById("act-question").textContent =
+    t("confirm_q", { agent: `${TARGET.id} ${TARGET.name || ""}`, action: label });
+  document.getElementById("act-confirm").hidden = false;
+  document.getElementById("act-yes").disabled = false;
+  document.getElementById("act-yes").focus();
+}
+
+async function confirmed() {
+  const a = TARGET, act = ACTION;
+  // The box stays where it is (a second click must not land on another button);
+  // only its Confirm is spent until the next action is chosen.
+  document.getElementById("act-yes").disabled = true;
+  try {
+    if (act.kind === "mode") {
+      await api("POST", "/api/supervise", { agent_id: a.id, mode: act.value });
+    } else {
+      const body = { action: act.value };
+      if (act.value === "pause") body.reason = document.getElementById("act-reason").value;
+      showTarget(await api("POST", `/api/agents/${encodeURIComponent(a.id)}/force`, body));
+    }
+    say("act-msg", t("done"));
+    changed();
+  } catch (e) { say("act-msg", errText(e), true); }
+}
+
+function wireActions() {
+  const d = document.getElementById("act");
+  d.querySelectorAll("[data-mode]").forEach((b) =>
+    b.addEventListener("click", () => ask("mode", b.dataset.mode, t(b.dataset.mode))));
+  d.querySelectorAll("[data-force]").forEach((b) =>
+    b.addEventListener("click", () => ask("force", b.dataset.force, t(`force_${b.dataset.force}`))));
+  const yes = document.getElementById("act-yes");
+  yes.addEventListener("click", once(yes, confirmed));
+  document.getElementById("act-no").addEventListener("click", () => { document.getElementById("act-confirm").hidden = true; });
+  document.getElementById("act-close").addEventListener("click", () => d.close());
+}
+
+function fillReasons() {
+  document.getElementById("act-reason").replaceChildren(...ME.pause_reasons
+    .filter((c) => !["device_offline", "missed_call"].includes(c.code))
+    .map((c) => el("option", { value: c.code, text: tc("pause", c.code, c.label) })));
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  wireActions();
+  signIn(["supervisor"], async (me) => {
+    ME = me;
+    fillReasons();
+    await refresh();
+    if (FEED) FEED.restart();  // signed in again: the board stays, the feed resumes
+    else FEED = liveFeed({ agent: changed, call: changed, offer: changed, record: changed }, onLink);
+  });
+  setInterval(() => {
+    document.getElementById("clock").textContent = new Date().toLocaleTimeString(ZH() ? "zh-CN" : "en-GB", { hour12: false });
+    render();
+  }, 1000);
+  setInterval(() => { if (isLive()) refresh(); }, REFRESH_MS);
 });
-document.addEventListener("langchange", render);
+document.addEventListener("langchange", () => { if (ME) { fillReasons(); render(); } });
