@@ -1,0 +1,134 @@
+"""Cases: open and move N service cases in a real redis-server, then find what is due.
+
+The claim measured: a tick's cost follows the number of *due* cases, not the
+number of open ones, because the due times live in a sorted set (ZRANGEBYSCORE
+with a LIMIT) and the pure tick sees only what the store returns.  Each
+checkpoint grows the open cases (opened, accepted, half of them started, written
+straight to the store with writes in flight; their limits run a year later),
+then opens ``due`` probe cases through the service, whose reminders are due,
+and times the tick that finds and handles exactly those.  Runs under plain
+asyncio (no reactor): the service's Deferreds ride on the asyncio loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from twisted.internet import defer, task
+
+from cases.due import due_score
+from cases.ids import format_id
+from cases.machine import open_case, transition
+from cases.rules import CasesConfig
+from server.cases.service import CaseService
+from server.cases.store import CaseStore, case_entry
+from server.config import load_config
+from server.records.spool import DurableRecords
+from server.redisproc import RedisProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE_AT = 1_796_000_000.0  # 2026-11-30: the probes' reminders fall due at +1.5 h
+BACKGROUND_AT = PROBE_AT + 400 * 86400  # background cases' limits run a year later
+
+
+async def _wait(d: defer.Deferred):
+    return await d.asFuture(asyncio.get_running_loop())
+
+
+async def _grow(store: CaseStore, rules: CasesConfig, start: int, stop: int,
+                chunk: int = 256) -> float:
+    """Open cases start..stop-1 and move them (accept; start every other one), written
+    straight to the store, ``chunk`` writes in flight; returns the seconds it took.
+    The ids use their own day so they never meet the service's numbering."""
+    t0 = time.perf_counter()
+    for lo in range(start, stop, chunk):
+        versions = []
+        for i in range(lo, min(lo + chunk, stop)):
+            now = BACKGROUND_AT + i * 0.01
+            case = open_case(rules, case_id=format_id("20271231", i + 1),
+                             type=("complaint", "fault_repair", "enquiry")[i % 3],
+                             account=f"{1_000_000_000 + i}", phone="", now=now, actor="a",
+                             owner=f"{1001 + i % 300}", responsible="lead1")
+            versions.append(case)
+            for inp in ("accept", "start")[: 1 + i % 2]:
+                case = transition(case, inp, rules, now=now, actor="a")
+                versions.append(case)
+        await asyncio.gather(*(_wait(store.put(case_entry(c.to_dict(), due_score(c, rules))))
+                               for c in versions))
+    return time.perf_counter() - t0
+
+
+async def _probe_tick(svc: CaseService, store: CaseStore, clock: task.Clock, due: int
+                      ) -> tuple[float, float, int]:
+    clock.rightNow = PROBE_AT
+    for i in range(due):
+        await _wait(svc.open(type="complaint", account=f"9{i:09d}", phone="", actor="p"))
+    clock.rightNow = PROBE_AT + 1.5 * 3600 + 1
+    t0 = time.perf_counter()
+    ids = await _wait(store.due_ids(clock.seconds(), due * 2))
+    t1 = time.perf_counter()
+    notices = await _wait(svc.tick())
+    t2 = time.perf_counter()
+    # Move the probes out of the way (accept restarts their limit a year on), so the
+    # next repetition's due set holds only its own probes.
+    clock.rightNow = BACKGROUND_AT
+    for n in notices:
+        await _wait(svc.transition(n.case_id, "accept", actor="p"))
+    assert len(ids) == due, (len(ids), due)
+    return t1 - t0, t2 - t1, len(notices)
+
+
+async def _run(checkpoints: list[int], due: int, runs: int) -> dict:
+    rules = load_config(ROOT / "config", environ={"HOTLINE_AMI_SECRET": "x"}).cases
+    with tempfile.TemporaryDirectory() as tmp, RedisProcess(appendonly=False) as proc:
+        clock = task.Clock()
+        store = CaseStore.from_url(proc.url)
+        writer = DurableRecords(store, Path(tmp) / "cases.spool", clock)
+        svc = CaseService(store, writer, rules, clock, cache_size=1000, due_batch=due * 2)
+        rows, opened = [], 0
+        try:
+            for n in checkpoints:
+                grow_s = await _grow(store, rules, opened, n)
+                ops = (n - opened) * 2.5
+                opened = n
+                finds, ticks = [], []
+                for _ in range(runs):
+                    f, t, handled = await _probe_tick(svc, store, clock, due)
+                    assert handled == due
+                    finds.append(f)
+                    ticks.append(t)
+                rows.append({"open_cases": n, "due_per_tick": due,
+                             "ops_per_s": ops / grow_s if grow_s else 0.0,
+                             "find_due_ms": statistics.median(finds) * 1000,
+                             "tick_ms": statistics.median(ticks) * 1000,
+                             "tick_us_per_due": statistics.median(ticks) * 1e6 / due})
+        finally:
+            writer.stop()
+            await _wait(store.close())
+    first, last = rows[0]["tick_ms"], rows[-1]["tick_ms"]
+    return {"rows": rows, "due": due, "runs": runs,
+            "tick_growth": last / first if first else None}
+
+
+def run(checkpoints: list[int] | None = None, due: int = 200, runs: int = 5) -> dict:
+    return asyncio.run(_run(checkpoints or [1_000, 10_000, 100_000], due, runs))
+
+
+def table(r: dict) -> str:
+    lines = [f"Cases: tick with {r['due']} due cases, medians of {r['runs']} ticks per row",
+             f"{'open cases':>11} {'open+move ops/s':>16} {'find due ms':>12} {'tick ms':>9} "
+             f"{'us per due case':>16}"]
+    for row in r["rows"]:
+        lines.append(f"{row['open_cases']:>11,} {row['ops_per_s']:>16,.0f} "
+                     f"{row['find_due_ms']:>12.2f} {row['tick_ms']:>9.1f} "
+                     f"{row['tick_us_per_due']:>16.0f}")
+    lines.append(f"tick time at the largest / smallest open count: {r['tick_growth']:.2f}x")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(table(run()))
