@@ -12,7 +12,7 @@ from twisted.internet import task
 
 from cases.due import Escalation, Reminder
 from cases.history import CallSummary
-from cases.machine import InvalidTransition
+from cases.machine import CaseError, InvalidTransition
 from cases.model import Case, CaseState
 from server.cases.service import CaseIdsUnavailable, CaseNotFound, CaseService
 from server.cases.store import DEADLINE, DUE, CaseStore, case_entry, index_key
@@ -80,6 +80,8 @@ async def test_create_is_idempotent_on_the_client_key(cases_url, tmp_path):
                                                 actor="1001", client_key="desk-42")
         assert (again, created) == (first, False)
         assert first.id == "GD20261206-000001"
+        with pytest.raises(CaseError):  # refused before it is numbered: no gap
+            await _open(rig.service, 2, grade="huge")
         other = await _open(rig.service, 2)
         assert other.id == "GD20261206-000002"
     finally:
@@ -118,9 +120,10 @@ async def test_indexes_follow_every_change_and_listing_needs_no_scan(cases_url, 
             await s.transition(a.id, "resolve", actor="1001")
         with pytest.raises(CaseNotFound):
             await s.transition("GD20261206-999999", "accept", actor="1001")
-        counts = await rig.store.counts(rig.clock.seconds())
+        counts = await s.counts()
         assert counts["open"] == 3 and counts["type"] == {"complaint": 2, "fault_repair": 1}
         assert counts["state"] == {"new": 2, "accepted": 1}
+        assert counts["grade"] == {"general": 1, "major": 1} and counts["overdue"] == 0
         r.close()
     finally:
         await rig.close()

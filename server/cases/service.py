@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from twisted.internet import defer
@@ -31,7 +31,7 @@ from cases.due import Escalation, Reminder, due_score, tick
 from cases.history import CallSummary, CustomerHistory, RepeatFlag, repeat_flag
 from cases.ids import format_id, local_day
 from cases.machine import CaseError, CaseInput, open_case, record_visit, transition
-from cases.model import Case
+from cases.model import Case, CaseState, CaseType
 from cases.rules import CasesConfig
 from server.records.spool import REDIS_DOWN, DurableRecords
 
@@ -89,8 +89,9 @@ class CaseService:
             if existing is not None:
                 return existing, False
         now = self._clock.seconds()
-        case_id = await self._next_id(now)
-        case = open_case(self._rules, case_id=case_id, now=now, client_key=client_key, **kw)
+        # Checked before it is numbered, so a refused case leaves no gap in the numbers.
+        case = open_case(self._rules, case_id="", now=now, client_key=client_key, **kw)
+        case = replace(case, id=await self._next_id(now))
         await self._write(case)
         if client_key:
             self._remember(self._client_keys, client_key, case.id)
@@ -169,6 +170,13 @@ class CaseService:
     def get(self, case_id: str) -> defer.Deferred:
         """Fires with the Case or None.  Fails with the Redis error unless cached."""
         return defer.ensureDeferred(self._load(case_id))
+
+    def counts(self) -> defer.Deferred:
+        """Open cases by state, type and grade, and the overdue count (for /metrics).
+        Fires with the dict ``CaseStore.counts`` gives."""
+        grades = {g.name for t in self._rules.types.values() for g in t.grades}
+        return self._store.counts(self._clock.seconds(), states=[s.value for s in CaseState],
+                                  types=[t.value for t in CaseType], grades=sorted(grades))
 
     def find(self, *, state: str | None = None, type: str | None = None,
              grade: str | None = None, owner: str | None = None, overdue: bool = False,
