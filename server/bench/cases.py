@@ -18,11 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import redis.asyncio as aioredis
 from twisted.internet import defer, task
 
-from cases.due import due_score
+from cases.due import due_score, tick
 from cases.ids import format_id
 from cases.machine import open_case, transition
+from cases.model import Case
 from cases.rules import CasesConfig
 from server.cases.service import CaseService
 from server.cases.store import CaseStore, case_entry
@@ -62,8 +64,14 @@ async def _grow(store: CaseStore, rules: CasesConfig, start: int, stop: int,
     return time.perf_counter() - t0
 
 
-async def _probe_tick(svc: CaseService, store: CaseStore, clock: task.Clock, due: int
-                      ) -> tuple[float, float, int]:
+async def _redis_usec(raw: aioredis.Redis) -> float:
+    """Redis' own time spent in scripts so far (INFO commandstats), in microseconds."""
+    stats = await raw.info("commandstats")
+    return sum(v["usec"] for k, v in stats.items() if k in ("cmdstat_evalsha", "cmdstat_eval"))
+
+
+async def _probe_tick(svc: CaseService, store: CaseStore, raw: aioredis.Redis,
+                      rules: CasesConfig, clock: task.Clock, due: int) -> dict[str, float]:
     clock.rightNow = PROBE_AT
     for i in range(due):
         await _wait(svc.open(type="complaint", account=f"9{i:09d}", phone="", actor="p"))
@@ -71,15 +79,23 @@ async def _probe_tick(svc: CaseService, store: CaseStore, clock: task.Clock, due
     t0 = time.perf_counter()
     ids = await _wait(store.due_ids(clock.seconds(), due * 2))
     t1 = time.perf_counter()
-    notices = await _wait(svc.tick())
+    loaded = [Case.from_dict(d) for d in await _wait(store.get_many(ids))]
     t2 = time.perf_counter()
+    assert len(tick(loaded, rules, clock.seconds())) == due  # the pure part alone
+    t3 = time.perf_counter()
+    usec = await _redis_usec(raw)
+    t4 = time.perf_counter()
+    notices = await _wait(svc.tick())  # the whole tick: find, load, decide, write
+    t5 = time.perf_counter()
+    usec = await _redis_usec(raw) - usec
     # Move the probes out of the way (accept restarts their limit a year on), so the
     # next repetition's due set holds only its own probes.
     clock.rightNow = BACKGROUND_AT
     for n in notices:
         await _wait(svc.transition(n.case_id, "accept", actor="p"))
-    assert len(ids) == due, (len(ids), due)
-    return t1 - t0, t2 - t1, len(notices)
+    assert len(ids) == due == len(notices), (len(ids), due, len(notices))
+    return {"find": t1 - t0, "load": t2 - t1, "pure": t3 - t2, "tick": t5 - t4,
+            "redis_script_us": usec / due}
 
 
 async def _run(checkpoints: list[int], due: int, runs: int) -> dict:
@@ -87,6 +103,7 @@ async def _run(checkpoints: list[int], due: int, runs: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp, RedisProcess(appendonly=False) as proc:
         clock = task.Clock()
         store = CaseStore.from_url(proc.url)
+        raw = aioredis.Redis.from_url(proc.url)
         writer = DurableRecords(store, Path(tmp) / "cases.spool", clock)
         svc = CaseService(store, writer, rules, clock, cache_size=1000, due_batch=due * 2)
         rows, opened = [], 0
@@ -95,20 +112,22 @@ async def _run(checkpoints: list[int], due: int, runs: int) -> dict:
                 grow_s = await _grow(store, rules, opened, n)
                 ops = (n - opened) * 2.5
                 opened = n
-                finds, ticks = [], []
-                for _ in range(runs):
-                    f, t, handled = await _probe_tick(svc, store, clock, due)
-                    assert handled == due
-                    finds.append(f)
-                    ticks.append(t)
+                reps = [await _probe_tick(svc, store, raw, rules, clock, due)
+                        for _ in range(runs)]
+
+                def med(key: str, reps: list = reps) -> float:
+                    return statistics.median(r[key] for r in reps)
+
                 rows.append({"open_cases": n, "due_per_tick": due,
                              "ops_per_s": ops / grow_s if grow_s else 0.0,
-                             "find_due_ms": statistics.median(finds) * 1000,
-                             "tick_ms": statistics.median(ticks) * 1000,
-                             "tick_us_per_due": statistics.median(ticks) * 1e6 / due})
+                             "find_due_ms": med("find") * 1000, "load_ms": med("load") * 1000,
+                             "pure_tick_ms": med("pure") * 1000, "tick_ms": med("tick") * 1000,
+                             "tick_us_per_due": med("tick") * 1e6 / due,
+                             "redis_us_per_write": med("redis_script_us")})
         finally:
             writer.stop()
             await _wait(store.close())
+            await raw.aclose()
     first, last = rows[0]["tick_ms"], rows[-1]["tick_ms"]
     return {"rows": rows, "due": due, "runs": runs,
             "tick_growth": last / first if first else None}
@@ -119,13 +138,16 @@ def run(checkpoints: list[int] | None = None, due: int = 200, runs: int = 5) -> 
 
 
 def table(r: dict) -> str:
-    lines = [f"Cases: tick with {r['due']} due cases, medians of {r['runs']} ticks per row",
-             f"{'open cases':>11} {'open+move ops/s':>16} {'find due ms':>12} {'tick ms':>9} "
-             f"{'us per due case':>16}"]
+    lines = [f"Cases: tick with {r['due']} due cases, medians of {r['runs']} ticks per row "
+             "(find = ZRANGEBYSCORE; load = HGET of the due cases; pure = cases.due.tick; "
+             "tick = the whole CaseService.tick, writes included)",
+             f"{'open cases':>11} {'open+move/s':>12} {'find ms':>8} {'load ms':>8} "
+             f"{'pure ms':>8} {'tick ms':>8} {'us/due':>7} {'redis us/write':>15}"]
     for row in r["rows"]:
-        lines.append(f"{row['open_cases']:>11,} {row['ops_per_s']:>16,.0f} "
-                     f"{row['find_due_ms']:>12.2f} {row['tick_ms']:>9.1f} "
-                     f"{row['tick_us_per_due']:>16.0f}")
+        lines.append(f"{row['open_cases']:>11,} {row['ops_per_s']:>12,.0f} "
+                     f"{row['find_due_ms']:>8.2f} {row['load_ms']:>8.2f} "
+                     f"{row['pure_tick_ms']:>8.2f} {row['tick_ms']:>8.1f} "
+                     f"{row['tick_us_per_due']:>7.0f} {row['redis_us_per_write']:>15.1f}")
     lines.append(f"tick time at the largest / smallest open count: {r['tick_growth']:.2f}x")
     return "\n".join(lines)
 
