@@ -42,10 +42,11 @@ async def _wait(d: defer.Deferred):
 
 
 async def _grow(store: CaseStore, rules: CasesConfig, start: int, stop: int,
-                chunk: int = 256) -> float:
+                chunk: int = 32) -> float:
     """Open cases start..stop-1 and move them (accept; start every other one), written
-    straight to the store, ``chunk`` writes in flight; returns the seconds it took.
-    The ids use their own day so they never meet the service's numbering."""
+    straight to the store, ``chunk`` writes in flight (the client's pool holds 32
+    connections); returns the seconds it took.  The ids use their own day so they
+    never meet the service's numbering."""
     t0 = time.perf_counter()
     for lo in range(start, stop, chunk):
         versions = []
@@ -102,7 +103,7 @@ async def _run(checkpoints: list[int], due: int, runs: int) -> dict:
     rules = load_config(ROOT / "config", environ={"HOTLINE_AMI_SECRET": "x"}).cases
     with tempfile.TemporaryDirectory() as tmp, RedisProcess(appendonly=False) as proc:
         clock = task.Clock()
-        store = CaseStore.from_url(proc.url)
+        store = CaseStore.from_url(proc.url, timeout=30.0)  # a loaded machine is slow, not down
         raw = aioredis.Redis.from_url(proc.url)
         writer = DurableRecords(store, Path(tmp) / "cases.spool", clock)
         svc = CaseService(store, writer, rules, clock, cache_size=1000, due_batch=due * 2)
