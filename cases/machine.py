@@ -1,15 +1,13 @@
 """The case state machine: one transition table, and the pure functions that apply it.
 
     new --accept--> accepted --start--> in_progress --resolve--> resolved
-                                             ^                       |
-                                           start             schedule_visit
-                                             |                       v
-     closed --reopen--> reopened <--visit_unresolved-- return_visit --visit_confirmed--> closed
-                                                         |    ^      \\--visit_gave_up--> closed
-                                                         +----+ visit_failed
+    resolved --schedule_visit--> return_visit --visit_confirmed | visit_gave_up--> closed
+    return_visit --visit_failed--> return_visit (until the configured attempts)
+    return_visit --visit_unresolved--> reopened --start--> in_progress
+    resolved | return_visit | closed --reopen--> reopened
 
-plus self-loops that change no state (note, link_call, remind, escalate, reassign)
-and ``reopen`` from resolved and return_visit.  ``docs/cases.md`` holds the full
+plus self-loops that change no state (note, link_call, remind, escalate, reassign;
+a closed case takes link_call only).  ``docs/cases.md`` holds the full
 diagram, generated from ``TRANSITIONS`` (tests/test_cases_docs.py keeps it in step).
 
 Every function returns a new ``Case`` (version + 1) with one audit entry appended;
