@@ -45,7 +45,8 @@ def summary(figures: dict) -> str:
         lines.append(f"- Cases: a tick handling {c['due']} due cases takes "
                      f"{rows[0]['tick_ms']:.0f} ms with {rows[0]['open_cases']:,} open cases and "
                      f"{rows[-1]['tick_ms']:.0f} ms with {rows[-1]['open_cases']:,} "
-                     f"({c['tick_growth']:.2f}x); finding them {rows[-1]['find_due_ms']:.1f} ms.")
+                     f"(wall {c['tick_growth']:.2f}x, CPU {c['tick_cpu_growth']:.2f}x); finding "
+                     f"them {rows[-1]['find_due_ms']:.1f} ms.")
     e = figures.get("end_to_end")
     if e and e.get("runs"):
         rates = ", ".join(
