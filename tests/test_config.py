@@ -159,7 +159,7 @@ def test_check_config_warns_but_passes_without_secret(monkeypatch: pytest.Monkey
 def test_check_config_missing_directory(tmp_path: Path) -> None:
     err = io.StringIO()
     assert check_config_main(tmp_path / "nope", out=io.StringIO(), err=err) == 1
-    assert err.getvalue().count("file is missing") == 5  # the 4 config files and qa.yaml
+    assert err.getvalue().count("file is missing") == 6  # the 5 config files and qa.yaml
 
 
 def test_five_levels_is_allowed(tmp_path: Path) -> None:

@@ -79,7 +79,7 @@ _WRONG = [None, "text", 7, [1, 2], {"zz": 1}, True]
 
 def _mutations() -> list[tuple[str, str, object]]:
     out = []
-    for name in ("server.yaml", "ivr.yaml", "queues.yaml", "agents.yaml"):
+    for name in ("server.yaml", "ivr.yaml", "queues.yaml", "agents.yaml", "cases.yaml"):
         data = yaml.safe_load((CASES.parent.parent.parent / "config" / name).read_text("utf-8"))
         for key, value in data.items():
             if key.startswith("x-"):

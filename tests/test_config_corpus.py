@@ -26,7 +26,7 @@ from server.web.qa import load_qa_form
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = ROOT / "config"
 # The files load_config reads, plus qa.yaml (read by server/web/qa.py at start-up).
-FILES = ["agents.yaml", "ivr.yaml", "qa.yaml", "queues.yaml", "server.yaml"]
+FILES = ["agents.yaml", "cases.yaml", "ivr.yaml", "qa.yaml", "queues.yaml", "server.yaml"]
 ENV = {"HOTLINE_AMI_SECRET": "s3cret"}
 SEED = 95598
 

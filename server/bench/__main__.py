@@ -1,9 +1,11 @@
-"""``python -m server.bench [--only ami,routing,readopt,e2e] [--json FILE] [--runs R] ...``.
+"""``python -m server.bench [--only ami,routing,readopt,cases,e2e] [--json FILE] ...``.
 
 ami: AMI ingest (server/bench/ami_ingest.py); routing: ACD decisions with
 2,000 agents and 5,000 waiting calls (server/bench/routing.py); e2e: calls/s
 the server sustains against the simulator in another process, with CPU%
-(server/bench/end_to_end.py).  Each prints a table; medians over ``--runs``.
+(server/bench/end_to_end.py); cases: open and move 100,000 service cases in
+Redis, then time the tick that finds what is due (server/bench/cases.py).  Each
+prints a table; medians over ``--runs``.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ import argparse
 import json
 import sys
 
-from . import ami_ingest, end_to_end, readopt, routing
+from . import ami_ingest, cases, end_to_end, readopt, routing
 
-ALL = ("ami", "routing", "readopt", "e2e")
+ALL = ("ami", "routing", "readopt", "cases", "e2e")
 
 
 def summary(figures: dict) -> str:
@@ -37,6 +39,14 @@ def summary(figures: dict) -> str:
     if ro:
         lines.append(f"- Re-adoption after a restart: {ro['calls']:,} live calls restored and "
                      f"reconciled in {ro['seconds_median'] * 1000:,.0f} ms (median; target 3 s).")
+    c = figures.get("cases")
+    if c:
+        rows = c["rows"]
+        lines.append(f"- Cases: a tick handling {c['due']} due cases takes "
+                     f"{rows[0]['tick_ms']:.0f} ms with {rows[0]['open_cases']:,} open cases and "
+                     f"{rows[-1]['tick_ms']:.0f} ms with {rows[-1]['open_cases']:,} "
+                     f"(wall {c['tick_growth']:.2f}x, CPU {c['tick_cpu_growth']:.2f}x); finding "
+                     f"them {rows[-1]['find_due_ms']:.1f} ms.")
     e = figures.get("end_to_end")
     if e and e.get("runs"):
         rates = ", ".join(
@@ -66,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="readopt: live calls re-adopted after a restart")
     parser.add_argument("--calls", type=int, default=5000, help="routing: waiting calls")
     parser.add_argument("--skills", type=int, default=30, help="routing: skills")
+    parser.add_argument("--cases", default="1000,10000,100000",
+                        help="cases: open-case counts to measure the tick at")
+    parser.add_argument("--cases-due", type=int, default=200, help="cases: due per tick")
     parser.add_argument("--e2e-runs", type=int, default=None,
                         help="end-to-end runs (default: --runs, at most 3: each takes minutes)")
     parser.add_argument("--e2e-rates", default="10,20,40,60,80", help="offered calls/s, ramped")
@@ -89,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     if "readopt" in only:
         figures["readopt"] = readopt.run_readopt_bench(args.readopt_calls, args.runs)
         readopt.print_table(figures["readopt"])
+    if "cases" in only:
+        points = [int(x) for x in args.cases.split(",")]
+        figures["cases"] = cases.run(points, args.cases_due, args.runs)
+        print("\n" + cases.table(figures["cases"]), flush=True)
     if "e2e" in only:
         runs = args.e2e_runs if args.e2e_runs is not None else min(args.runs, 3)
         rates = [float(r) for r in args.e2e_rates.split(",")]

@@ -72,5 +72,6 @@ def check_config_main(path: str | os.PathLike[str], *, out: TextIO | None = None
     acd = config.acd
     print(f"OK {path}: {len(config.ivr.menus)} menus, {len(config.ivr.prompts)} prompts, "
           f"{len(acd.queues)} queues, {len(acd.agents)} agents, {len(config.users)} users, "
+          f"{len(config.cases.types)} case types, "
           f"{len(config.warnings)} warning(s)", file=out)
     return 0

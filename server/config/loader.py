@@ -1,6 +1,6 @@
 """load_config: a config directory -> one frozen Config, or ConfigError with every problem.
 
-Files, one concern each: server.yaml, ivr.yaml, queues.yaml, agents.yaml.
+Files, one concern each: server.yaml, ivr.yaml, queues.yaml, agents.yaml, cases.yaml.
 Top-level keys starting with ``x-`` are ignored so files can hold YAML
 anchors (``x-office-hours: &office ...``) for reuse, as docker-compose does.
 """
@@ -14,10 +14,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from cases.rules import CasesConfig
 from ivr.model import IvrConfig
 from queues.model import AcdConfig
 
 from .acd_parse import parse_agents, parse_policy, parse_queues
+from .cases_parse import CASES_KEYS, parse_cases
 from .ivr_parse import parse_ivr
 from .problems import ConfigError, Problem, Problems
 from .secrets import read_secret
@@ -27,13 +29,14 @@ from .yamlio import read_mapping
 
 __all__ = ["FILES", "Config", "load_config"]
 
-FILES = ("server.yaml", "ivr.yaml", "queues.yaml", "agents.yaml")
+FILES = ("server.yaml", "ivr.yaml", "queues.yaml", "agents.yaml", "cases.yaml")
 _TOP_KEYS = {
     "server.yaml": ("ami", "redis", "http", "metrics", "logging", "recordings", "records"),
     "ivr.yaml": ("languages", "prompts", "entry", "agent", "menus", "input", "account",
                  "bill_lookup", "survey", "outage"),
     "queues.yaml": ("policy", "queues"),
     "agents.yaml": ("skills", "tiers", "agents", "users"),
+    "cases.yaml": CASES_KEYS,
 }
 
 
@@ -43,6 +46,7 @@ class Config:
     server: ServerSettings
     ivr: IvrConfig
     acd: AcdConfig
+    cases: CasesConfig  # service cases (工单): grades, limits, 催办, 回访
     users: tuple[User, ...]  # supervisors and reviewers (agents sign in with their PIN)
     warnings: tuple[Problem, ...]  # things that do not stop a load but an admin should see
 
@@ -102,6 +106,8 @@ def load_config(path: str | os.PathLike[str],
     queue_names = _names(data["queues.yaml"], "queues")
     ivr = parse_ivr(tops["ivr.yaml"], queue_names, skill_names, base)
     server = parse_server(tops["server.yaml"])
+    codes = [c.code for c in policy.dispositions] if policy else _names(None, "")
+    cases = parse_cases(tops["cases.yaml"], codes, skill_names)
 
     if server is not None:
         server = _resolve_secret(server, base, tops["server.yaml"],
@@ -115,12 +121,12 @@ def load_config(path: str | os.PathLike[str],
         _check_intents(ivr, acd, tops["ivr.yaml"])
     if ivr is not None:
         _check_engine_prompts(ivr, tops["ivr.yaml"])
-    if problems.errors or None in (server, ivr, acd):
+    if problems.errors or None in (server, ivr, acd, cases):
         # file order, then the order found within each file
         order = {str(base / name): i for i, name in enumerate(FILES)}
         errors = sorted(problems.errors, key=lambda p: order.get(p.file, len(FILES)))
         raise ConfigError(errors or [Problem(str(base), "", "configuration unusable")])
-    return Config(str(base), server, ivr, acd, users, tuple(problems.warnings))
+    return Config(str(base), server, ivr, acd, cases, users, tuple(problems.warnings))
 
 
 def _resolve_secret(server: ServerSettings, base: Path, top: Section,
