@@ -24,7 +24,7 @@ from tests.browser_support import (
     sign_in,
     unlabelled,
 )
-from tests.test_web_support import WebRig
+from tests.test_web_support import RecordingAudit, WebRig
 
 if os.environ.get("HOTLINE_SKIP_BROWSER") == "1":
     pytest.skip("HOTLINE_SKIP_BROWSER=1", allow_module_level=True)
@@ -36,18 +36,10 @@ PAGES = {"wallboard.html": {"supervisor"}, "desk.html": {"agent"},
 USERS = {"agent": "1001", "supervisor": "supervisor1", "reviewer": "reviewer1"}
 
 
-class Audit:
-    def __init__(self) -> None:
-        self.entries: list[tuple[str, str, str, dict]] = []
-
-    def record(self, who: str, action: str, target: str, detail: dict) -> None:
-        self.entries.append((who, action, target, detail))
-
-
 @pytest.fixture
 def rig(redis_server, tmp_path):
     url = redis_server.url.rsplit("/", 1)[0] + "/9"
-    r = WebRig(url, tmp_path, options=WebOptions(idle_timeout_s=600), audit=Audit())
+    r = WebRig(url, tmp_path, options=WebOptions(idle_timeout_s=600), audit=RecordingAudit())
     yield r
     pytest_twisted.blockon(defer.ensureDeferred(r.close()))
 

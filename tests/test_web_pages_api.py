@@ -10,21 +10,13 @@ from twisted.internet import defer
 
 from queues.items import Outcome
 from tests.test_web_review import record
-from tests.test_web_support import WebRig
-
-
-class Audit:
-    def __init__(self) -> None:
-        self.entries: list[tuple[str, str, str, dict]] = []
-
-    def record(self, who: str, action: str, target: str, detail: dict) -> None:
-        self.entries.append((who, action, target, detail))
+from tests.test_web_support import RecordingAudit, WebRig
 
 
 @pytest.fixture
 def rig(redis_server, tmp_path):
     url = redis_server.url.rsplit("/", 1)[0] + "/10"
-    r = WebRig(url, tmp_path, audit=Audit())
+    r = WebRig(url, tmp_path, audit=RecordingAudit())
     yield r
     pytest_twisted.blockon(defer.ensureDeferred(r.close()))
 

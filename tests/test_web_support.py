@@ -123,3 +123,13 @@ class WebRig:
             "username": username, "password": secret, "token": True, **extra})
         assert code == 200, body
         return body["token"]
+
+
+class RecordingAudit:
+    """An ``AuditLog`` stand-in that keeps every ``record(...)`` call, in order."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[str, str, str, dict]] = []
+
+    def record(self, who: str, action: str, target: str, detail: dict) -> None:
+        self.entries.append((who, action, target, detail))
