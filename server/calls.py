@@ -40,6 +40,8 @@ from queues.router import Router
 from server.agi import AgiDriver, AgiLinkLost, AgiSession, AgiSessionEnded
 from server.ami.codec import Message
 from server.ami.protocol import AmiActionError, AmiNotConnected, AmiTimeout
+from server.call.phase import CallPhase, PhaseInput, next_phase
+from server.call.phase import CallPhase as P
 from server.config import Config
 from server.endfacts import FALLBACK_QUEUE, EndFacts, record_fallback
 from server.notify import Notifier
@@ -78,7 +80,7 @@ class Call:
     ivr: IvrSession
     record: CallRecorder
     session: AgiSession | None = None
-    phase: str = "ivr"
+    phase: CallPhase = P.IVR
     hold: HoldLoop | None = None
     queue: str | None = None
     intent: str | None = None
@@ -200,25 +202,25 @@ class CallCenter(Recovery):
                 self.outages.covering(call.caller, now, self.cfg.ivr.outage.max_age_s)))
             return
         call.session = session
-        if call.phase == "talking":
+        if call.phase == P.TALKING:
             # Back from Dial(...,g) before the agent's BridgeLeave or Hangup reached us
             # (trace 13: 6 of 27 calls).  Only the agent's hangup continues the caller's
             # dialplan, so the agent ended the talk; the survey follows as usual.
             self._agent_left(call, now)
-            if call.phase == "ended":
+            if call.phase == P.ENDED:
                 return  # no survey: _agent_left said goodbye
-        if call.phase == "connecting":
+        if call.phase == P.CONNECTING:
             if call.ring_start is None and not call.offer_pending:
                 return  # a Redirect to the agent is on its way: send nothing
             # Back in AsyncAGI after a Dial whose DialEnd we never saw (sent while the
             # link was down): ask the channel how it ended.
             self._ask_dial(call, session)
             return
-        if call.phase == "survey":
+        if call.phase == P.SURVEY:
             self._run(call, call.ivr.start_survey(now, call.intent or ""))
-        elif call.phase == "queued" and call.dial_unseen and self._from_dial(session):
+        elif call.phase == P.QUEUED and call.dial_unseen and self._from_dial(session):
             self._ask_dial(call, session)  # restored: did anybody answer that Dial?
-        elif call.phase == "queued":
+        elif call.phase == P.QUEUED:
             self._start_hold(call, now)  # back from a Dial nobody answered
         else:
             self.log.warn("{call}: AsyncAGIStart in phase {phase}; ending politely",
@@ -257,9 +259,9 @@ class CallCenter(Recovery):
                 self._outcome(call, item)
             else:
                 command = item
-        if call.phase in ("ivr", "survey") and self._ivr_step(call) != call.saved_step:
+        if call.phase in (P.IVR, P.SURVEY) and self._ivr_step(call) != call.saved_step:
             self._save_live(call)  # a restarted server asks this step, or takes its answer
-        if command is None or call.session is None or call.phase == "connecting":
+        if command is None or call.session is None or call.phase == P.CONNECTING:
             return
         self._send(call, command)
 
@@ -283,7 +285,7 @@ class CallCenter(Recovery):
             self._farewell(call)
             return
         call.resume_answer = None  # ours again: an older result is no news
-        if call.phase in ("ivr", "survey"):
+        if call.phase in (P.IVR, P.SURVEY):
             self._run(call, call.ivr.on_result(result, now))
         elif call.hold is not None and call.hold.state is not HoldState.DONE:
             # Also after a callback was booked: the loop says goodbye and hangs up.
@@ -368,11 +370,11 @@ class CallCenter(Recovery):
     # ---------------------------------------------------------------- queueing
 
     def _enqueue(self, call: Call, now: float) -> None:
-        self._set_phase(call, "queued")
+        self._set_phase(call, PhaseInput.ENQUEUED)
         call.record.enqueued(now, call.queue or "", call.priority)
         self.acd.enqueue(call.id, call.queue or "", intent=call.intent, number=call.caller,
                          priority=call.priority)
-        if call.phase == "queued":  # not offered at once
+        if call.phase == P.QUEUED:  # not offered at once
             self._start_hold(call, now)
 
     def _start_hold(self, call: Call, now: float) -> None:
@@ -387,13 +389,13 @@ class CallCenter(Recovery):
 
     def _status(self, call: Call) -> QueueStatus | None:
         item = self.acd.item(call.id)
-        if item is None or call.phase != "queued":
+        if item is None or call.phase != P.QUEUED:
             return None
         return QueueStatus(self.acd.position(call.id), self.acd.estimated_wait(call.id))
 
     def _callback_from_ivr(self, call: Call, item: out.CallbackRequested, now: float) -> None:
         call.record.callback_requested(now, item.number)
-        if call.phase == "queued":
+        if call.phase == P.QUEUED:
             self.acd.request_callback(call.id, item.number)
         else:
             # Closed hours: the caller was never queued.  Queue, then convert at
@@ -416,7 +418,7 @@ class CallCenter(Recovery):
             return
         self.log.info("Route {text}", text=decision.text())
         call.agent_id = agent_id
-        self._set_phase(call, "connecting")
+        self._set_phase(call, PhaseInput.OFFERED)
         if self._offered_now is not None:
             self._offered_now.add(call.id)
         self.notifier.publish("offer", {"call_id": call.id, "agent_id": agent_id,
@@ -451,14 +453,14 @@ class CallCenter(Recovery):
     def _connect_failed(self, failure, call: Call, item_id: str) -> None:
         self.log.warn("{call}: connecting to {agent} failed: {err}", call=call.id,
                       agent=call.agent_id, err=failure.getErrorMessage())
-        if call.phase != "connecting" or call.caller_gone:
+        if call.phase != P.CONNECTING or call.caller_gone:
             return
         if failure.check(AmiNotConnected, ConnectionLost, AmiTimeout):
             # The link failed, not the agent: whether the Redirect ran is unknown, so
             # the resync after the reconnect decides (never a miss on the agent).
             call.offer_pending = True
             return
-        self._set_phase(call, "queued")
+        self._set_phase(call, PhaseInput.CONNECT_FAILED)
         self.acd.offer_result(item_id, Outcome.FAILED)
 
     def place_callback(self, item: WorkItem, agent_id: str, decision: Decision) -> None:
@@ -480,12 +482,12 @@ class CallCenter(Recovery):
         if call.agent_channel:
             self.ami.sendAction("Hangup", [("Channel", call.agent_channel)]).addErrback(
                 lambda f: None)
-        if call.phase == "connecting":
+        if call.phase == P.CONNECTING:
             # Its DialEnd, if a Dial began, is no news now; back in AsyncAGI the
             # waiting loop resumes (AsyncAGIStart), or the reconcile resumes it.
             self._forget_agent_channel(call)
             call.agent_id, call.offer_pending = None, False
-            self._set_phase(call, "queued")
+            self._set_phase(call, PhaseInput.OFFER_WITHDRAWN)
 
     def agent_state_changed(self, agent_id: str, old: AgentState, new: AgentState,
                             reason: str) -> None:
@@ -532,7 +534,7 @@ class CallCenter(Recovery):
         call.outcome = "overflowed"
         if call.hold is not None:
             call.hold.stop()
-        self._set_phase(call, "ended")
+        self._set_phase(call, PhaseInput.OVERFLOWED)
         self._farewell(call)
 
     def callback_requested(self, call_item: WorkItem, callback: WorkItem | None) -> None:
@@ -547,7 +549,7 @@ class CallCenter(Recovery):
 
     def _dial_begin(self, event: Message) -> None:
         call = self._dial_call(event)
-        if call is None or call.phase != "connecting":
+        if call is None or call.phase != P.CONNECTING:
             return
         call.agent_channel = event.get("DestChannel")
         call.ring_start = self.clock.seconds()
@@ -556,7 +558,7 @@ class CallCenter(Recovery):
 
     def _dial_end(self, event: Message) -> None:
         call = self._dial_call(event)
-        if call is None or call.phase != "connecting" or call.agent_id is None:
+        if call is None or call.phase != P.CONNECTING or call.agent_id is None:
             return
         status = event.get("DialStatus", "")
         call.dial_unseen = False
@@ -570,7 +572,7 @@ class CallCenter(Recovery):
         outcome = DIAL_OUTCOMES.get(status, Outcome.FAILED)
         call.record.offer(now, call.agent_id, ring_start, OFFER_LABELS[outcome])
         self._forget_agent_channel(call)
-        self._set_phase(call, "queued")  # back to AsyncAGI: the hold loop resumes there
+        self._set_phase(call, PhaseInput.DIAL_FAILED)  # back to AsyncAGI: the hold loop resumes
         call.agent_id = None
         self.acd.offer_result(call.id, outcome)
         self._persist(call)
@@ -581,7 +583,7 @@ class CallCenter(Recovery):
         at = now if at is None else at
         ring_start = min(call.ring_start if call.ring_start is not None else at, at)
         call.talked, call.wrap_done = True, False
-        self._set_phase(call, "talking")
+        self._set_phase(call, PhaseInput.ANSWERED)
         call.record.offer(at, agent.id, ring_start, "answered")
         call.record.answered(at, agent.id, agent.tier)
         call.record.update(recording=f"{call.id}.wav")  # MixMonitor in acd-connect
@@ -597,13 +599,13 @@ class CallCenter(Recovery):
 
     def _hold(self, event: Message) -> None:
         call = self._by_agent_channel.get(event.get("Channel", ""))
-        if call is not None and call.phase == "talking":
+        if call is not None and call.phase == P.TALKING:
             call.record.hold_start(self.clock.seconds())
             self.acd.hold(call.id, True)
 
     def _unhold(self, event: Message) -> None:
         call = self._by_agent_channel.get(event.get("Channel", ""))
-        if call is not None and call.phase == "talking":
+        if call is not None and call.phase == P.TALKING:
             call.record.hold_end(self.clock.seconds())
             self.acd.hold(call.id, False)
 
@@ -615,11 +617,11 @@ class CallCenter(Recovery):
         now = self.clock.seconds()
         call = self._by_agent_channel.get(channel)
         if call is not None:
-            if call.phase == "talking" and call.caller_left_bridge_at is None:
+            if call.phase == P.TALKING and call.caller_left_bridge_at is None:
                 self._agent_left(call, now)
             return
         call = self._by_channel.get(channel)
-        if call is not None and call.phase == "talking" and call.caller_left_bridge_at is None:
+        if call is not None and call.phase == P.TALKING and call.caller_left_bridge_at is None:
             call.caller_left_bridge_at = now
 
     def _hangup(self, event: Message) -> None:
@@ -638,40 +640,41 @@ class CallCenter(Recovery):
         If the caller's leg left the bridge first, the caller ended the talk, at that
         time, even when the agent's leg is the first to report a Hangup."""
         self._forget_agent_channel(call)
-        if call.phase != "talking":
+        if call.phase != P.TALKING:
             return
         if call.caller_left_bridge_at is not None:
             call.record.bridge_end(call.caller_left_bridge_at, "caller")
         else:
             call.record.bridge_end(now, "agent")
-        self._set_phase(call, "survey" if self.cfg.ivr.survey.enabled else "ended")
+        self._set_phase(call, PhaseInput.TALK_ENDED if self.cfg.ivr.survey.enabled
+                        else PhaseInput.TALK_ENDED_NO_SURVEY)
         self.acd.call_ended(call.id)
         self._persist(call)
-        if call.phase == "ended":
+        if call.phase == P.ENDED:
             self._farewell(call)
 
     def _caller_left(self, call: Call, now: float) -> None:
         call.caller_gone = True
         self._by_channel.pop(call.channel, None)
         phase = call.phase
-        if phase == "talking":
+        if phase == P.TALKING:
             call.record.bridge_end(call.caller_left_bridge_at or now, "caller")
             self._forget_agent_channel(call)
             self.acd.call_ended(call.id)
-        elif phase in ("queued", "connecting"):
+        elif phase in (P.QUEUED, P.CONNECTING):
             if call.hold is not None:
                 call.hold.on_hangup(now)
             self.acd.abandon(call.id)
-        elif phase in ("ivr", "survey"):
+        elif phase in (P.IVR, P.SURVEY):
             self._run(call, call.ivr.on_hangup(now))
-            if phase == "ivr" and call.outcome is None:
+            if phase == P.IVR and call.outcome is None:
                 self.counters["ivr_hangup"] += 1
                 call.outcome = "ivr_hangup"
-        elif phase == "fallback" and call.outcome is None:
+        elif phase == P.FALLBACK and call.outcome is None:
             # Gone from the fallback queue without the hangup handler's facts (a
             # dialplan without it): how it ended there is not known.
             call.outcome, call.system_failure = "system_failure", True
-        self._set_phase(call, "ended")
+        self._set_phase(call, PhaseInput.HUNG_UP)
         self._maybe_finish(call)
 
     # ---------------------------------------------------------------- the safety net
@@ -690,7 +693,7 @@ class CallCenter(Recovery):
         for call in self.calls.values():
             if call.caller_gone or self._by_channel.get(call.channel) is not call:
                 continue
-            if call.phase in ("ivr", "queued", "survey") or call.in_farewell:
+            if call.phase in (P.IVR, P.QUEUED, P.SURVEY) or call.in_farewell:
                 yield call.channel
 
     def _user_event(self, event: Message) -> None:
@@ -701,7 +704,7 @@ class CallCenter(Recovery):
         if name != "HotlineFallback":
             return
         call = self._by_channel.get(event.get("Channel", ""))
-        if call is not None and call.phase in ("ivr", "queued", "connecting", "survey"):
+        if call is not None and call.phase in (P.IVR, P.QUEUED, P.CONNECTING, P.SURVEY):
             # Our last deadline push may have crossed the fallback on the wire.
             self._fell_back(call, event.get("Reason") or "unknown", clear_deadline=True)
 
@@ -732,7 +735,7 @@ class CallCenter(Recovery):
         call.agent_id = None if not call.talked else call.agent_id
         if self.acd.item(call.id) is not None and not self.acd.forget(call.id):
             self.acd.call_ended(call.id)
-        self._set_phase(call, "fallback")
+        self._set_phase(call, PhaseInput.FELL_BACK)
         self._persist(call)
 
     def _clear_deadline(self, channel: str) -> None:
@@ -788,8 +791,9 @@ class CallCenter(Recovery):
 
     # ---------------------------------------------------------------- notifications
 
-    def _set_phase(self, call: Call, phase: str) -> None:
-        call.phase = phase
+    def _set_phase(self, call: Call, event: PhaseInput) -> None:
+        """Move the call on through the phase table (server/call/phase.py) and tell."""
+        call.phase = phase = next_phase(call.id, call.phase, event)
         self.notifier.publish("call", {
             "call_id": call.id, "phase": phase, "queue": call.queue, "agent_id": call.agent_id,
             "caller": call.caller, "at": self.clock.seconds()})

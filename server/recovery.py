@@ -28,6 +28,8 @@ from queues.agents import AgentState
 from queues.items import Outcome
 from server.agi import AgiSession
 from server.ami.codec import Message
+from server.call.phase import CallPhase, PhaseInput, next_phase
+from server.call.phase import CallPhase as P
 from server.endfacts import EndFacts, record_fallback
 from server.records.model import CallRecorder
 
@@ -68,7 +70,7 @@ class Recovery:
         for call in list(self.calls.values()):
             call.outcome = "system_failure"
             call.system_failure = True
-            agent_id = call.agent_id if call.phase == "talking" else None
+            agent_id = call.agent_id if call.phase == P.TALKING else None
             if not call.caller_gone:
                 self._caller_left(call, now)
             else:
@@ -87,7 +89,7 @@ class Recovery:
         for call in self.calls.values():
             if call.session is not None and call.session.pending:
                 call.needs_resume = True
-            if call.phase == "connecting":
+            if call.phase == P.CONNECTING:
                 call.dial_unseen = True
         self.agi.link_lost()
 
@@ -138,40 +140,40 @@ class Recovery:
             else:
                 self._caller_left(call, now)
             return
-        if call.phase == "fallback":
+        if call.phase == P.FALLBACK:
             return  # app_queue has the caller; the hangup handler will tell us the rest
-        if call.phase == "talking" and call.agent_channel is None:
+        if call.phase == P.TALKING and call.agent_channel is None:
             bridge = bridge_of(info)
             peer, _ = self._dialled(call, info, live) if bridge else (None, None)
             if peer:  # restored from a record: the agent's leg was never saved
                 call.agent_channel = peer
                 self._by_agent_channel[peer] = call
-        if call.phase == "talking" and call.agent_channel not in live:
+        if call.phase == P.TALKING and call.agent_channel not in live:
             # The conversation ended while we were away; acd-connect kept when.
             ended = facts.talk_end("") if facts is not None else None
             agent_id = call.agent_id
             self._agent_left(call, ended[0] if ended is not None else now)
             if ended is not None and agent_id is not None:
                 self._wrap_up_over(call, agent_id, ended[0], now)
-        if call.phase in ("ivr", "queued", "connecting") and in_fallback(info):
+        if call.phase in (P.IVR, P.QUEUED, P.CONNECTING) and in_fallback(info):
             # Talking to an agent from the fallback queue: a deadline still pending
             # there would cut the conversation off (trace 15); one waiting is left alone.
             self._fell_back(call, "seen in the channel list after the link came back",
                             clear_deadline=bool(bridge_of(info)))
             return
         in_agi = info.get("Application") == "AGI"
-        if (in_agi and call.dial_unseen and call.phase in ("queued", "connecting")
+        if (in_agi and call.dial_unseen and call.phase in (P.QUEUED, P.CONNECTING)
                 and info.get("Context") == CONNECT_CONTEXT[0]):
             self._resume(call, info, now)  # back from a Dial: ask how it went first
             return
-        if call.phase == "connecting" and call.offer_pending and in_agi:
+        if call.phase == P.CONNECTING and call.offer_pending and in_agi:
             # Offered without a link, or the link failed mid-connect before the
             # Redirect ran: connect now.
             call.offer_pending = False
             if call.session is None or not call.session.pending:
                 self._connect(call, call.id)
             return
-        if call.phase == "connecting":
+        if call.phase == P.CONNECTING:
             call.offer_pending = False
             if not in_agi:
                 bridge = bridge_of(info)
@@ -179,10 +181,10 @@ class Recovery:
                     self._answered_while_away(call, bridge, live, now)
                 return  # still ringing: DialEnd will follow
             # The Redirect never ran (lost with the link): the offer failed.
-            self._set_phase(call, "queued")
+            self._set_phase(call, PhaseInput.OFFER_LOST)
             call.agent_id = None
             self.acd.offer_result(call.id, Outcome.FAILED)
-            if call.phase != "queued":
+            if call.phase != P.QUEUED:
                 return  # offered again at once
         if in_agi:
             self._resume(call, info, now)
@@ -196,16 +198,16 @@ class Recovery:
         end = facts.end if facts.end is not None else now
         call.ended_at = end
         talk_ended = None
-        if call.phase == "talking":
+        if call.phase == P.TALKING:
             agent = self.cfg.acd.agents.get(call.agent_id or "")
             talk = facts.talk_end(agent.interface if agent is not None else "")
             talk_ended = talk[0] if talk is not None else end
             if talk is not None and talk[1] == "agent":
                 self._agent_left(call, talk[0])  # on to the survey, which the caller left
-        if call.phase in ("ivr", "queued", "connecting") and facts.fallback:
+        if call.phase in (P.IVR, P.QUEUED, P.CONNECTING) and facts.fallback:
             self._fell_back(call, facts.fallback,
                             at=facts.queue_join if facts.queue_join is not None else end)
-        if call.phase == "fallback":
+        if call.phase == P.FALLBACK:
             self._fallback_ended(call, facts)
             return
         agent_id = call.agent_id
@@ -237,7 +239,7 @@ class Recovery:
         call.caller_gone = True
         if self._by_channel.get(call.channel) is call:
             del self._by_channel[call.channel]
-        self._set_phase(call, "ended")
+        self._set_phase(call, PhaseInput.FALLBACK_ENDED)
         self._maybe_finish(call)
 
     def fallback_call_ended(self, event: Message) -> None:
@@ -253,9 +255,9 @@ class Recovery:
                                else facts.end or self.clock.seconds(),
                                f"fallback: {facts.fallback or 'unknown'}", facts)
             return
-        if call.phase in ("ivr", "queued", "connecting", "survey"):
+        if call.phase in (P.IVR, P.QUEUED, P.CONNECTING, P.SURVEY):
             self._fell_back(call, facts.fallback or "unknown", at=facts.queue_join)
-        if call.phase == "fallback":
+        if call.phase == P.FALLBACK:
             self._fallback_ended(call, facts)
 
     def adopt_fallback(self, call_id: str, channel: str, caller: str, dialled: str,
@@ -269,7 +271,7 @@ class Recovery:
         call = Call(call_id, channel, caller, dialled,
                     IvrSession(self.cfg.ivr, is_open=self._is_open,
                                closed_queue=self._closed_queue),
-                    CallRecorder(call_id, entered, caller, dialled), phase="fallback")
+                    CallRecorder(call_id, entered, caller, dialled), phase=P.FALLBACK)
         call.record.update(notes=note)
         self.counters["safety_fallbacks"] += 1
         self.calls[call_id] = call
@@ -299,7 +301,7 @@ class Recovery:
 
     def _claim_found(self, call: Call, info: Message, live: dict, now: float) -> None:
         """A caller the channel list shows in the connect context, out of AsyncAGI."""
-        if (call.phase not in ("queued", "connecting") or info.get("Application") == "AGI"
+        if (call.phase not in (P.QUEUED, P.CONNECTING) or info.get("Application") == "AGI"
                 or info.get("Context") != CONNECT_CONTEXT[0]):
             return
         peer, agent_id = self._dialled(call, info, live)
@@ -318,7 +320,7 @@ class Recovery:
         to the queue), unless ``force``: the conversation is under way, and the
         record follows what happened even though the router has no part in it.
         """
-        if call.phase == "connecting" and call.agent_id == agent_id and not call.offer_pending:
+        if call.phase == P.CONNECTING and call.agent_id == agent_id and not call.offer_pending:
             ok = True  # ours, as we left it
         else:
             self._forget_agent_channel(call)  # a leg a previous process knew, now stale
@@ -346,8 +348,8 @@ class Recovery:
             self._forget_agent_channel(call)
             call.agent_channel = agent_channel
             self._by_agent_channel[agent_channel] = call
-        if call.phase != "connecting":
-            self._set_phase(call, "connecting")
+        if call.phase != P.CONNECTING:
+            self._set_phase(call, PhaseInput.CLAIMED)
         return ok
 
     def _ensure_routed(self, call: Call, now: float) -> None:
@@ -367,12 +369,12 @@ class Recovery:
         not offer (restored after a restart, the Redirect already run) is claimed
         for the agent the Dial rings."""
         call = self._by_channel.get(event.get("Channel", ""))
-        if (call is None or call.caller_gone or call.phase not in ("queued", "connecting")
+        if (call is None or call.caller_gone or call.phase not in (P.QUEUED, P.CONNECTING)
                 or event.get("Context") != CONNECT_CONTEXT[0]):
             return call
         dest = event.get("DestChannel") or ""
         agent_id = self._agent_of_channel(dest)
-        if agent_id is not None and (call.phase != "connecting" or call.agent_id != agent_id):
+        if agent_id is not None and (call.phase != P.CONNECTING or call.agent_id != agent_id):
             answered = event.name == "DialEnd" and event.get("DialStatus") == "ANSWER"
             self._claim(call, agent_id, dest, self.clock.seconds(), force=answered)
         return call
@@ -384,14 +386,14 @@ class Recovery:
         call.offer_pending = False
         self._forget_agent_channel(call)
         call.agent_id = None
-        self._set_phase(call, "queued")
+        self._set_phase(call, PhaseInput.OFFER_LOST)
         item = self.acd.item(call.id)
         if item is not None:
             try:
                 self.acd.offer_result(call.id, Outcome.NO_ANSWER)
             except ValueError:
                 pass  # the router had already released it
-        if call.phase == "queued" and call.session is not None:
+        if call.phase == P.QUEUED and call.session is not None:
             self._start_hold(call, self.clock.seconds())
 
     def _answered_while_away(self, call: Call, bridge: str, live: dict, now: float) -> None:
@@ -435,10 +437,10 @@ class Recovery:
         if status != "ANSWER" or agent_id is None:
             self.log.info("{call}: the Dial we did not see ended {status!r}", call=call.id,
                           status=status)
-            if call.phase == "connecting" and call.offer_pending:
+            if call.phase == P.CONNECTING and call.offer_pending:
                 call.offer_pending = False  # offered meanwhile, not yet tried: try it
                 self._connect(call, call.id)
-            elif call.phase == "connecting":
+            elif call.phase == P.CONNECTING:
                 self._offer_lost(call)
             else:
                 self._start_hold(call, now)
@@ -449,11 +451,11 @@ class Recovery:
             talked = 0.0
         self.log.info("{call}: talked to {agent} ({s:.0f} s) while we were away", call=call.id,
                       agent=agent_id, s=talked)
-        if call.phase != "connecting" or call.agent_id != agent_id:
+        if call.phase != P.CONNECTING or call.agent_id != agent_id:
             self._claim(call, agent_id, None, now, force=True)
         self._connected(call, now, at=now - talked)
         self._agent_left(call, now)
-        if call.phase == "survey":
+        if call.phase == P.SURVEY:
             self._run(call, call.ivr.start_survey(now, call.intent or ""))
 
     # ---------------------------------------------------------------- resuming AsyncAGI
@@ -488,7 +490,7 @@ class Recovery:
         it arrives before the result of our probe), which uses its keys if they
         answer the step the caller is at (ivr/engine.py ``resume``)."""
         call = self._by_channel.get(channel)
-        if call is None or call.caller_gone or call.phase not in ("ivr", "survey"):
+        if call is None or call.caller_gone or call.phase not in (P.IVR, P.SURVEY):
             return
         self.log.info("{call}: result of a command sent before the restart or link loss "
                       "({tag}): kept for the resume", call=call.id, tag=tag)
@@ -503,23 +505,23 @@ class Recovery:
         if call.in_farewell:
             call.in_farewell = False
             self._farewell(call)
-        elif call.phase == "ivr":
+        elif call.phase == P.IVR:
             if call.ivr.state is State.IDLE:  # restored before its first prompt
                 self._run(call, call.ivr.start(
                     CallInfo(call.channel, call.caller, call.dialled, session.uniqueid), now))
             else:
                 outage = self.outages.covering(call.caller, now, self.cfg.ivr.outage.max_age_s)
                 self._run(call, call.ivr.resume(now, answer, outage))
-        elif call.phase == "survey" and call.ivr.state in (State.SURVEY, State.SURVEY_REASON):
+        elif call.phase == P.SURVEY and call.ivr.state in (State.SURVEY, State.SURVEY_REASON):
             self._run(call, call.ivr.resume(now, answer))  # the question, or its answer
-        elif (call.phase in ("queued", "connecting") and call.dial_unseen
+        elif (call.phase in (P.QUEUED, P.CONNECTING) and call.dial_unseen
               and self._from_dial(session)):
             self._ask_dial(call, session)  # back from a Dial: did anybody answer?
-        elif call.phase == "queued":
+        elif call.phase == P.QUEUED:
             self._start_hold(call, now)
-        elif call.phase == "survey":
+        elif call.phase == P.SURVEY:
             self._run(call, call.ivr.start_survey(now, call.intent or ""))
-        elif call.phase == "ended":
+        elif call.phase == P.ENDED:
             self._farewell(call)
 
     def _adopt(self, info: Message, now: float) -> None:
@@ -534,7 +536,7 @@ class Recovery:
 
     # ---------------------------------------------------------------- restart
 
-    def _phase_known(self, call: Call, phase: str) -> str:
+    def _phase_known(self, call: Call, phase: CallPhase) -> CallPhase:
         """The call's live state, or its record where that went further.
 
         Both are written at each step, but a Redis outage can refuse the one
@@ -544,14 +546,14 @@ class Recovery:
         kinds = {e.kind for e in rec.timeline}
         call.intent = call.intent or rec.intent
         call.priority = rec.priority if call.priority is None else call.priority
-        if phase in ("ivr", "queued", "connecting") and "answered" in kinds and \
+        if phase in (P.IVR, P.QUEUED, P.CONNECTING) and "answered" in kinds and \
                 "bridge_end" not in kinds and rec.agent_id in self.cfg.acd.agents:
             call.agent_id, call.talked, call.wrap_done = rec.agent_id, True, False
             call.queue = call.queue or (rec.queues[-1] if rec.queues else None)
-            return "talking"
-        if phase == "ivr" and "enqueued" in kinds and rec.queues:
+            return P.TALKING
+        if phase == P.IVR and "enqueued" in kinds and rec.queues:
             call.queue = rec.queues[-1]
-            return "queued"
+            return P.QUEUED
         return phase
 
     def restore(self, live: dict[str, dict], records: dict[str, dict]) -> int:
@@ -586,16 +588,17 @@ class Recovery:
             for key in ("queue", "intent", "priority", "account", "agent_id", "agent_channel",
                         "talked", "wrap_done", "outcome"):
                 setattr(call, key, state.get(key, getattr(call, key)))
-            phase = self._phase_known(call, state.get("phase", "ivr"))
-            if phase == "connecting":
+            phase = self._phase_known(call, CallPhase(state.get("phase", "ivr")))
+            if phase is P.CONNECTING:
                 # The router forgets offers in flight; so do we.  If Asterisk is
                 # connecting the caller, the reconcile finds whom and claims it.
-                phase, call.agent_id, call.agent_channel = "queued", None, None
+                phase = next_phase(call_id, phase, PhaseInput.OFFER_LOST)
+                call.agent_id, call.agent_channel = None, None
             call.phase = phase
             call.needs_resume = True
-            call.dial_unseen = phase == "queued"
+            call.dial_unseen = phase == P.QUEUED
             self.calls[call_id] = call
-            if phase != "ended":
+            if phase != P.ENDED:
                 self._by_channel[call.channel] = call
             if call.agent_channel:
                 self._by_agent_channel[call.agent_channel] = call
@@ -619,10 +622,10 @@ class Recovery:
 
     def _align_router(self, call: Call, now: float) -> None:
         """Make the restored router agree with a restored call."""
-        if call.phase == "queued":
+        if call.phase == P.QUEUED:
             self._ensure_routed(call, now)
             return
-        if call.phase == "talking" and call.agent_id:
+        if call.phase == P.TALKING and call.agent_id:
             view = self.acd.agent(call.agent_id)
             if view.item_id == call.id and view.state is AgentState.ON_CALL:
                 return
@@ -638,16 +641,17 @@ class Recovery:
                 call.wrap_done = True  # the router has no part in this one
             return
         item = self.acd.item(call.id) if self.acd.is_waiting(call.id) else None
-        if call.phase == "ivr" and item is not None and item.queue in self.cfg.acd.queues:
+        if call.phase == P.IVR and item is not None and item.queue in self.cfg.acd.queues:
             # Both the call's state and its record were refused (Redis was down)
             # after the caller entered the queue; the router saw it.
-            call.phase, call.queue = "queued", item.queue
+            call.phase = next_phase(call.id, call.phase, PhaseInput.FOUND_WAITING)
+            call.queue = item.queue
             call.dial_unseen = True
             return
         if self.acd.forget(call.id):
             self.log.info("{call}: past the queue ({phase}) but waiting in the router's "
                           "snapshot; dropped there", call=call.id, phase=call.phase)
-        if call.agent_id and not call.wrap_done and call.phase in ("survey", "ended"):
+        if call.agent_id and not call.wrap_done and call.phase in (P.SURVEY, P.ENDED):
             # A wrap-up the router no longer holds ended while we were away.
             view = self.acd.agent(call.agent_id)
             if view.item_id == call.id and view.state is AgentState.ON_CALL:
