@@ -20,8 +20,6 @@ dialplan (deploy/asterisk/extensions.conf, ``acd-connect``) sends it back into
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Protocol
 
 from twisted.internet import defer
 from twisted.internet.error import ConnectionLost
@@ -33,15 +31,16 @@ from ivr.engine import CallInfo, IvrSession
 from ivr.hold import HoldLoop, HoldState, QueueStatus
 from ivr.hours import closed_redirect, opener
 from ivr.outage import OutageBoard
-from ivr.sequence import Sequence
 from queues.agents import AgentState
 from queues.items import Decision, Outcome, WorkItem
 from queues.router import Router
 from server.agi import AgiDriver, AgiLinkLost, AgiSession, AgiSessionEnded
 from server.ami.codec import Message
 from server.ami.protocol import AmiActionError, AmiNotConnected, AmiTimeout
-from server.call.phase import CallPhase, PhaseInput, next_phase
+from server.call.livestate import LiveState, LiveStateWriter
 from server.call.phase import CallPhase as P
+from server.call.phase import PhaseInput, next_phase
+from server.call.table import Call, CallTable
 from server.config import Config
 from server.endfacts import FALLBACK_QUEUE, EndFacts, record_fallback
 from server.notify import Notifier
@@ -64,52 +63,6 @@ OFFER_LABELS = {Outcome.ANSWERED: "answered", Outcome.NO_ANSWER: "no_answer",
                 Outcome.BUSY: "rejected", Outcome.FAILED: "rejected"}
 
 
-class LiveState(Protocol):
-    """Where the adapter keeps what a restart needs (``RecordStore``'s live state)."""
-
-    def put(self, kind: str, id: str, state: dict) -> defer.Deferred: ...
-    def delete(self, kind: str, id: str) -> defer.Deferred: ...
-
-
-@dataclass
-class Call:
-    id: str  # Asterisk Linkedid: the call's id everywhere (records, ACD)
-    channel: str
-    caller: str
-    dialled: str
-    ivr: IvrSession
-    record: CallRecorder
-    session: AgiSession | None = None
-    phase: CallPhase = P.IVR
-    hold: HoldLoop | None = None
-    queue: str | None = None
-    intent: str | None = None
-    priority: int | None = None
-    account: str | None = None
-    agent_id: str | None = None
-    agent_channel: str | None = None
-    ring_start: float | None = None
-    talked: bool = False
-    #: when the caller's channel left the bridge first (the caller ended the talk); its
-    #: Hangup, which may come a little later, closes the talk at this time
-    caller_left_bridge_at: float | None = None
-    caller_gone: bool = False
-    wrap_done: bool = True  # no agent, nothing to wait for
-    outcome: str | None = None
-    farewell: Sequence = field(default_factory=Sequence)
-    in_farewell: bool = False
-    needs_resume: bool = False  # a command was in flight when the AMI link dropped
-    offer_pending: bool = False  # offered while the link was down: connect after resync
-    dial_unseen: bool = False  # a Dial may have ended while we were not listening
-    system_failure: bool = False  # Asterisk restarted under the call
-    #: (tag, result) of an IVR command a dead process (or a lost link) left running:
-    #: the resume uses its keys if they answer the step the caller is at
-    resume_answer: tuple[str, AgiResult] | None = None
-    saved_step: tuple[str, str] | None = None  # the IVR step the live state holds
-    ended_at: float | None = None  # when it ended, if earlier than we learnt (server/endfacts.py)
-    wrap_end_at: float | None = None  # likewise its after-call work (server/recovery.py)
-
-
 class CallCenter(Recovery):
     """Owns the live calls.  Built by the composition root; see server/app.py.
 
@@ -127,14 +80,6 @@ class CallCenter(Recovery):
                  hold_chunk_s: int = 20, notifier: Notifier | None = None,
                  live: LiveState | None = None) -> None:
         self.clock = clock
-        self.live = live
-        self._router_save = None  # a pending debounced save of the router snapshot
-        self._live_dirty: set[str] = set()  # calls whose live state Redis refused
-        self._live_retry = None
-        # One live-state write per call in flight: pooled Redis connections could
-        # otherwise run a put after the delete that followed it (a stale entry).
-        self._live_busy: set[str] = set()
-        self._live_next: dict[str, dict | None] = {}  # the newest state waiting its turn
         self.notifier = notifier if notifier is not None else Notifier()
         self.cfg = cfg
         self.ami = ami
@@ -146,10 +91,8 @@ class CallCenter(Recovery):
         self.acd = Router(cfg.acd, clock, self)
         self.agi = AgiDriver(ami, on_start=self._agi_started, on_end=self._agi_ended,
                              on_orphan=self._orphan_result)
-        self.calls: dict[str, Call] = {}  # by call id
-        self._by_channel: dict[str, Call] = {}
-        self._by_agent_channel: dict[str, Call] = {}
-        self._last_call_of_agent: dict[str, Call] = {}
+        self.table = CallTable()
+        self.livestate = LiveStateWriter(clock, live, self.table.calls, self.acd.snapshot)
         self._agent_by_iface = {a.interface: a.id for a in cfg.acd.agents.values()}
         self._offered_now: set[str] | None = None  # offers made during a reconcile
         #: between a link loss (or a restore) and the reconcile: offers wait for it
@@ -175,6 +118,15 @@ class CallCenter(Recovery):
                               ("UserEvent", self._user_event)):
             router.subscribe(name, handler)
 
+    @property
+    def calls(self) -> dict[str, Call]:
+        """The live calls by id (read by the web API, metrics and tests)."""
+        return self.table.calls
+
+    @property
+    def live(self) -> LiveState | None:
+        return self.livestate.live
+
     # ---------------------------------------------------------------- AsyncAGI
 
     def route_context(self, context: str, handler: Callable[[AgiSession, Message], object]
@@ -188,10 +140,10 @@ class CallCenter(Recovery):
 
     def _agi_started(self, session: AgiSession, event: Message) -> None:
         handler = self._context_handlers.get(session.env.get("agi_context", ""))
-        if handler is not None and session.channel not in self._by_channel:
+        if handler is not None and session.channel not in self.table.by_channel:
             handler(session, event)
             return
-        call = self._by_channel.get(session.channel)
+        call = self.table.by_channel.get(session.channel)
         now = self.clock.seconds()
         if call is None:
             call = self._new_call(session, event, now)
@@ -238,14 +190,13 @@ class CallCenter(Recovery):
                                closed_queue=self._closed_queue),
                     CallRecorder(call_id, now, caller, env.get("agi_extension", "")),
                     session=session)
-        self.calls[call_id] = call
-        self._by_channel[session.channel] = call
+        self.table.add(call)
         self.counters["ivr_entered"] += 1
         self._persist(call)
         return call
 
     def _agi_ended(self, session: AgiSession, event: Message) -> None:
-        call = self._by_channel.get(session.channel)
+        call = self.table.by_channel.get(session.channel)
         if call is not None and call.session is session:
             call.session = None
 
@@ -259,15 +210,11 @@ class CallCenter(Recovery):
                 self._outcome(call, item)
             else:
                 command = item
-        if call.phase in (P.IVR, P.SURVEY) and self._ivr_step(call) != call.saved_step:
+        if call.phase in (P.IVR, P.SURVEY) and call.ivr_step() != call.saved_step:
             self._save_live(call)  # a restarted server asks this step, or takes its answer
         if command is None or call.session is None or call.phase == P.CONNECTING:
             return
         self._send(call, command)
-
-    @staticmethod
-    def _ivr_step(call: Call) -> tuple[str, str]:
-        return call.ivr.step(), call.ivr.language
 
     def _result(self, result: AgiResult, call: Call) -> None:
         now = self.clock.seconds()
@@ -495,9 +442,9 @@ class CallCenter(Recovery):
                       new=new, reason=reason)
         self.notifier.publish("agent", {"agent_id": agent_id, "old": str(old), "new": str(new),
                                         "reason": reason, "at": self.clock.seconds()})
-        self._schedule_router_save()
+        self.livestate.schedule_router_save()
         if old is AgentState.WRAP_UP and new is not AgentState.WRAP_UP:
-            call = self._last_call_of_agent.get(agent_id)
+            call = self.table.last_of_agent.get(agent_id)
             if call is not None and not call.wrap_done:
                 self._wrap_ended(call)
 
@@ -551,10 +498,12 @@ class CallCenter(Recovery):
         call = self._dial_call(event)
         if call is None or call.phase != P.CONNECTING:
             return
-        call.agent_channel = event.get("DestChannel")
         call.ring_start = self.clock.seconds()
-        if call.agent_channel:
-            self._by_agent_channel[call.agent_channel] = call
+        dest = event.get("DestChannel")
+        if dest:
+            self.table.bind_agent_channel(call, dest)
+        else:
+            call.agent_channel = dest
 
     def _dial_end(self, event: Message) -> None:
         call = self._dial_call(event)
@@ -587,7 +536,7 @@ class CallCenter(Recovery):
         call.record.offer(at, agent.id, ring_start, "answered")
         call.record.answered(at, agent.id, agent.tier)
         call.record.update(recording=f"{call.id}.wav")  # MixMonitor in acd-connect
-        self._last_call_of_agent[agent.id] = call
+        self.table.last_of_agent[agent.id] = call
         try:
             self.acd.offer_result(call.id, Outcome.ANSWERED)
         except (KeyError, ValueError):
@@ -598,13 +547,13 @@ class CallCenter(Recovery):
         self._persist(call)
 
     def _hold(self, event: Message) -> None:
-        call = self._by_agent_channel.get(event.get("Channel", ""))
+        call = self.table.by_agent_channel.get(event.get("Channel", ""))
         if call is not None and call.phase == P.TALKING:
             call.record.hold_start(self.clock.seconds())
             self.acd.hold(call.id, True)
 
     def _unhold(self, event: Message) -> None:
-        call = self._by_agent_channel.get(event.get("Channel", ""))
+        call = self.table.by_agent_channel.get(event.get("Channel", ""))
         if call is not None and call.phase == P.TALKING:
             call.record.hold_end(self.clock.seconds())
             self.acd.hold(call.id, False)
@@ -615,22 +564,22 @@ class CallCenter(Recovery):
         and the caller's next AsyncAGIStart arrive in either order after it."""
         channel = event.get("Channel", "")
         now = self.clock.seconds()
-        call = self._by_agent_channel.get(channel)
+        call = self.table.by_agent_channel.get(channel)
         if call is not None:
             if call.phase == P.TALKING and call.caller_left_bridge_at is None:
                 self._agent_left(call, now)
             return
-        call = self._by_channel.get(channel)
+        call = self.table.by_channel.get(channel)
         if call is not None and call.phase == P.TALKING and call.caller_left_bridge_at is None:
             call.caller_left_bridge_at = now
 
     def _hangup(self, event: Message) -> None:
         channel = event.get("Channel", "")
-        call = self._by_agent_channel.get(channel)
+        call = self.table.by_agent_channel.get(channel)
         if call is not None:
             self._agent_left(call, self.clock.seconds())
             return
-        call = self._by_channel.get(channel)
+        call = self.table.by_channel.get(channel)
         if call is not None:
             self._caller_left(call, self.clock.seconds())
 
@@ -655,7 +604,7 @@ class CallCenter(Recovery):
 
     def _caller_left(self, call: Call, now: float) -> None:
         call.caller_gone = True
-        self._by_channel.pop(call.channel, None)
+        self.table.drop_channel(call)
         phase = call.phase
         if phase == P.TALKING:
             call.record.bridge_end(call.caller_left_bridge_at or now, "caller")
@@ -691,7 +640,7 @@ class CallCenter(Recovery):
         if self.syncing:
             return
         for call in self.calls.values():
-            if call.caller_gone or self._by_channel.get(call.channel) is not call:
+            if call.caller_gone or not self.table.owns_channel(call):
                 continue
             if call.phase in (P.IVR, P.QUEUED, P.SURVEY) or call.in_farewell:
                 yield call.channel
@@ -703,7 +652,7 @@ class CallCenter(Recovery):
             return
         if name != "HotlineFallback":
             return
-        call = self._by_channel.get(event.get("Channel", ""))
+        call = self.table.by_channel.get(event.get("Channel", ""))
         if call is not None and call.phase in (P.IVR, P.QUEUED, P.CONNECTING, P.SURVEY):
             # Our last deadline push may have crossed the fallback on the wire.
             self._fell_back(call, event.get("Reason") or "unknown", clear_deadline=True)
@@ -782,9 +731,7 @@ class CallCenter(Recovery):
         self._write_record(rec, final=True)
 
     def _forget_agent_channel(self, call: Call) -> None:
-        if call.agent_channel:
-            self._by_agent_channel.pop(call.agent_channel, None)
-        call.agent_channel = None
+        self.table.forget_agent_channel(call)
 
     def _device_state(self, event: Message) -> None:
         self.acd.device_state(event.get("Device", ""), event.get("State", ""))
@@ -813,79 +760,11 @@ class CallCenter(Recovery):
     # ---------------------------------------------------------------- live state (restart)
 
     def _save_live(self, call: Call, final: bool = False) -> None:
-        """Keep what a restarted server needs to re-adopt this call, and the router's places."""
-        if self.live is None:
-            return
-        call.saved_step = self._ivr_step(call)
-        self._write_live(call.id, None if final else {
-            "channel": call.channel, "caller": call.caller, "dialled": call.dialled,
-            "phase": call.phase, "queue": call.queue, "intent": call.intent,
-            "priority": call.priority, "account": call.account,
-            "agent_id": call.agent_id, "agent_channel": call.agent_channel,
-            "talked": call.talked, "wrap_done": call.wrap_done, "outcome": call.outcome,
-            "ivr": call.ivr.snapshot(),
-            "uniqueid": call.session.uniqueid if call.session else ""})
-        self._schedule_router_save()
-
-    def _write_live(self, call_id: str, state: dict | None) -> None:
-        """Put ``state`` (None: delete) after any write of this call still in flight;
-        writes queued meanwhile collapse into the newest."""
-        if call_id in self._live_busy:
-            self._live_next[call_id] = state
-            return
-        self._live_busy.add(call_id)
-        d = (self.live.delete("call", call_id) if state is None
-             else self.live.put("call", call_id, state))
-        d.addErrback(self._live_failed, call_id)
-
-        def next_one(_):
-            self._live_busy.discard(call_id)
-            if call_id in self._live_next:
-                self._write_live(call_id, self._live_next.pop(call_id))
-        d.addBoth(next_one)
-
-    def _live_failed(self, failure, call_id: str) -> None:
-        """Redis refused a live-state write: try again with the then-current state.
-
-        A stale entry would make a restart restore the wrong phase, so the write
-        is not dropped; retries are coalesced per call.
-        """
-        if not self._live_dirty:
-            self.log.warn("Live state not saved ({e}); retrying", e=failure.getErrorMessage())
-        self._live_dirty.add(call_id)
-        if self._live_retry is None or not self._live_retry.active():
-            self._live_retry = self.clock.callLater(2.0, self._retry_live)
-
-    def _retry_live(self) -> None:
-        self._live_retry = None
-        dirty, self._live_dirty = self._live_dirty, set()
-        for call_id in dirty:
-            call = self.calls.get(call_id)
-            if call is None:  # ended meanwhile: its entry must go
-                self._write_live(call_id, None)
-            else:
-                self._save_live(call)
-
-    def _schedule_router_save(self) -> None:
-        # Coalesced: one snapshot per half second at most, however busy the floor.
-        if self.live is None or (self._router_save is not None and self._router_save.active()):
-            return
-        self._router_save = self.clock.callLater(0.5, self._save_router)
-
-    def _save_router(self) -> None:
-        self._router_save = None
-        def failed(f):
-            self.log.warn("Router snapshot not saved: {e}", e=f.getErrorMessage())
-            self._schedule_router_save()  # the next one carries the then-current state
-
-        self.live.put("router", "snapshot", self.acd.snapshot()).addErrback(failed)
+        self.livestate.save(call, final)
 
     def stop(self) -> None:
-        """Cancel the pending snapshot timer (service shutdown)."""
-        for timer in (self._router_save, self._live_retry):
-            if timer is not None and timer.active():
-                timer.cancel()
-        self._router_save = self._live_retry = None
+        """Cancel the pending live-state timers (service shutdown)."""
+        self.livestate.stop()
 
     # ---------------------------------------------------------------- records
 
@@ -901,7 +780,7 @@ class CallCenter(Recovery):
             outcome = "system_failure"
         ended = self.clock.seconds() if call.ended_at is None else call.ended_at
         call.record.finish(ended, outcome)
-        del self.calls[call.id]
+        self.table.remove(call)
         self.counters["calls_ended"] += 1
         self._persist(call, final=True)
 

@@ -18,8 +18,6 @@ instead of from events, which were lost:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from twisted.internet import defer
 
 from ivr.commands import AgiResult
@@ -30,11 +28,9 @@ from server.agi import AgiSession
 from server.ami.codec import Message
 from server.call.phase import CallPhase, PhaseInput, next_phase
 from server.call.phase import CallPhase as P
+from server.call.table import Call
 from server.endfacts import EndFacts, record_fallback
 from server.records.model import CallRecorder
-
-if TYPE_CHECKING:
-    from server.calls import Call
 
 CONNECT_CONTEXT = ("acd-connect", "s", "1")
 #: what app_dial leaves on the caller's channel (Asterisk 22 app_dial docs)
@@ -127,7 +123,7 @@ class Recovery:
         finally:
             self._offered_now = None
         for channel, info in live.items():
-            if (channel not in self._by_channel and info.get("Application") == "AGI"
+            if (channel not in self.table.by_channel and info.get("Application") == "AGI"
                     and info.get("Context") in self.entry_contexts):
                 self._adopt(info, now)
 
@@ -146,8 +142,7 @@ class Recovery:
             bridge = bridge_of(info)
             peer, _ = self._dialled(call, info, live) if bridge else (None, None)
             if peer:  # restored from a record: the agent's leg was never saved
-                call.agent_channel = peer
-                self._by_agent_channel[peer] = call
+                self.table.bind_agent_channel(call, peer)
         if call.phase == P.TALKING and call.agent_channel not in live:
             # The conversation ended while we were away; acd-connect kept when.
             ended = facts.talk_end("") if facts is not None else None
@@ -237,8 +232,7 @@ class Recovery:
                                            f"{facts.uniqueid}.wav" if facts.uniqueid else None)
         call.ended_at = facts.end if facts.end is not None else call.ended_at
         call.caller_gone = True
-        if self._by_channel.get(call.channel) is call:
-            del self._by_channel[call.channel]
+        self.table.drop_channel(call)
         self._set_phase(call, PhaseInput.FALLBACK_ENDED)
         self._maybe_finish(call)
 
@@ -246,7 +240,7 @@ class Recovery:
         """``UserEvent HotlineCallEnd``: a caller on the fallback path hung up while
         we were logged in (the hangup handler runs before the channel's Hangup)."""
         facts = EndFacts.parse(event.get("Uniqueid") or "", event.get("Facts") or "")
-        call = self._by_channel.get(event.get("Channel", "")) or self.calls.get(facts.call_id)
+        call = self.table.by_channel.get(event.get("Channel", "")) or self.calls.get(facts.call_id)
         if call is None or call.caller_gone:
             # Never ours: it came while our session was up but the heartbeat stale.
             self.record_unseen(facts.call_id, event.get("CallerIDNum") or "",
@@ -264,8 +258,6 @@ class Recovery:
                        entered: float, note: str) -> None:
         """A caller we never saw (an AstDB note), now in the fallback queue: its
         record stays open until the hangup handler tells how it ended there."""
-        from server.calls import Call
-
         if call_id in self.calls:
             return
         call = Call(call_id, channel, caller, dialled,
@@ -274,8 +266,7 @@ class Recovery:
                     CallRecorder(call_id, entered, caller, dialled), phase=P.FALLBACK)
         call.record.update(notes=note)
         self.counters["safety_fallbacks"] += 1
-        self.calls[call_id] = call
-        self._by_channel[channel] = call
+        self.table.add(call)
         self._persist(call)
 
     # ---------------------------------------------------------------- claims
@@ -345,9 +336,7 @@ class Recovery:
         if call.ring_start is None:
             call.ring_start = now
         if agent_channel and call.agent_channel != agent_channel:
-            self._forget_agent_channel(call)
-            call.agent_channel = agent_channel
-            self._by_agent_channel[agent_channel] = call
+            self.table.bind_agent_channel(call, agent_channel)
         if call.phase != P.CONNECTING:
             self._set_phase(call, PhaseInput.CLAIMED)
         return ok
@@ -368,7 +357,7 @@ class Recovery:
         """The call a DialBegin or DialEnd is about.  One being connected that we did
         not offer (restored after a restart, the Redirect already run) is claimed
         for the agent the Dial rings."""
-        call = self._by_channel.get(event.get("Channel", ""))
+        call = self.table.by_channel.get(event.get("Channel", ""))
         if (call is None or call.caller_gone or call.phase not in (P.QUEUED, P.CONNECTING)
                 or event.get("Context") != CONNECT_CONTEXT[0]):
             return call
@@ -404,9 +393,7 @@ class Recovery:
         if call.agent_id not in self.cfg.acd.agents:
             return
         if peer and call.agent_channel != peer:
-            self._forget_agent_channel(call)
-            call.agent_channel = peer
-            self._by_agent_channel[peer] = call
+            self.table.bind_agent_channel(call, peer)
         self._connected(call, now)
 
     @staticmethod
@@ -489,7 +476,7 @@ class Recovery:
         died, or before the link dropped.  Kept for the resume that follows (FIFO:
         it arrives before the result of our probe), which uses its keys if they
         answer the step the caller is at (ivr/engine.py ``resume``)."""
-        call = self._by_channel.get(channel)
+        call = self.table.by_channel.get(channel)
         if call is None or call.caller_gone or call.phase not in (P.IVR, P.SURVEY):
             return
         self.log.info("{call}: result of a command sent before the restart or link loss "
@@ -564,7 +551,6 @@ class Recovery:
         closes the records of those gone.
         """
         from queues.snapshot import restore as restore_router
-        from server.calls import Call
         from server.records.model import CallRecord
 
         self.syncing = True  # no call is connected before the channels are seen
@@ -574,8 +560,7 @@ class Recovery:
             if raw is None:
                 # Its record is final (or gone): a delete lost with the old process or
                 # in a Redis outage.  Drop the entry, or every restart would skip it again.
-                if self.live is not None:
-                    self._write_live(call_id, None)
+                self.livestate.write(call_id, None)
                 continue
             try:
                 ivr = IvrSession.restore(self.cfg.ivr, state["ivr"], is_open=self._is_open,
@@ -597,13 +582,11 @@ class Recovery:
             call.phase = phase
             call.needs_resume = True
             call.dial_unseen = phase == P.QUEUED
-            self.calls[call_id] = call
-            if phase != P.ENDED:
-                self._by_channel[call.channel] = call
+            self.table.add(call, on_channel=phase is not P.ENDED)
             if call.agent_channel:
-                self._by_agent_channel[call.agent_channel] = call
+                self.table.bind_agent_channel(call, call.agent_channel)
             if call.agent_id and not call.wrap_done:
-                self._last_call_of_agent[call.agent_id] = call
+                self.table.last_of_agent[call.agent_id] = call
             restored += 1
         # The router last, and nothing offered before it agrees with the calls: the
         # snapshot is debounced, so it can be older than a call's own state.
