@@ -23,7 +23,7 @@ from twisted.logger import Logger
 from server.ami.router import EventRouter
 from server.ami.service import AmiOptions, AmiService
 from server.bills import make_bill_lookup
-from server.calls import CallCenter
+from server.call.center import CallCenter
 from server.config import Config
 from server.features import FeatureCodes
 from server.notify import Notifier

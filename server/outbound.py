@@ -354,7 +354,7 @@ class OutboundPlacer:
 
     def _persist(self, attempt: Attempt, final: bool = False) -> None:
         raw = attempt.record.to_dict()
-        save: Callable[[dict], object] = self.calls._save
+        save: Callable[[dict], object] = self.calls.deps.save
         d = defer.maybeDeferred(save, raw)
         if final:
             self.calls.notifier.publish("record", raw)

@@ -18,7 +18,7 @@ from twisted.logger import Logger
 
 from server.ami.codec import Message
 from server.ami.protocol import AmiClientProtocol, AmiError
-from server.calls import in_fallback
+from server.call.dialplan import in_fallback
 from server.endfacts import FAMILY as END_FAMILY
 from server.endfacts import FORGET_CONTEXT, FORGET_DONE_EXTEN, EndFacts
 

@@ -16,7 +16,7 @@ from server.ami.privileges import manager_conf_write
 from server.ami.protocol import AmiClientProtocol
 from server.ami.router import EventRouter
 from server.bills import FixtureBills
-from server.calls import CallCenter
+from server.call.center import CallCenter
 from server.config import load_config
 from server.records.durations import compute_durations
 from server.records.model import CallRecord

@@ -25,7 +25,7 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 
 from server.ami.protocol import AmiClientProtocol
 from server.ami.router import EventRouter
-from server.calls import CallCenter
+from server.call.center import CallCenter
 from server.notify import Notifier
 from server.records.model import CallRecorder
 from server.sim import (

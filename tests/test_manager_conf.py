@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from server.ami.router import EventRouter
-from server.calls import CallCenter
+from server.call.center import CallCenter
 from server.features import FeatureCodes
 from server.outbound import OutboundPlacer
 from server.resync import Resync

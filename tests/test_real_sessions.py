@@ -16,7 +16,7 @@ import pytest
 from twisted.logger import LogLevel, capturedLogs
 
 from server.bills import FixtureBills
-from server.calls import CallCenter
+from server.call.center import CallCenter
 from server.config import load_config
 from server.records.durations import compute_durations
 from server.records.model import CallRecord
