@@ -19,7 +19,7 @@ object the rest of the server (resync, safety net, web, metrics) holds.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from twisted.logger import Logger
 
@@ -43,7 +43,13 @@ from server.config import Config
 from server.endfacts import EndFacts
 from server.notify import Notifier
 
-__all__ = ["CallCenter"]
+__all__ = ["CallCenter", "CallbackPlacer"]
+
+
+class CallbackPlacer(Protocol):
+    """Places a callback or follow-up the router picked an agent for (server/outbound.py)."""
+
+    def place(self, item: WorkItem, agent_id: str, decision: Decision) -> None: ...
 
 
 class CallCenter:
@@ -62,12 +68,20 @@ class CallCenter:
                  save: Callable[[dict[str, Any]], object], bills: Any,
                  outages: OutageBoard | None = None, ring_timeout_s: int = 20,
                  hold_chunk_s: int = 20, notifier: Notifier | None = None,
-                 live: LiveState | None = None) -> None:
+                 live: LiveState | None = None,
+                 router: Callable[[Any], Router] | None = None,
+                 agi: Callable[..., AgiDriver] | None = None,
+                 placer: Callable[[Router, AgiDriver], CallbackPlacer] | None = None) -> None:
+        """``router``, ``agi`` and ``placer`` build the collaborators that talk back to this
+        object (the root passes them; server/wiring.py): ``router(output)`` the ACD router
+        with this object as its output, ``agi(on_start=, on_end=, on_orphan=)`` the AGI
+        driver, ``placer(acd, agi)`` what places callbacks (None: none is placed; the
+        router gets each back).  The defaults build a plain Router and AgiDriver."""
         self.clock = clock
         self.ami = ami
-        self.acd = Router(cfg.acd, clock, self)
-        self.agi = AgiDriver(ami, on_start=self._agi_started, on_end=self._agi_ended,
-                             on_orphan=self._orphan_result)
+        self.acd = (router or (lambda out: Router(cfg.acd, clock, out)))(self)
+        self.agi = (agi or (lambda **kw: AgiDriver(ami, **kw)))(
+            on_start=self._agi_started, on_end=self._agi_ended, on_orphan=self._orphan_result)
         self.table = CallTable()
         self.livestate = LiveStateWriter(clock, live, self.table.calls, self.acd.snapshot)
         self.deps = CallDeps(
@@ -83,16 +97,7 @@ class CallCenter:
         self.reconciler = Reconciler(self.deps, self.lifecycle, self.inbound, self.connector)
         self.restorer = Restorer(self.deps, self.lifecycle, self.connector)
         #: places callbacks and follow-ups (server/outbound.py); None: not wired
-        self.outbound = None
-        router = ami.router
-        for name, handler in (("DialBegin", self.connector.dial_begin),
-                              ("DialEnd", self.connector.dial_end),
-                              ("Hangup", self.connector.hangup), ("Hold", self.connector.hold),
-                              ("Unhold", self.connector.unhold),
-                              ("BridgeLeave", self.connector.bridge_leave),
-                              ("DeviceStateChange", self.connector.device_state),
-                              ("UserEvent", self.user_event)):
-            router.subscribe(name, handler)
+        self.outbound = placer(self.acd, self.agi) if placer is not None else None
 
     # ---------------------------------------------------------------- what others read
 
@@ -203,6 +208,28 @@ class CallCenter:
 
     def _orphan_result(self, channel: str, tag: str, result: Any) -> None:
         self.reconciler.orphan_result(channel, tag, result)
+
+    def dial_begin(self, event: Message) -> None:
+        self.connector.dial_begin(event)
+
+    def dial_end(self, event: Message) -> None:
+        self.connector.dial_end(event)
+
+    def hangup(self, event: Message) -> None:
+        self.connector.hangup(event)
+
+    def hold(self, event: Message) -> None:
+        self.connector.hold(event)
+
+    def unhold(self, event: Message) -> None:
+        self.connector.unhold(event)
+
+    def bridge_leave(self, event: Message) -> None:
+        """The first BridgeLeave of a conversation tells who ended it (server/call/connect.py)."""
+        self.connector.bridge_leave(event)
+
+    def device_state(self, event: Message) -> None:
+        self.connector.device_state(event)
 
     def user_event(self, event: Message) -> None:
         """The dialplan's ``UserEvent``s: its safety net took a caller (``HotlineFallback``),
