@@ -12,8 +12,11 @@ back in AsyncAGI from a Dial whose end went unseen is asked how it ended
 
 from __future__ import annotations
 
+from typing import Any
+
 from twisted.internet import defer
 from twisted.internet.error import ConnectionLost
+from twisted.python.failure import Failure
 
 from queues.items import Decision, Outcome, WorkItem
 from server.agi import AgiSession
@@ -92,12 +95,12 @@ class Connector(Part):
                          ("Priority", priority)]))
         d.addErrback(self.connect_failed, call, item_id)
 
-    def connect_failed(self, failure, call: Call, item_id: str) -> None:
+    def connect_failed(self, failure: Failure, call: Call, item_id: str) -> None:
         self.log.warn("{call}: connecting to {agent} failed: {err}", call=call.id,
                       agent=call.agent_id, err=failure.getErrorMessage())
         if call.phase != P.CONNECTING or call.caller_gone:
             return
-        if failure.check(AmiNotConnected, ConnectionLost, AmiTimeout):
+        if isinstance(failure.value, (AmiNotConnected, ConnectionLost, AmiTimeout)):
             # The link failed, not the agent: whether the Redirect ran is unknown, so
             # the resync after the reconnect decides (never a miss on the agent).
             call.offer_pending = True
@@ -217,7 +220,8 @@ class Connector(Part):
     def agent_of_channel(self, channel: str) -> str | None:
         return self.agent_by_iface.get(interface_of(channel))
 
-    def dialled(self, call: Call, info: Message, live: dict) -> tuple[str | None, str | None]:
+    def dialled(self, call: Call, info: Message, live: dict[str, Message]
+                ) -> tuple[str | None, str | None]:
         """(agent channel, agent id) of the Dial the caller's channel is in, if any.
 
         The agent's leg shares the caller's Linkedid; before it exists, the
@@ -315,7 +319,8 @@ class Connector(Part):
         if call.phase == P.QUEUED and call.session is not None:
             self.inbound.start_hold(call, self.clock.seconds())
 
-    def answered_while_away(self, call: Call, bridge: str, live: dict, now: float) -> None:
+    def answered_while_away(self, call: Call, bridge: str, live: dict[str, Message],
+                            now: float) -> None:
         """The DialEnd ANSWER was lost with the link: the channel list shows the bridge."""
         peer = next((ch for ch, m in live.items()
                      if ch != call.channel and bridge_of(m) == bridge),
@@ -335,12 +340,12 @@ class Connector(Part):
                        errbackArgs=(call, session))
         d.addErrback(self.inbound.crashed, call)
 
-    def dial_unknown(self, failure, call: Call, session: AgiSession) -> None:
+    def dial_unknown(self, failure: Failure, call: Call, session: AgiSession) -> None:
         self.log.warn("{call}: could not read how the Dial ended: {e}", call=call.id,
                       e=failure.getErrorMessage())
         self.dial_learned([{}, {}, {}], call, session)
 
-    def dial_learned(self, replies: list, call: Call, session: AgiSession) -> None:
+    def dial_learned(self, replies: list[Any], call: Call, session: AgiSession) -> None:
         if call.caller_gone or call.session is not session:
             return
         call.dial_unseen = False

@@ -12,6 +12,9 @@ whole call: after the Dial the dialplan (deploy/asterisk/extensions.conf,
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
+
+from twisted.python.failure import Failure
 
 from ivr import outcomes as out
 from ivr.commands import AgiResult, Hangup, Play, to_agi
@@ -70,7 +73,7 @@ class Inbound(Part):
             # (trace 13: 6 of 27 calls).  Only the agent's hangup continues the caller's
             # dialplan, so the agent ended the talk; the survey follows as usual.
             self.lifecycle.agent_left(call, now)
-            if call.phase == P.ENDED:
+            if call.in_phase(P.ENDED):
                 return  # no survey: agent_left said goodbye
         if call.phase == P.CONNECTING:
             if call.ring_start is None and not call.offer_pending:
@@ -111,7 +114,7 @@ class Inbound(Part):
         if call is not None and call.session is session:
             call.session = None
 
-    def run(self, call: Call, outputs: list) -> None:
+    def run(self, call: Call, outputs: list[Any]) -> None:
         """Handle outcomes, then send the one AGI command (always last), if any."""
         command = None
         for item in outputs:
@@ -149,16 +152,16 @@ class Inbound(Part):
             # Also after a callback was booked: the loop says goodbye and hangs up.
             self.run(call, call.hold.on_result(result, now))
 
-    def agi_failed(self, failure, call: Call) -> None:
-        if failure.check(AgiSessionEnded):
+    def agi_failed(self, failure: Failure, call: Call) -> None:
+        if isinstance(failure.value, AgiSessionEnded):
             return  # redirected to an agent or hung up: the events tell the rest
-        if failure.check(AgiLinkLost):
+        if isinstance(failure.value, AgiLinkLost):
             call.needs_resume = True  # the resync after the reconnect picks it up
             return
         self.log.warn("{call}: AGI command failed: {err}", call=call.id,
                       err=failure.getErrorMessage())
 
-    def send(self, call: Call, command) -> None:
+    def send(self, call: Call, command: Any) -> None:
         if call.session is None:
             return
         d = self.agi.run(call.session, to_agi(command, SOUND_DIR), call.ivr.command_tag(command))
@@ -166,7 +169,7 @@ class Inbound(Part):
                        errbackArgs=(call,))
         d.addErrback(self.crashed, call)
 
-    def crashed(self, failure, call: Call) -> None:
+    def crashed(self, failure: Failure, call: Call) -> None:
         """A bug in our handling of this call: log it, and never leave the caller in silence."""
         self.log.failure("{call}: call handling failed in phase {phase}", failure,
                          call=call.id, phase=call.phase)
@@ -178,7 +181,7 @@ class Inbound(Part):
         call.in_farewell = True
         self.send(call, call.farewell.start([Play(call.ivr.prompts.goodbye), Hangup()]))
 
-    def outcome(self, call: Call, item) -> None:
+    def outcome(self, call: Call, item: Any) -> None:
         now = self.clock.seconds()
         rec = call.record
         if isinstance(item, out.Enqueue):
@@ -216,7 +219,7 @@ class Inbound(Part):
         for menu, key in call.ivr.path[known:]:
             call.record.ivr_key(menu, key)
 
-    def bill_arrived(self, info, call: Call) -> None:
+    def bill_arrived(self, info: object, call: Call) -> None:
         if not isinstance(info, out.BillInfo):
             info = None
         if call.caller_gone:

@@ -8,7 +8,11 @@ writes the final record once the caller is gone and any wrap-up has ended.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from twisted.internet import defer
+from twisted.python.failure import Failure
 
 from server.ami.protocol import AmiActionError
 from server.call.deps import CallDeps, CallOps, Part
@@ -34,7 +38,7 @@ class Lifecycle(Part):
             "call_id": call.id, "phase": phase, "queue": call.queue, "agent_id": call.agent_id,
             "caller": call.caller, "at": self.clock.seconds()})
 
-    def screen(self, call_id: str) -> dict | None:
+    def screen(self, call_id: str) -> dict[str, Any] | None:
         """What the agent's desk shows when this call is offered (the screen-pop)."""
         call = self.table.calls.get(call_id)
         if call is None:
@@ -55,7 +59,7 @@ class Lifecycle(Part):
         if final:
             self.notifier.publish("record", rec.to_dict())  # its own copy
 
-            def written(_):
+            def written(_: object) -> None:
                 self.counters["records_written"] += 1
             d.addCallback(written)
         d.addErrback(lambda f: self.log.failure("Record for {call} not saved", f,
@@ -116,7 +120,7 @@ class Lifecycle(Part):
                         else PhaseInput.TALK_ENDED_NO_SURVEY)
         self.acd.call_ended(call.id)
         self.persist(call)
-        if call.phase == P.ENDED:
+        if call.in_phase(P.ENDED):  # the table decided: no survey
             self.ops.farewell(call)
 
     def caller_left(self, call: Call, now: float) -> None:
@@ -207,8 +211,8 @@ class Lifecycle(Part):
         d = self.ami.sendAction("Setvar", [("Channel", channel),
                                            ("Variable", "TIMEOUT(absolute)"), ("Value", "0")])
 
-        def failed(failure) -> None:
-            if (failure.check(AmiActionError)
+        def failed(failure: Failure) -> None:
+            if (isinstance(failure.value, AmiActionError)
                     and failure.value.response.get("Message") == "No such channel"):
                 return  # gone meanwhile: nothing left to cancel
             self.log.warn("Could not cancel the deadline of {channel} in the fallback: {e}",
@@ -216,7 +220,7 @@ class Lifecycle(Part):
 
         d.addErrback(failed)
 
-    def driven_channels(self):
+    def driven_channels(self) -> Iterator[str]:
         """Callers this server is driving in AsyncAGI now: the safety net keeps their
         deadlines fresh (server/safety.py).  Not while an agent's phone rings or
         during the conversation: the dialplan has no deadline there.

@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -29,9 +28,16 @@ class LiveState(Protocol):
     def delete(self, kind: str, id: str) -> defer.Deferred[Any]: ...
 
 
+class Timer(Protocol):
+    """A pending ``callLater`` (``IDelayedCall``, as far as this module uses it)."""
+
+    def active(self) -> bool: ...
+    def cancel(self) -> None: ...
+
+
 class Clock(Protocol):
     def seconds(self) -> float: ...
-    def callLater(self, delay: float, f: Callable[..., object], *a: object) -> IDelayedCall: ...
+    def callLater(self, delay: float, f: Callable[..., object], *a: object) -> Timer: ...
 
 
 def call_state(call: Call) -> dict[str, Any]:
@@ -62,9 +68,9 @@ class LiveStateWriter:
         self.live = live
         self._calls = calls
         self._router_snapshot = router_snapshot
-        self.router_save: IDelayedCall | None = None  # a pending debounced router snapshot
+        self.router_save: Timer | None = None  # a pending debounced router snapshot
         self._dirty: set[str] = set()  # calls whose live state Redis refused
-        self._retry: IDelayedCall | None = None
+        self._retry: Timer | None = None
         self._busy: set[str] = set()  # calls with a write in flight
         self._next: dict[str, dict[str, Any] | None] = {}  # the newest state waiting its turn
 

@@ -88,7 +88,7 @@ class Reconciler(Part):
         # Offers made from here on are connected at once, with what we know now:
         # the channel list, older, must not undo them.
         self.sync.syncing = False
-        self.sync.offered_now = offered_now = set()
+        self.sync.offered_now = offered_now = set[str]()
         try:
             for call in list(self.table.calls.values()):
                 if not call.caller_gone and call.id not in offered_now:
@@ -101,7 +101,7 @@ class Reconciler(Part):
                     and info.get("Context") in self.deps.entry_contexts):
                 self.adopt(info, now)
 
-    def reconcile_call(self, call: Call, info: Message | None, live: dict, now: float,
+    def reconcile_call(self, call: Call, info: Message | None, live: dict[str, Message], now: float,
                         facts: EndFacts | None = None) -> None:
         if info is None:
             self.log.info("{call}: hung up while the AMI link was down", call=call.id)
@@ -153,7 +153,7 @@ class Reconciler(Part):
             self.lifecycle.set_phase(call, PhaseInput.OFFER_LOST)
             call.agent_id = None
             self.acd.offer_result(call.id, Outcome.FAILED)
-            if call.phase != P.QUEUED:
+            if not call.in_phase(P.QUEUED):
                 return  # offered again at once
         if in_agi:
             self.resume(call, info, now)
@@ -242,7 +242,7 @@ class Reconciler(Part):
         self.table.add(call)
         self.lifecycle.persist(call)
 
-    def claim_found(self, call: Call, info: Message, live: dict, now: float) -> None:
+    def claim_found(self, call: Call, info: Message, live: dict[str, Message], now: float) -> None:
         """A caller the channel list shows in the connect context, out of AsyncAGI."""
         if (call.phase not in (P.QUEUED, P.CONNECTING) or info.get("Application") == "AGI"
                 or info.get("Context") != CONNECT_CONTEXT[0]):
@@ -289,7 +289,7 @@ class Reconciler(Part):
                       "({tag}): kept for the resume", call=call.id, tag=tag)
         call.resume_answer = (tag, result)
 
-    def resume_now(self, _result, call: Call, session: AgiSession) -> None:
+    def resume_now(self, _result: object, call: Call, session: AgiSession) -> None:
         """The channel's AGI queue is ours alone again: carry on at the safe point."""
         if call.caller_gone or call.session is not session:
             return

@@ -7,6 +7,8 @@ the records of those gone.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ivr.engine import IvrSession
 from queues.agents import AgentState
 from queues.items import Outcome
@@ -48,7 +50,8 @@ class Restorer(Part):
             return P.QUEUED
         return phase
 
-    def restore(self, live: dict[str, dict], records: dict[str, dict]) -> int:
+    def restore(self, live: dict[str, dict[str, Any]], records: dict[str, dict[str, Any]]
+                ) -> int:
         """Rebuild calls and the router from Redis after a restart; returns calls restored.
 
         Channels are not trusted yet: the first resync (``reconcile``) resumes the

@@ -61,6 +61,11 @@ class Call:
     ended_at: float | None = None  # when it ended, if earlier than we learnt (server/endfacts.py)
     wrap_end_at: float | None = None  # likewise its after-call work (server/call/reconcile.py)
 
+    def in_phase(self, *phases: CallPhase) -> bool:
+        """Whether the call is in one of ``phases`` (after a step that may have moved it:
+        a plain comparison there reads as always false to a type checker)."""
+        return self.phase in phases
+
     def ivr_step(self) -> tuple[str, str]:
         """The IVR step and language: what a restarted server asks again."""
         return self.ivr.step(), self.ivr.language
