@@ -40,3 +40,36 @@ def test_phases_are_the_strings_the_live_state_and_the_pages_carry():
 
 def test_every_phase_can_end_when_the_caller_hangs_up():
     assert {p for p in CallPhase if (p, PhaseInput.HUNG_UP) in TRANSITIONS} == set(CallPhase)
+
+
+def _phases_of_calls(rig) -> dict[str, list[str]]:
+    seen: dict[str, list[str]] = {}
+    rig.cc.notifier.subscribe(
+        lambda topic, p: seen.setdefault(p["call_id"], []).append(p["phase"])
+        if topic == "call" else None)
+    return seen
+
+
+def _reachable(a: str, b: str) -> bool:
+    return any(src == a and dst == b for (src, _), dst in TRANSITIONS.items())
+
+
+def test_a_call_not_answered_then_answered_moves_only_along_the_table():
+    from server.sim import AgentBehaviour, PhoneScript
+    from tests.e2e_support import Rig
+    from tests.test_e2e_calls import caller
+
+    rig = Rig()
+    rig.sim.add_phone(PhoneScript("1007", AgentBehaviour(answer_after=None)))  # rings out
+    rig.sim.add_phone(PhoneScript("1009", AgentBehaviour(answer_after=3.0, talk=10.0)))
+    seen = _phases_of_calls(rig)
+    rig.run(1)
+    rig.login_agents("1007", "1009")
+    caller(rig, "1", "5", "1")  # Mandarin, suggestions, survey "satisfied"
+    rig.run(300)
+    (phases,) = seen.values()
+    path = ["ivr", *phases]
+    assert all(_reachable(a, b) for a, b in zip(path, path[1:], strict=False)), path
+    assert path[0:2] == ["ivr", "queued"] and path[-3:] == ["talking", "survey", "ended"]
+    # one of the two agents rang out first: the Dial's failure took it back to the queue
+    assert path.count("connecting") == 2 and path.count("queued") == 2, path
