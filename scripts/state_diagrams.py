@@ -25,6 +25,9 @@ MACHINES: list[tuple[str, str, str, str]] = [
     ("Agent", "queues.agents", "TRANSITIONS",
      "An agent as the router sees it (`queues/agents.py`); a pair not listed raises "
      "`InvalidTransition`."),
+    ("Call", "server.call.phase", "TRANSITIONS",
+     "A call as the adapter sees it (`server/call/phase.py`); every phase change goes "
+     "through this table, and a pair not listed raises `InvalidPhaseTransition`."),
 ]
 
 

@@ -96,15 +96,10 @@ class AgiDriver:
         self._prefix = "h" + secrets.token_hex(3)
         self._ids = itertools.count(1)
         self._stale: dict[str, str] = {}  # CommandID -> channel
-        router = ami.router
-        router.subscribe("AsyncAGIStart", self._started)
-        router.subscribe("AsyncAGIExec", self._executed)
-        router.subscribe("AsyncAGIEnd", self._ended)
-        router.subscribe("Hangup", self._hungup)
 
     # -- events ----------------------------------------------------------------
 
-    def _started(self, event: Message) -> None:
+    def async_agi_start(self, event: Message) -> None:
         channel = event["Channel"]
         old = self.sessions.get(channel)
         if old is not None:
@@ -120,7 +115,7 @@ class AgiDriver:
         self.sessions[channel] = session
         self._on_start(session, event)
 
-    def _executed(self, event: Message) -> None:
+    def async_agi_exec(self, event: Message) -> None:
         command_id = event.get("CommandId")
         if command_id is None:
             return  # not one of ours: we always send a CommandID
@@ -141,12 +136,12 @@ class AgiDriver:
         code, result, data = parse_agi_result(event.get("Result", ""))
         entry[0].callback(AgiResult(code, result, data))
 
-    def _ended(self, event: Message) -> None:
+    def async_agi_end(self, event: Message) -> None:
         session = self.sessions.get(event.get("Channel", ""))
         if session is not None:
             self._close(session, "AsyncAGIEnd", event)
 
-    def _hungup(self, event: Message) -> None:
+    def hangup(self, event: Message) -> None:
         channel = event.get("Channel", "")
         if self._stale:
             # A hangup drops queued commands without a report (trace 04).

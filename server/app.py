@@ -20,18 +20,16 @@ from twisted.internet.endpoints import clientFromString
 from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.logger import Logger
 
+from ivr.outage import OutageBoard
 from server.ami.router import EventRouter
 from server.ami.service import AmiOptions, AmiService
 from server.bills import make_bill_lookup
-from server.calls import CallCenter
 from server.config import Config
-from server.features import FeatureCodes
 from server.notify import Notifier
-from server.outbound import OutboundPlacer
 from server.records.spool import DurableRecords
 from server.records.store import RecordStore
-from server.resync import Resync
 from server.safety import SafetyNet
+from server.wiring import build_call_side
 
 
 @dataclass(frozen=True)
@@ -149,22 +147,23 @@ class Hotline:
                                           password=redis_auth.password)
         self.records = DurableRecords(self.store, Path(spool_dir) / "spool.jsonl", reactor)
         _RecordsService(self.records, self.store).setServiceParent(self.services)
-        self.calls = CallCenter(
+        self.outages = OutageBoard()
+        # The calls with the ACD router, the AGI driver, the callback placer, the
+        # feature codes and the resync, each handed what it needs; the one AMI
+        # subscription table is in server/wiring.py.
+        side = build_call_side(
             reactor, cfg, self.ami, save=self.records.put,
             bills=make_bill_lookup(reactor, cfg.ivr.bill_lookup, cfg.acd.policy.timezone),
-            notifier=self.notifier, live=_StoreLiveState(self.store),
-        )
+            notifier=self.notifier, live=_StoreLiveState(self.store), outages=self.outages)
+        self.calls, self.features, self.resync = side.calls, side.features, side.resync
+        self.outbound = side.outbound
         # Started after the records writer, and it starts the AMI link itself once
         # the live state is loaded (see _StartUp).
         self.startup = _StartUp(self)
         self.startup.setServiceParent(self.services)
-        self.resync = Resync(reactor, self.ami, self.calls)
         # Keeps the dialplan's fallback away from callers while we are alive.
         self.safety = SafetyNet(reactor, self.ami, self.calls.driven_channels,
                                 cfg.server.ami.watchdog_s)
-        # Callbacks/follow-ups and the agents' feature codes hang off the adapter.
-        self.calls.outbound = OutboundPlacer(self.calls, agent_ring_s=self.calls.ring_timeout_s)
-        self.features = FeatureCodes(self.calls)
 
     @classmethod
     def from_config(cls, reactor, cfg: Config, secret: str,
@@ -218,7 +217,7 @@ class Hotline:
 
         # The review API reads records with the store's own redis.asyncio client.
         web = build_web(self.cfg, self.calls, self.notifier, self.reactor,
-                        redis_client=self.store._client, put_record=self.records.put)
+                        redis_client=self.store.client, put_record=self.records.put)
         strports.service(listen or self.cfg.server.http.listen, web.site).setServiceParent(
             self.services)
         return web

@@ -53,8 +53,8 @@ def run_daemon(config_dir: str, log_format: str | None = None, *,
     from server.app import Hotline
 
     hotline = Hotline.from_config(reactor, cfg, secret, redis_password=redis_password)
-    hotline.metrics = hotline.start_metrics()
-    hotline.web = hotline.http_site()
+    hotline.start_metrics()  # both hang their listeners under hotline.services
+    hotline.http_site()
     hotline.services.startService()
     reactor.addSystemEventTrigger("before", "shutdown", hotline.services.stopService)
     reactor.run()

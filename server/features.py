@@ -29,7 +29,8 @@ from twisted.logger import Logger
 
 from ivr.commands import AgiResult, Ask, Play, to_agi
 from queues.agents import AgentState, InvalidTransition
-from server.agi import AgiSession, AgiSessionEnded
+from queues.router import Router
+from server.agi import AgiDriver, AgiSession, AgiSessionEnded
 from server.ami.codec import Message
 from server.config import verify_secret
 
@@ -52,9 +53,11 @@ def device_of(channel: str) -> str:
 
 
 class FeatureCodes:
-    """Handles the feature-code AsyncAGI sessions of a ``CallCenter``.
+    """Handles the feature-code AsyncAGI sessions (``FEATURE_CONTEXTS``; the subscription
+    table in server/wiring.py sends them to ``started``).
 
-    :param calls: the adapter (its config, AGI driver and router).
+    :param agi: the AGI driver the calls share; ``acd``: the router (its ``config``
+        names the agents).
     :param verify: ``verify(pin, pin_hash) -> Deferred[bool]``; default
         :func:`verify_in_thread`; tests pass a synchronous one.
     :param timeout_ms: GET DATA timeout for the agent's number and PIN.
@@ -62,16 +65,15 @@ class FeatureCodes:
 
     log = Logger()
 
-    def __init__(self, calls, *, verify: Verify = verify_in_thread,
+    def __init__(self, agi: AgiDriver, acd: Router, *, verify: Verify = verify_in_thread,
                  timeout_ms: int = 5000) -> None:
-        self.calls = calls
+        self.agi = agi
+        self.acd = acd
         self.verify = verify
         self.timeout_ms = timeout_ms
-        self._agent_of = {a.interface: a.id for a in calls.cfg.acd.agents.values()}
-        for context in FEATURE_CONTEXTS:
-            calls.route_context(context, self._started)
+        self._agent_of = {a.interface: a.id for a in acd.config.agents.values()}
 
-    def _started(self, session: AgiSession, event: Message) -> None:
+    def started(self, session: AgiSession, event: Message) -> None:
         code = session.env.get("agi_extension", "")
         d = self._dialog(session, code)
         d.addErrback(self._failed, session, code)
@@ -85,7 +87,7 @@ class FeatureCodes:
 
     def _run(self, session: AgiSession, command) -> defer.Deferred[AgiResult]:
         text = command if isinstance(command, str) else to_agi(command, SOUND_DIR)
-        return self.calls.agi.run(session, text)
+        return self.agi.run(session, text)
 
     @defer.inlineCallbacks
     def _dialog(self, session: AgiSession, code: str) -> Generator[Any, Any, None]:
@@ -108,7 +110,7 @@ class FeatureCodes:
         agent_id = typed.result.strip().rstrip("#")
         typed = yield self._run(session, Ask("agent-enter-pin", self.timeout_ms, 12))
         pin = typed.result.strip().rstrip("#")
-        agent = self.calls.cfg.acd.agents.get(agent_id)
+        agent = self.acd.config.agents.get(agent_id)
         if agent is None or agent.interface != device or not pin:
             self.log.warn("Login refused on {device}: agent {id!r} unknown, on another phone, "
                           "or no PIN", device=device, id=agent_id)
@@ -118,20 +120,20 @@ class FeatureCodes:
             self.log.warn("Login refused on {device}: wrong PIN for agent {id}", device=device,
                           id=agent_id)
             return "agent-login-failed"
-        self.calls.acd.login(agent_id)
+        self.acd.login(agent_id)
         self.log.info("Agent {id} logged in from {device}", id=agent_id, device=device)
         return "agent-logged-in"
 
     def _logout(self, agent_id: str) -> str:
         try:
-            self.calls.acd.logout(agent_id)
+            self.acd.logout(agent_id)
         except InvalidTransition as exc:  # on a call on another line
             self.log.warn("Agent {id}: logout refused: {err}", id=agent_id, err=exc)
             return "agent-feature-failed"
         return "agent-logged-out"
 
     def _toggle(self, agent_id: str) -> str:
-        acd = self.calls.acd
+        acd = self.acd
         before = acd.agent(agent_id).state
         if before is AgentState.LOGGED_OUT:
             return "agent-feature-failed"

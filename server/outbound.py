@@ -37,8 +37,10 @@ from twisted.logger import Logger
 from ivr.commands import AgiResult, Play, SayDigits, to_agi
 from queues.agents import AgentState
 from queues.items import Decision, Kind, Outcome, WorkItem
-from server.agi import AgiSession, AgiSessionEnded
+from queues.router import Router
+from server.agi import AgiDriver, AgiSession, AgiSessionEnded
 from server.ami.codec import Message
+from server.notify import Notifier
 from server.records.model import CallRecorder
 
 CALLBACK_CONTEXT = "acd-callback-agent"
@@ -79,10 +81,14 @@ class Attempt:
 
 
 class OutboundPlacer:
-    """Places callbacks and follow-ups for a ``CallCenter`` (``calls.outbound``).
+    """Places callbacks and follow-ups: the router's ``place_callback`` (server/call/center.py).
 
-    :param calls: the adapter: its clock, config, AMI link, AGI driver, router
-        (``acd``), ``_save`` and notifier are shared, not duplicated.
+    :param ami: the AMI link (``sendAction``); its events reach the public handlers
+        below through the subscription table (server/wiring.py), as do the AsyncAGI
+        sessions of ``CALLBACK_CONTEXT`` (``agi_started``) and the notifier's topics
+        (``notified``).
+    :param agi: the AGI driver the calls share; ``acd``: the router (its ``config``
+        names the agents); ``notifier``: ``publish``; ``save``: persists a record.
     :param agent_ring_s: how long the agent's phone rings (Originate ``Timeout``).
     :param customer_ring_s: how long the customer's phone rings (Dial timeout).
     :param hotline_number: the caller ID the customer sees.
@@ -90,10 +96,15 @@ class OutboundPlacer:
 
     log = Logger()
 
-    def __init__(self, calls, *, agent_ring_s: int = 20, customer_ring_s: int = 30,
-                 hotline_number: str = "95598") -> None:
-        self.calls = calls
-        self.clock = calls.clock
+    def __init__(self, clock, ami, agi: AgiDriver, acd: Router, notifier: Notifier,
+                 save: Callable[[dict], object], *, agent_ring_s: int = 20,
+                 customer_ring_s: int = 30, hotline_number: str = "95598") -> None:
+        self.clock = clock
+        self.ami = ami
+        self.agi = agi
+        self.acd = acd
+        self.notifier = notifier
+        self._save = save
         self.agent_ring_s = agent_ring_s
         self.customer_ring_s = customer_ring_s
         self.hotline_number = hotline_number
@@ -102,13 +113,6 @@ class OutboundPlacer:
         self._by_action: dict[str, Attempt] = {}
         self._by_channel: dict[str, Attempt] = {}
         self._wrapping: dict[str, Attempt] = {}  # agent id -> attempt in wrap-up
-        router = calls.ami.router
-        for name, handler in (("OriginateResponse", self._originate_response),
-                              ("DialBegin", self._dial_begin), ("DialEnd", self._dial_end),
-                              ("Hangup", self._hangup)):
-            router.subscribe(name, handler)
-        calls.route_context(CALLBACK_CONTEXT, self._agi_started)
-        calls.notifier.subscribe(self._notified)
 
     # ---------------------------------------------------------------- placing
 
@@ -123,7 +127,7 @@ class OutboundPlacer:
         self.attempts[attempt.id] = attempt
         self.log.info("Place {kind} {id} via {agent}: {why}", kind=item.kind, id=attempt.id,
                       agent=agent_id, why=decision.text())
-        self.calls.notifier.publish("offer", {
+        self.notifier.publish("offer", {
             "call_id": attempt.id, "agent_id": agent_id, "decision": decision.text(),
             "screen": {"call_id": attempt.id, "kind": str(item.kind), "caller": number,
                        "intent": item.intent, "queue": item.queue, "note": item.note}})
@@ -133,7 +137,7 @@ class OutboundPlacer:
             self.clock.callLater(0, self._finish_later, attempt, Outcome.CUSTOMER_NO_ANSWER,
                                  "no_number")
             return
-        agent = self.calls.cfg.acd.agents[agent_id]
+        agent = self.acd.config.agents[agent_id]
         fields = [("Channel", agent.interface), ("Context", CALLBACK_CONTEXT), ("Exten", "s"),
                   ("Priority", "1"), ("Timeout", str(self.agent_ring_s * 1000)),
                   ("CallerID", f'"{LABEL[item.kind]}" <{self.hotline_number}>'),
@@ -142,7 +146,7 @@ class OutboundPlacer:
                   ("Variable", f"HOTLINE_ITEM={item.id}"),
                   ("Variable", f"HOTLINE_ATTEMPT={attempt.id}"), ("Async", "true")]
         attempt.guard = self.clock.callLater(self.agent_ring_s + 15, self._unreported, attempt)
-        d = self.calls.ami.sendAction("Originate", fields)
+        d = self.ami.sendAction("Originate", fields)
         d.addCallbacks(self._queued, self._refused, callbackArgs=(attempt,),
                        errbackArgs=(attempt,))
         d.addErrback(self._crashed, attempt)
@@ -178,7 +182,7 @@ class OutboundPlacer:
 
     # ---------------------------------------------------------------- the agent's leg
 
-    def _originate_response(self, event: Message) -> None:
+    def originate_response(self, event: Message) -> None:
         attempt = self._by_action.pop(event.get("ActionID", ""), None)
         if attempt is None:
             return
@@ -191,8 +195,8 @@ class OutboundPlacer:
                       agent=attempt.agent_id, reason=reason)
         self._finish_later(attempt, outcome, f"agent_{outcome}")
 
-    def _agi_started(self, session: AgiSession, event: Message) -> None:
-        d = self.calls.agi.run(session, "GET VARIABLE HOTLINE_ATTEMPT")
+    def agi_started(self, session: AgiSession, event: Message) -> None:
+        d = self.agi.run(session, "GET VARIABLE HOTLINE_ATTEMPT")
         d.addCallback(self._identified, session, self.clock.seconds())
         d.addErrback(self._agi_failed, session)
 
@@ -210,7 +214,7 @@ class OutboundPlacer:
             if attempt is not None and attempt.state is State.RINGING_AGENT:
                 attempt.record.offer(now, attempt.agent_id, attempt.placed_at, "answered")
                 self._finish(attempt, "cancelled")
-            return self.calls.agi.run(session, "HANGUP")
+            return self.agi.run(session, "HANGUP")
         self._track(attempt, session.channel, agent=True)
         attempt.state = State.WHISPER
         if attempt.guard is not None and attempt.guard.active():
@@ -220,9 +224,9 @@ class OutboundPlacer:
         attempt.record.update(recording=f"{session.uniqueid}.wav")
         self._persist(attempt)
         item = attempt.item
-        d = self.calls.agi.run(session, to_agi(Play(WHISPER[item.kind]), SOUND_DIR))
-        d.addCallback(lambda _: self.calls.agi.run(session, to_agi(SayDigits(item.number or ""))))
-        d.addCallback(lambda _: self.calls.agi.run(session, "ASYNCAGI BREAK"))
+        d = self.agi.run(session, to_agi(Play(WHISPER[item.kind]), SOUND_DIR))
+        d.addCallback(lambda _: self.agi.run(session, to_agi(SayDigits(item.number or ""))))
+        d.addCallback(lambda _: self.agi.run(session, "ASYNCAGI BREAK"))
         return d
 
     def _agi_failed(self, failure, session: AgiSession) -> None:
@@ -232,13 +236,13 @@ class OutboundPlacer:
 
     # ---------------------------------------------------------------- the customer's leg
 
-    def _dial_begin(self, event: Message) -> None:
+    def dial_begin(self, event: Message) -> None:
         attempt = self._by_channel.get(event.get("Channel", ""))
         if attempt is not None and attempt.state is State.WHISPER:
             attempt.state = State.DIALLING
             self._track(attempt, event.get("DestChannel", ""), agent=False)
 
-    def _dial_end(self, event: Message) -> None:
+    def dial_end(self, event: Message) -> None:
         attempt = self._by_channel.get(event.get("Channel", ""))
         if attempt is None or attempt.state is not State.DIALLING:
             return
@@ -246,7 +250,7 @@ class OutboundPlacer:
         now = self.clock.seconds()
         if status == "ANSWER":
             attempt.state = State.TALKING
-            tier = self.calls.cfg.acd.agents[attempt.agent_id].tier
+            tier = self.acd.config.agents[attempt.agent_id].tier
             attempt.record.answered(now, attempt.agent_id, tier)
             self._persist(attempt)
             self._report(attempt, Outcome.ANSWERED)
@@ -257,7 +261,7 @@ class OutboundPlacer:
             self._report(attempt, outcome)
             self._finish(attempt, str(outcome))
 
-    def _hangup(self, event: Message) -> None:
+    def hangup(self, event: Message) -> None:
         channel = event.get("Channel", "")
         attempt = self._by_channel.pop(channel, None)
         if attempt is None:
@@ -273,9 +277,9 @@ class OutboundPlacer:
             attempt.state = State.WRAP_UP
             self._wrapping[attempt.agent_id] = attempt
             self._persist(attempt)
-            self.calls.acd.call_ended(attempt.item.id)  # may end wrap-up at once (no ACW)
+            self.acd.call_ended(attempt.item.id)  # may end wrap-up at once (no ACW)
 
-    def _notified(self, topic: str, payload: dict[str, Any]) -> None:
+    def notified(self, topic: str, payload: dict[str, Any]) -> None:
         """Agent state changes: the end of wrap-up, or an offer the router withdrew."""
         if topic != "agent":
             return
@@ -304,7 +308,7 @@ class OutboundPlacer:
             self.log.info("{id}: offer withdrawn from {agent}", id=attempt.id, agent=agent_id)
             attempt.reported = True
             if attempt.agent_channel:
-                self.calls.ami.sendAction("Hangup", [("Channel", attempt.agent_channel)]
+                self.ami.sendAction("Hangup", [("Channel", attempt.agent_channel)]
                                           ).addErrback(self._hangup_failed, attempt)
             self._finish(attempt, "cancelled")
 
@@ -325,7 +329,7 @@ class OutboundPlacer:
 
     def _offered(self, attempt: Attempt) -> bool:
         """The router still has this agent reserved for this item."""
-        view = self.calls.acd.agent(attempt.agent_id)
+        view = self.acd.agent(attempt.agent_id)
         return view.state is AgentState.RESERVED and view.item_id == attempt.item.id
 
     def _report(self, attempt: Attempt, outcome: Outcome) -> None:
@@ -336,7 +340,7 @@ class OutboundPlacer:
             self.log.info("{id}: {outcome} after the router withdrew the offer", id=attempt.id,
                           outcome=outcome)
             return
-        self.calls.acd.offer_result(attempt.item.id, outcome)
+        self.acd.offer_result(attempt.item.id, outcome)
 
     def _finish(self, attempt: Attempt, outcome: str) -> None:
         attempt.state = State.DONE
@@ -354,8 +358,7 @@ class OutboundPlacer:
 
     def _persist(self, attempt: Attempt, final: bool = False) -> None:
         raw = attempt.record.to_dict()
-        save: Callable[[dict], object] = self.calls._save
-        d = defer.maybeDeferred(save, raw)
+        d = defer.maybeDeferred(self._save, raw)
         if final:
-            self.calls.notifier.publish("record", raw)
+            self.notifier.publish("record", raw)
         d.addErrback(lambda f: self.log.failure("Record {id} not saved", f, id=attempt.id))

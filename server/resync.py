@@ -18,7 +18,7 @@ from twisted.logger import Logger
 
 from server.ami.codec import Message
 from server.ami.protocol import AmiClientProtocol, AmiError
-from server.calls import in_fallback
+from server.call.dialplan import in_fallback
 from server.endfacts import FAMILY as END_FAMILY
 from server.endfacts import FORGET_CONTEXT, FORGET_DONE_EXTEN, EndFacts
 
@@ -30,23 +30,26 @@ UNSEEN_FAMILY = "hotline_unseen"
 class Resync:
     log = Logger()
 
-    def __init__(self, clock, ami, calls) -> None:
+    def __init__(self, clock, calls, acd, agi) -> None:
+        """``calls``: the CallCenter (its recovery entry points); ``acd``: the router
+        (device states); ``agi``: the AGI driver (sessions whose channel is gone).
+        The AMI link's hooks and ``FullyBooted`` reach ``link_state``, ``run`` and
+        ``booted`` through the wiring table (server/wiring.py)."""
         self.clock = clock
         self.calls = calls
+        self.acd = acd
+        self.agi = agi
         self.down_since: float | None = None
         self._uptime: tuple[float, float] | None = None  # (Asterisk uptime, when seen)
         self.resyncs = 0
-        ami.router.subscribe("FullyBooted", self._booted)
-        ami.on_state(self._state)
-        ami.on_connect(self.run)
 
-    def _booted(self, event: Message) -> None:
+    def booted(self, event: Message) -> None:
         try:
             self._uptime = (float(event.get("Uptime") or 0), self.clock.seconds())
         except ValueError:
             self._uptime = None
 
-    def _state(self, up: bool) -> None:
+    def link_state(self, up: bool) -> None:
         if not up:
             self.down_since = self.clock.seconds()
             self.calls.link_lost()
@@ -84,14 +87,14 @@ class Resync:
             self.log.warn("Asterisk restarted while the link was down: closing all calls")
             self.calls.asterisk_restarted()
         for event in devices.events:
-            self.calls.acd.device_state(event.get("Device", ""), event.get("State", ""))
+            self.acd.device_state(event.get("Device", ""), event.get("State", ""))
         # The dialplan's facts first: with our session logged in it writes no more,
         # and the reconcile then follows the channel list at once.
         ours = yield self._notes_are_ours(proto)
         facts = (yield self._read_facts(proto)) if ours else {}
         channels = yield proto.sendListAction("CoreShowChannels")
         live = {e.get("Channel", "") for e in channels.events}
-        self.calls.agi.forget_missing(live)
+        self.agi.forget_missing(live)
         self.calls.reconcile(channels.events, {f.call_id: f for f in facts.values()})
         if ours:
             collected = yield self._collect_unseen(proto, channels.events, facts)

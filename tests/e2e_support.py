@@ -16,13 +16,15 @@ from server.ami.privileges import manager_conf_write
 from server.ami.protocol import AmiClientProtocol
 from server.ami.router import EventRouter
 from server.bills import FixtureBills
-from server.calls import CallCenter
+from server.call.center import CallCenter
 from server.config import load_config
+from server.features import verify_in_thread
 from server.records.durations import compute_durations
 from server.records.model import CallRecord
 from server.safety import ALIVE_VARIABLE, SafetyNet
 from server.sim import AmiUser, PromptCatalog, Simulator, connect_in_memory
 from server.sim.prompts import per_language
+from server.wiring import CallSide, build_call_side
 
 ROOT = Path(__file__).resolve().parents[1]
 #: the shipped AMI user's write classes: the simulator refuses any other action
@@ -80,6 +82,18 @@ class RecordingAmi:
 
 
 class Rig:
+    #: what of the call side this rig builds besides the calls (server/wiring.py)
+    SIDE = {"outbound": False, "features": False, "resync": False}
+
+    def _call_side(self, clock, ami, **kw) -> CallSide:
+        """The call side as the daemon builds it (server/wiring.py), with ``SIDE``'s parts."""
+        kw.setdefault("verify", getattr(self, "verify", verify_in_thread))
+        side = build_call_side(clock, self.cfg, ami, save=self.saved.append,
+                               bills=FixtureBills(self.cfg.ivr.bill_lookup.fixture_path or ""),
+                               **self.SIDE, **kw)
+        self.side = side
+        return side
+
     def __init__(self, start: float | None = None, cfg=None, seed: int = 1,
                  prompt_seconds: float | None = None) -> None:
         self.clock = Clock()
@@ -96,8 +110,7 @@ class Rig:
         assert self.proto.logged_in, logged_in
         self.ami = RecordingAmi(self.proto, self.events)
         self.saved: list[dict] = []
-        self.cc = CallCenter(self.clock, self.cfg, self.ami, save=self.saved.append,
-                             bills=FixtureBills(self.cfg.ivr.bill_lookup.fixture_path or ""))
+        self.cc = self._call_side(self.clock, self.ami).calls
         self.safety = safety_net(self.clock, self.ami, self.cc, self.cfg)
         self.run(0)  # the first heartbeat: callers may come in now
 
@@ -192,18 +205,18 @@ class ServiceRig(Rig):
         self.run(2)
         assert self.service.connected
 
+    SIDE = {**Rig.SIDE, "resync": True}
+
     def _daemon(self) -> None:
         from server.ami.service import AmiOptions, AmiService
-        from server.resync import Resync
 
         self.events = EventRouter()
         self.service = AmiService(self.clock, self.endpoint, AmiOptions(
             "hotline", "pw", keepalive_interval=10, keepalive_timeout=5, backoff_initial=1.0,
             backoff_max=4.0), self.events)
         self.ami = RecordingService(self.service)
-        self.cc = CallCenter(self.clock, self.cfg, self.ami, save=self.saved.append,
-                             bills=FixtureBills(self.cfg.ivr.bill_lookup.fixture_path or ""))
-        self.resync = Resync(self.clock, self.ami, self.cc)
+        side = self._call_side(self.clock, self.ami)
+        self.cc, self.resync = side.calls, side.resync
         self.safety = safety_net(self.clock, self.ami, self.cc, self.cfg)
 
     @property
@@ -292,18 +305,14 @@ class RestartRig(ServiceRig):
 
     def _daemon(self):
         from server.ami.service import AmiOptions, AmiService
-        from server.resync import Resync
-
         self.pclock = ProcessClock(self.clock)
         self.events = EventRouter()
         self.service = AmiService(self.pclock, self.endpoint, AmiOptions(
             "hotline", "pw", keepalive_interval=10, keepalive_timeout=5, backoff_initial=1.0,
             backoff_max=4.0), self.events)
         self.ami = RecordingService(self.service)
-        self.cc = CallCenter(self.pclock, self.cfg, self.ami, save=self.saved.append,
-                             bills=FixtureBills(self.cfg.ivr.bill_lookup.fixture_path or ""),
-                             live=self.live)
-        self.resync = Resync(self.pclock, self.ami, self.cc)
+        side = self._call_side(self.pclock, self.ami, live=self.live)
+        self.cc, self.resync = side.calls, side.resync
         self.safety = safety_net(self.pclock, self.ami, self.cc, self.cfg)
         self.generation += 1
 

@@ -38,12 +38,21 @@ def env(**values):
     return percent_encode("".join(f"{k}: {v}\n" for k, v in values.items()) + "\n")
 
 
+def subscribe(ami, driver: AgiDriver) -> None:
+    """As the subscription table in server/wiring.py does."""
+    for name, handler in (("AsyncAGIStart", driver.async_agi_start),
+                          ("AsyncAGIExec", driver.async_agi_exec),
+                          ("AsyncAGIEnd", driver.async_agi_end), ("Hangup", driver.hangup)):
+        ami.router.subscribe(name, handler)
+
+
 @pytest.fixture
 def rig():
     ami = FakeAmi()
     started, ended = [], []
     driver = AgiDriver(ami, on_start=lambda s, e: started.append(s),
                        on_end=lambda s, e: ended.append((s.channel, e.name)))
+    subscribe(ami, driver)
     return ami, driver, started, ended
 
 
@@ -144,6 +153,7 @@ def test_results_of_commands_nothing_waits_for_go_to_on_orphan():
     started, orphans = [], []
     driver = AgiDriver(ami, on_start=lambda s, e: started.append(s),
                        on_orphan=lambda ch, tag, r: orphans.append((ch, tag, r)))
+    subscribe(ami, driver)
     start(ami)
     # An earlier run's (another prefix), tagged by the IVR: handed over.
     ami.router.dispatch(event("AsyncAGIExec", Channel=CHAN, Result="200%20result%3D2%0A",

@@ -29,7 +29,6 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 
 from server.ami.protocol import AmiClientProtocol
 from server.ami.router import EventRouter
-from server.calls import CallCenter
 from server.notify import Notifier
 from server.records.model import CallRecorder
 from server.sim import (
@@ -42,6 +41,7 @@ from server.sim import (
     PromptCatalog,
     Simulator,
 )
+from server.wiring import build_call_side
 from tests.browser_support import CHROMIUM, chromium, new_page, shot, sign_in
 from tests.e2e_support import RecordingAmi, safety_net
 from tests.test_web_support import WebRig, cheap_config
@@ -214,8 +214,9 @@ async def test_agent_desk_takes_a_call_and_the_wallboard_follows(redis_server, t
     sim.add_phone(PhoneScript("1001", AgentBehaviour(answer_after=2.0, talk=10.0)))
     notifier = Notifier()
     saved: list[dict] = []
-    calls = CallCenter(reactor, cfg, RecordingAmi(proto, events), save=saved.append,
-                       bills=None, notifier=notifier)
+    calls = build_call_side(reactor, cfg, RecordingAmi(proto, events), save=saved.append,
+                            bills=None, notifier=notifier, resync=False, outbound=False,
+                            features=False).calls
     net = safety_net(reactor, calls.ami, calls, cfg)
     url = redis_server.url.rsplit("/", 1)[0] + "/7"
     rig = WebRig(url, tmp_path, cfg=cfg, calls=calls, notifier=notifier, clock=reactor)

@@ -11,7 +11,7 @@ from twisted.internet import defer
 
 from queues.agents import AgentState
 from server.config import verify_secret
-from server.features import FeatureCodes, device_of
+from server.features import device_of
 from server.sim import COMMAND, AgentBehaviour, PhoneScript, Press
 from tests.e2e_support import Rig
 
@@ -21,15 +21,16 @@ def typed(digits: str) -> Press:
 
 
 class FeatureRig(Rig):
+    SIDE = {**Rig.SIDE, "features": True}
+
+    def verify(self, pin: str, stored: str) -> defer.Deferred[bool]:
+        self.checked.append((pin, stored))
+        return defer.succeed(verify_secret(pin, stored))
+
     def __init__(self) -> None:
-        super().__init__()
         self.checked: list[tuple[str, str]] = []
-
-        def verify(pin: str, stored: str) -> defer.Deferred[bool]:
-            self.checked.append((pin, stored))
-            return defer.succeed(verify_secret(pin, stored))
-
-        self.features = FeatureCodes(self.cc, verify=verify)
+        super().__init__()
+        self.features = self.side.features
         self.sim.add_phone(PhoneScript("1007", AgentBehaviour()))
         self.run(1)
 

@@ -6,10 +6,7 @@ import re
 from pathlib import Path
 
 from server.ami.router import EventRouter
-from server.calls import CallCenter
-from server.features import FeatureCodes
-from server.outbound import OutboundPlacer
-from server.resync import Resync
+from server.wiring import build_call_side, subscriptions
 from tests.e2e_support import ROOT, Rig
 
 CONF = ROOT / "deploy" / "asterisk" / "manager.conf"
@@ -34,11 +31,9 @@ class _Ami:
 def test_every_subscribed_event_passes_the_shipped_filter():
     rig = Rig()
     ami = _Ami()
-    cc = CallCenter(rig.clock, rig.cfg, ami, save=lambda r: None, bills=None)
-    cc.outbound = OutboundPlacer(cc)
-    FeatureCodes(cc)
-    Resync(rig.clock, ami, cc)
+    side = build_call_side(rig.clock, rig.cfg, ami, save=lambda r: None, bills=None)
     subscribed = {name for name, handlers in ami.router._handlers.items() if handlers}
+    assert subscribed == {name for name, _ in subscriptions(side)}  # the one table
     assert {"AsyncAGIStart", "DialEnd", "DeviceStateChange", "OriginateResponse"} <= subscribed
     missing = subscribed - included_events()
     assert not missing, f"manager.conf filters out events the server needs: {sorted(missing)}"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 
 from queues.agents import AgentState
-from server.outbound import OutboundPlacer
 from server.records.model import CallRecord
 from server.sim import COMMAND, AgentBehaviour, CallerScript, PhoneScript, Press
 from tests.e2e_support import Rig, shanghai
@@ -29,10 +28,11 @@ BOOK_CALLBACK = (press("1"), press("0"), press("1"), press("1"))
 class OutboundRig(Rig):
     """The Rig with the placer wired like server/app.py, and a log of raw actions and sim events."""
 
+    SIDE = {**Rig.SIDE, "outbound": True}
+
     def __init__(self, start: float | None = None) -> None:
         super().__init__(start=start)
-        self.placer = OutboundPlacer(self.cc)
-        self.cc.outbound = self.placer
+        self.placer = self.side.outbound
         self.raw: list[tuple[str, list[tuple[str, str]]]] = []
         send = self.proto.sendAction
 

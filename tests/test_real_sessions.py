@@ -16,11 +16,10 @@ import pytest
 from twisted.logger import LogLevel, capturedLogs
 
 from server.bills import FixtureBills
-from server.calls import CallCenter
 from server.config import load_config
 from server.records.durations import compute_durations
 from server.records.model import CallRecord
-from server.resync import Resync
+from server.wiring import build_call_side
 from tests.e2e_support import ROOT, RestartRig, safety_net
 from tests.session_replay import SessionReplay
 from tests.test_e2e_calls import caller
@@ -34,9 +33,10 @@ class Replayed:
         self.cfg = load_config(ROOT / "config", environ={})
         self.replay = SessionReplay(trace(name))
         self.saved: list[dict] = []
-        self.cc = CallCenter(self.replay.clock, self.cfg, self.replay.ami, save=self.saved.append,
-                             bills=FixtureBills(self.cfg.ivr.bill_lookup.fixture_path or ""))
-        self.resync = Resync(self.replay.clock, self.replay.ami, self.cc)
+        side = build_call_side(self.replay.clock, self.cfg, self.replay.ami,
+                               save=self.saved.append, outbound=False, features=False,
+                               bills=FixtureBills(self.cfg.ivr.bill_lookup.fixture_path or ""))
+        self.cc, self.resync = side.calls, side.resync
         self.safety = safety_net(self.replay.clock, self.replay.ami, self.cc, self.cfg)
 
     def finals(self) -> dict[str, CallRecord]:

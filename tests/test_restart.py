@@ -243,7 +243,7 @@ def test_live_writes_of_one_call_never_overtake_each_other():
 
     rig = Rig()
     live = _HeldLive()
-    rig.cc.live = live
+    rig.cc.livestate.live = live  # the writer the rig built, on a store that holds writes
     caller(rig, "1", patience=4.0)  # several phase changes, then a hangup: the delete
     rig.run(10)
     (rec,) = rig.final_records().values()
@@ -267,7 +267,7 @@ def test_router_snapshot_older_than_the_end_of_the_conversation_frees_the_agent(
             break
     assert rig.cc.acd.agent("1007").state is AgentState.WRAP_UP
     # Killed within the router snapshot's debounce: Redis still says "on call".
-    assert rig.live.data["router"]["snapshot"] and rig.cc._router_save is not None
+    assert rig.live.data["router"]["snapshot"] and rig.cc.livestate.router_save is not None
     rig.kill_daemon()
     rig.start_daemon()
     assert rig.cc.acd.agent("1007").state is AgentState.WRAP_UP
@@ -351,7 +351,7 @@ def test_waiting_caller_missing_from_the_router_snapshot_is_queued_again(rig):
     _run_until(rig, lambda: rig.cc.acd.waiting())
     (item,) = rig.cc.acd.waiting()
     rig.live.data.setdefault("router", {}).pop("snapshot", None)  # never written
-    rig.cc._router_save.cancel()
+    rig.cc.livestate.router_save.cancel()
     rig.kill_daemon()
     rig.start_daemon()
     assert [(w.id, w.enqueued_at) for w in rig.cc.acd.waiting()] == [(item.id, item.enqueued_at)]

@@ -72,7 +72,7 @@ async def test_a_redis_outage_is_logged_and_the_request_still_succeeds(tmp_path,
 
 @pytest_twisted.ensureDeferred
 async def test_supervise_with_redis_down_still_rings_and_get_audit_is_503(tmp_path, url):
-    from server.calls import CallCenter
+    from server.call.center import CallCenter
     from server.notify import Notifier
     from server.web import build_web
     from tests.test_web_support import StubAmi

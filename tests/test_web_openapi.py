@@ -28,7 +28,7 @@ def test_spec_validates():
 def test_spec_paths_equal_the_routes(tmp_path):
     from twisted.internet import task
 
-    from server.calls import CallCenter
+    from server.call.center import CallCenter
     from server.notify import Notifier
 
     cfg = cheap_config(tmp_path)

@@ -21,7 +21,7 @@ import treq
 from twisted.internet import defer, reactor, task
 
 from server.ami.router import EventRouter
-from server.calls import CallCenter
+from server.call.center import CallCenter
 from server.config import hash_secret, load_config
 from server.notify import Notifier
 from server.records.store import RecordStore, make_client

@@ -22,6 +22,7 @@ case), so events nobody subscribed to cost one ``split`` slot and one slice.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import overload
 from urllib.parse import quote, unquote
 
 __all__ = [
@@ -147,6 +148,13 @@ class Message:
         if value.startswith(b" "):
             value = value[1:]
         return value.decode("utf-8", "replace")
+
+    @overload
+    def get(self, key: str) -> str | None: ...
+    @overload
+    def get(self, key: str, default: str) -> str: ...
+    @overload
+    def get(self, key: str, default: None) -> str | None: ...
 
     def get(self, key: str, default: str | None = None) -> str | None:
         """The first value of ``key`` (any case), or ``default``."""

@@ -20,7 +20,7 @@ from twisted.internet.task import Clock
 
 from server.ami.codec import Message
 from server.ami.router import EventRouter
-from server.calls import CallCenter
+from server.call.center import CallCenter
 from server.config import load_config
 from server.records.model import CallRecorder
 

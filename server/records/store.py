@@ -109,6 +109,11 @@ class RecordStore:
         self._client = client
         self._put = client.register_script(_PUT_SCRIPT)
 
+    @property
+    def client(self) -> aioredis.Redis:
+        """The redis.asyncio client, shared with readers of the records (the review API)."""
+        return self._client
+
     @classmethod
     def from_url(cls, url: str, timeout: float = 2.0, *, username: str | None = None,
                  password: str | None = None) -> RecordStore:
