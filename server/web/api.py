@@ -18,7 +18,7 @@ from twisted.logger import Logger
 from ivr.outage import OutageNotice
 from queues.agents import DEVICE_OFFLINE, MISSED_CALL, AgentState, AgentView, InvalidTransition
 from queues.items import Kind, dialable
-from server.calls import CallCenter
+from server.call.center import CallCenter
 
 from .audit import AuditLog
 from .http import ApiError, ApiRequest

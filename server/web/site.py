@@ -23,7 +23,7 @@ from typing import Any
 from twisted.internet import threads
 from twisted.web import server, static
 
-from server.calls import CallCenter
+from server.call.center import CallCenter
 from server.config import Config
 
 from .api import QUEUE_PARAMS, DeskApi
