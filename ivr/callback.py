@@ -19,7 +19,7 @@ MIN_DIGITS, MAX_DIGITS = 5, 20
 def usable_number(number: str | None) -> bool:
     # isascii: str.isdigit() also takes full-width digits and superscripts, which a
     # caller ID could carry and no dialplan could dial.
-    return (bool(number) and number.isascii() and number.isdigit()
+    return (number is not None and number.isascii() and number.isdigit()
             and MIN_DIGITS <= len(number) <= MAX_DIGITS)
 
 

@@ -277,7 +277,7 @@ class IvrSession:
         # Keys added later: a snapshot written by an older server has none of them.
         chosen = data.get("leaf")
         leaf = leaf_at(config, *chosen) if chosen and len(chosen) == 2 else None
-        if leaf is not None:  # None too if the menus changed meanwhile: the menu replays
+        if chosen and leaf is not None:  # None if the menus changed meanwhile: it replays
             session._leaf_at, session.leaf = (chosen[0], chosen[1]), leaf
         session._score, session._survey_intent = data.get("score"), data.get("survey_intent")
         return session
@@ -414,7 +414,8 @@ class IvrSession:
                 # default, which start() set on the channel already
                 return self._enter_menu(self.config.root_menu, [], now)
             return self._retry(result, self._choice(self.config.language_prompt), default, now)
-        lead = [SetLanguage(chosen.code)] if chosen.code != self.language else []
+        lead: list[AgiCommand] = (
+            [SetLanguage(chosen.code)] if chosen.code != self.language else [])
         self.language = chosen.code
         return self._enter_menu(self.config.root_menu, lead, now)
 
