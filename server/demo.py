@@ -24,6 +24,7 @@ from collections import Counter
 from dataclasses import replace
 
 from twisted.internet import defer, task
+from twisted.internet.address import IPv4Address
 from twisted.logger import Logger
 
 from queues.agents import AgentState
@@ -75,7 +76,7 @@ def summary(hotline: Hotline, sim: Simulator, elapsed: float) -> dict:
 
 def _progress(hotline: Hotline, started: float, reactor) -> None:
     cc = hotline.calls
-    phases = Counter(call.phase for call in cc.calls.values())
+    phases = Counter(str(call.phase) for call in cc.calls.values())
     states = Counter(str(cc.acd.agent(a).state) for a in hotline.cfg.acd.agents)
     events = sum(hotline.events.counts.values())
     print(f"[{reactor.seconds() - started:6.1f}s] AMI {'up' if hotline.ami.connected else 'DOWN'}"
@@ -101,13 +102,14 @@ def run_demo(args) -> int:
         cfg = replace(cfg, acd=replace(cfg.acd, policy=replace(
             cfg.acd.policy, wrapup_default_s=args.wrapup)))
     redis = None
-    if not args.redis_url:
+    redis_url = args.redis_url
+    if not redis_url:
         try:
             redis = RedisProcess(appendonly=False).start()
         except RedisNotAvailable as exc:
             print(f"demo: {exc}", file=sys.stderr)
             return 2
-    redis_url = args.redis_url or redis.url
+        redis_url = redis.url
     workdir = tempfile.mkdtemp(prefix="hotline-demo-")
     if not args.quiet:
         start_logging("text", os.environ.get("HOTLINE_DEMO_LOG_LEVEL", "warn"))
@@ -118,7 +120,9 @@ def run_demo(args) -> int:
                               for p in cfg.ivr.prompts.values()})
     sim = Simulator(reactor, users=[shipped_user(cfg.server.ami.username, secret)],
                     prompts=PromptCatalog(durations=durations), seed=args.seed)
-    port = sim.listen(reactor, 0, "127.0.0.1").getHost().port
+    address = sim.listen(reactor, 0, "127.0.0.1").getHost()
+    assert isinstance(address, IPv4Address)  # a TCP port on 127.0.0.1
+    port = address.port
     metrics_port = free_port()
     cfg = replace(cfg, server=replace(cfg.server, metrics=replace(
         cfg.server.metrics, listen=f"tcp:port={metrics_port}:interface=127.0.0.1")))

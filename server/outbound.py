@@ -42,11 +42,12 @@ from server.agi import AgiDriver, AgiSession, AgiSessionEnded
 from server.ami.codec import Message
 from server.notify import Notifier
 from server.records.model import CallRecorder
+from server.records.model import Kind as RecordKind
 
 CALLBACK_CONTEXT = "acd-callback-agent"
 SOUND_DIR = "hotline"
 WHISPER = {Kind.CALLBACK: "callback-whisper", Kind.FOLLOW_UP: "followup-whisper"}
-RECORD_KIND = {Kind.CALLBACK: "callback", Kind.FOLLOW_UP: "followup"}
+RECORD_KIND: dict[Kind, RecordKind] = {Kind.CALLBACK: "callback", Kind.FOLLOW_UP: "followup"}
 LABEL = {Kind.CALLBACK: "95598 callback", Kind.FOLLOW_UP: "95598 follow-up"}
 # OriginateResponse Reason: the last control frame Asterisk saw on the agent's
 # channel (4 answered; 3 rang out; 5 busy; 8 congestion; 0 no channel).
