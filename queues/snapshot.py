@@ -11,7 +11,6 @@ stale agent legs) before it feeds new events.
 
 from __future__ import annotations
 
-import itertools
 from typing import TYPE_CHECKING, Any
 
 from queues.agents import DEVICE_OFFLINE, AgentState, Device
@@ -44,17 +43,17 @@ def _item(i: _Item) -> dict[str, Any]:
 
 def snapshot(r: Router) -> dict[str, Any]:
     agents = []
-    for a in r._agents.values():
+    for a in r._roster.runtimes():
         d = {f: getattr(a, f) for f in _AGENT_FIELDS}
         d["state"], d["device"], d["id"] = str(a.state), str(a.device), a.spec.id
         agents.append(d)
     return {
         "version": VERSION,
         "taken_at": r.clock.seconds(),
-        "waiting": [_item(r._items[k[3]]) for k in r._order],  # in routing order
-        "active": [_item(i) for i in r._active.values()],
+        "waiting": [_item(i) for i in r._waiting.in_order()],  # in routing order
+        "active": [_item(i) for i in r._roster.active_items()],
         "agents": agents,
-        "rr_last": dict(r._rr_last),
+        "rr_last": dict(r._dispatcher.rr_last),
     }
 
 
@@ -69,22 +68,21 @@ def restore(r: Router, data: dict[str, Any]) -> Router:
     """Load ``data`` into a freshly built router (no outputs until the final dispatch)."""
     if data.get("version") != VERSION:
         raise ValueError(f"snapshot version {data.get('version')} is not {VERSION}")
-    now = r.clock.seconds()
     top = -1
     for d in data["waiting"]:
         if d["queue"] not in r.config.queues:
             continue  # a queue removed from the config: nothing can serve it
         it = _mk(d)
         top = max(top, it.seq)
-        r._insert(it)
+        r._escalation.admit(it)
         if it.kind is Kind.CALLBACK and it.number:
-            r._callback_numbers[it.number] = it.id
+            r._callbacks.note(it)
     for d in data["active"]:
         it = _mk(d)
         top = max(top, it.seq)
-        r._active[it.id] = it
+        r._roster.restore_answered(it)
     for d in data["agents"]:
-        a = r._agents.get(d["id"])
+        a = r._roster.get(d["id"])
         if a is None:
             continue  # agent removed from the config
         state, reason, pending = S(d["state"]), d["pause_reason"], d["pending_pause"]
@@ -99,10 +97,8 @@ def restore(r: Router, data: dict[str, Any]) -> Router:
         a.item_id = d["item_id"] if state in (S.ON_CALL, S.WRAP_UP) else None
         if state is S.WRAP_UP and d["wrap_ends_at"] is not None:
             a.wrap_ends_at = d["wrap_ends_at"]
-            delay = max(0.0, a.wrap_ends_at - now)
-            a.wrap_timer = r.clock.callLater(delay, r._wrap_timeout, a.spec.id)
-        r._reindex(a)
-    r._rr_last.update(data.get("rr_last", {}))
-    r._seq = itertools.count(top + 1)
+        r._roster.restore_agent(a)
+    r._dispatcher.rr_last.update(data.get("rr_last", {}))
+    r._waiting.continue_after(top)
     r._dispatch()
     return r
