@@ -34,6 +34,7 @@ __all__ = [
     "AgentView",
     "Device",
     "InvalidTransition",
+    "SavedAgent",
     "device_from_ami",
 ]
 
@@ -133,6 +134,23 @@ class AgentView:
     item_id: str | None
     misses: int
     wrap_up_ends_at: float | None
+
+
+@dataclass(frozen=True)
+class SavedAgent:
+    """An agent's state as a restart brings it back (``queues.snapshot`` decides it)."""
+
+    id: str
+    state: AgentState
+    since: float
+    pause_reason: str | None
+    pending_pause: str | None
+    resume_reason: str | None
+    device: Device
+    misses: int
+    idle_since: float
+    item_id: str | None  # the answered item, on call or in wrap-up
+    wrap_ends_at: float | None  # in wrap-up: its timer is armed again
 
 
 @dataclass(eq=False)

@@ -11,6 +11,7 @@ Timers are recorded but not fired; the clock creeps 10 ms per decision.
 
 from __future__ import annotations
 
+import json
 import random
 import statistics
 import time
@@ -144,6 +145,4 @@ def run_routing_bench(
 
 
 if __name__ == "__main__":
-    import json
-
     print(json.dumps(run_routing_bench(), indent=2))

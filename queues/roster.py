@@ -22,6 +22,7 @@ from queues.agents import (
     AgentView,
     Device,
     InvalidTransition,
+    SavedAgent,
     device_from_ami,
 )
 from queues.model import AcdConfig, AcdPolicy, Queue
@@ -230,12 +231,21 @@ class Roster:
         """An answered item from a snapshot: its agent's work until wrap-up ends."""
         self._active[it.id] = it
 
-    def restore_agent(self, a: AgentRuntime) -> None:
-        """``a``'s fields were loaded from a snapshot: re-arm its wrap-up, re-index it."""
-        if a.state is S.WRAP_UP and a.wrap_ends_at is not None:
+    def restore_agent(self, saved: SavedAgent) -> bool:
+        """Load an agent's state from a snapshot; False if no such agent is configured."""
+        a = self._agents.get(saved.id)
+        if a is None:
+            return False
+        a.state, a.since, a.pause_reason = saved.state, saved.since, saved.pause_reason
+        a.pending_pause, a.resume_reason = saved.pending_pause, saved.resume_reason
+        a.device, a.misses, a.idle_since = saved.device, saved.misses, saved.idle_since
+        a.item_id = saved.item_id
+        if saved.wrap_ends_at is not None:
+            a.wrap_ends_at = saved.wrap_ends_at
             delay = max(0.0, a.wrap_ends_at - self.clock.seconds())
             a.wrap_timer = self.clock.callLater(delay, self._wrap_timeout, a.spec.id)
         self.reindex(a)
+        return True
 
     # ---------------------------------------------------- agent inputs
     def login(self, agent_id: str) -> AgentView:

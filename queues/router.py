@@ -26,12 +26,14 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from queues import snapshot as _snap
 from queues.agents import (
     AgentEvent,
     AgentRuntime,
     AgentState,
     AgentView,
     InvalidTransition,
+    SavedAgent,
 )
 from queues.callbacks import Callbacks
 from queues.dispatch import Dispatcher, Offer
@@ -48,7 +50,6 @@ from queues.waiting import WaitingItem, WaitingList
 __all__ = ["Router"]
 
 S, E = AgentState, AgentEvent
-_Item = WaitingItem  # the old private name, for queues.snapshot until it uses public methods
 
 
 class Router:
@@ -76,22 +77,22 @@ class Router:
         )
         self.quiet = QuietHours(config.policy.quiet_hours, config.policy.timezone)
         self._waiting = WaitingList()
-        self._roster = Roster(config, clock, output, self.stats, self._dispatch)
+        self._roster = Roster(config, clock, output, self.stats, self.dispatch)
         self._escalation = Escalation(
-            config, clock, output, self.stats, self._waiting, self.quiet, self._dispatch
+            config, clock, output, self.stats, self._waiting, self.quiet, self.dispatch
         )
-        self._dispatcher = Dispatcher(
+        self.dispatcher = Dispatcher(
             config, clock, self.stats, self._waiting, self._roster, self.quiet
         )
         self._callbacks = Callbacks(
-            output, self.stats, self._waiting, self._roster, self._escalation, self._dispatch,
+            output, self.stats, self._waiting, self._roster, self._escalation, self.dispatch,
             retries=callback_retries, retry_delay_s=callback_retry_delay_s,
         )
         self._offers = Offers(
             clock, output, self.stats, self.policy, self._waiting, self._roster,
-            self._escalation, self._callbacks, self._dispatch,
+            self._escalation, self._callbacks, self.dispatch,
         )
-        self._dispatching = False
+        self.dispatching = False
         self._again = False
 
     @property
@@ -111,7 +112,7 @@ class Router:
         """
         self._config = config
         self._escalation.config = config
-        self._dispatcher.config = config
+        self.dispatcher.config = config
 
     # Read-only views of the parts' maps, for tests/test_acd_invariants.py's
     # consistency check (it predates the split and reads them directly).
@@ -151,7 +152,7 @@ class Router:
 
     def estimated_wait(self, item_id: str, default_aht_s: float = 180.0) -> float:
         """Position x AHT / staffed qualified agents: a rough figure to announce."""
-        return self._dispatcher.estimated_wait(item_id, default_aht_s)
+        return self.dispatcher.estimated_wait(item_id, default_aht_s)
 
     def should_offer_callback(self, item_id: str) -> bool:
         """True when the IVR should offer this caller a callback (press 1): the queue
@@ -169,7 +170,7 @@ class Router:
         return self.stats.kpis(queue, len(waits), max(waits, default=0.0))
 
     def explain_wait(self, item_id: str) -> WaitExplanation:
-        return self._dispatcher.explain_wait(item_id)
+        return self.dispatcher.explain_wait(item_id)
 
     # ----------------------------------------------------------- call inputs
     def enqueue(
@@ -194,7 +195,7 @@ class Router:
         if since is None:
             self.stats.offered(queue)  # a re-entry was counted when it first came
         self._escalation.admit(it)
-        self._dispatch()
+        self.dispatch()
         return it.view()
 
     def abandon(self, call_id: str) -> bool:
@@ -206,13 +207,13 @@ class Router:
         self._escalation.withdraw(it)
         short = self.stats.abandoned(it.queue, self.clock.seconds() - it.enqueued_at)
         self.output.call_abandoned(it.view(), short)
-        self._dispatch()
+        self.dispatch()
         return True
 
     def offer_result(self, item_id: str, outcome: Outcome) -> None:
         """The adapter's verdict on an offer: DialStatus, or the callback legs."""
         self._offers.result(item_id, outcome)
-        self._dispatch()
+        self.dispatch()
 
     def adopt_offer(self, item_id: str, agent_id: str) -> bool:
         """Asterisk is already ringing (or has connected) ``agent_id`` for this
@@ -246,15 +247,15 @@ class Router:
 
         For inputs that only make sense together: a restore and its fix-ups, a
         re-enqueue and the adoption of the offer Asterisk is already making."""
-        if self._dispatching:
+        if self.dispatching:
             yield
             return
-        self._dispatching = True
+        self.dispatching = True
         try:
             yield
         finally:
-            self._dispatching = False
-            self._dispatch()
+            self.dispatching = False
+            self.dispatch()
 
     def hold(self, item_id: str, on: bool) -> None:
         self._roster.hold(item_id, on)
@@ -296,7 +297,7 @@ class Router:
         if a.state is S.RESERVED:
             self._roster.release_offer(self._waiting[a.item_id or ""], "agent logged out")
         self._roster.logout(a)
-        self._dispatch()
+        self.dispatch()
         return a.view()
 
     def pause(self, agent_id: str, reason: str) -> AgentView:
@@ -324,38 +325,72 @@ class Router:
         self._roster.device_state(interface, ami_state)
 
     # --------------------------------------------------------------- dispatch
-    def _dispatch(self) -> None:
+    def dispatch(self) -> None:
+        """Run the dispatch pass now (after a restore), or after the current batch."""
         # Outputs must not re-enter, but if one does, finish this pass and go again
         # rather than interleave two passes over the same order.
-        if self._dispatching:
+        if self.dispatching:
             self._again = True
             return
-        self._dispatching = True
+        self.dispatching = True
         try:
             self._again = True
             while self._again:
                 self._again = False
                 now = self.clock.seconds()
-                for step in self._dispatcher.plan(now):
+                for step in self.dispatcher.plan(now):
                     if isinstance(step, Offer):
                         self._offers.make(step)
                     else:
                         self._escalation.arm_quiet(now)
         finally:
-            self._dispatching = False
+            self.dispatching = False
 
     # ------------------------------------------------------- snapshot/restore
     def snapshot(self) -> dict[str, Any]:
         """Live state as plain JSON-able dicts: see ``queues.snapshot``."""
-        from queues.snapshot import snapshot
-
-        return snapshot(self)
+        return _snap.snapshot(self)
 
     @classmethod
     def restore(
         cls, config: AcdConfig, clock: Clock, output: AcdOutput, data: dict[str, Any], **kw: Any
     ) -> Router:
         """Rebuild after a restart from ``snapshot()`` output: see ``queues.snapshot``."""
-        from queues.snapshot import restore
+        return _snap.restore(cls(config, clock, output, **kw), data)
 
-        return restore(cls(config, clock, output, **kw), data)
+    # What queues.snapshot reads and writes.  The items and runtimes handed out
+    # are the router's own: read them, do not change them.
+    def waiting_items(self) -> list[WaitingItem]:
+        """Waiting and ringing items in routing order."""
+        return list(self._waiting.in_order())
+
+    def answered_items(self) -> list[WaitingItem]:
+        """Answered items whose agent's wrap-up has not ended."""
+        return list(self._roster.active_items())
+
+    def agent_runtimes(self) -> list[AgentRuntime]:
+        return list(self._roster.runtimes())
+
+    def round_robin(self) -> dict[str, str]:
+        """Queue -> the agent it last offered to (a copy)."""
+        return dict(self.dispatcher.rr_last)
+
+    def restore_waiting(self, it: WaitingItem) -> None:
+        """Put a waiting item back at its place (its timer armed); no dispatch."""
+        self._escalation.admit(it)
+        if it.kind is Kind.CALLBACK and it.number:
+            self._callbacks.note(it)
+
+    def restore_answered(self, it: WaitingItem) -> None:
+        self._roster.restore_answered(it)
+
+    def restore_agent(self, saved: SavedAgent) -> bool:
+        """False if the agent is no longer configured."""
+        return self._roster.restore_agent(saved)
+
+    def restore_round_robin(self, last: Mapping[str, str]) -> None:
+        self.dispatcher.rr_last.update(last)
+
+    def continue_sequence_after(self, seq: int) -> None:
+        """New items get sequence numbers above ``seq``."""
+        self._waiting.continue_after(seq)
