@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
+from queues.clock import DelayedCall
 from queues.model import Agent
 
 __all__ = [
@@ -169,7 +169,7 @@ class AgentRuntime:
     misses: int = 0
     idle_since: float = 0.0  # when the agent last became ready: longest-idle ranks by it
     pending_pause: str | None = None  # pause asked for during a call, applied after it
-    wrap_timer: Any = None
+    wrap_timer: DelayedCall | None = None
     wrap_ends_at: float | None = None
     # (start, end, busy) spans of ready (busy=False) and on_call/wrap_up (busy=True)
     # time for the one-hour occupancy the least-occupied strategy ranks by.

@@ -337,8 +337,8 @@ class AmiParser:
         # Unusual first header (lowercase names from clients, or a header
         # before Event/Response): decode and classify the slow way.
         headers = _split_headers(block)
-        kind, name = _classify(headers)
-        return Message(kind, name.strip(), block, headers)
+        kind, title = _classify(headers)
+        return Message(kind, title.strip(), block, headers)
 
 
 def _check_value(text: str) -> str:
