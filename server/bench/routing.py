@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from queues.items import Outcome
-from queues.model import EscalationStep, Strategy
+from queues.model import Agent, EscalationStep, Queue, Strategy
 from queues.router import Router
 from server.bench.acd_sample import make_agent, make_config, make_policy, make_queue
 
@@ -72,10 +72,10 @@ class _Sink:
     callback_requested = work_item_failed = cancel_offer
 
 
-def run_routing_bench(
-    agents: int = 2000, calls: int = 5000, skills: int = 30, seed: int = 1
-) -> dict[str, Any]:
-    rnd = random.Random(seed)
+def _centre(
+    rnd: random.Random, agents: int, skills: int
+) -> tuple[list[str], list[Queue], list[Agent]]:
+    """Skill names, one queue per skill, and the staff (drawn from ``rnd`` in order)."""
     names = [f"sk{i:02d}" for i in range(skills)]
     strategies = list(Strategy)
     queues = [
@@ -91,6 +91,14 @@ def run_routing_bench(
         return {s: rnd.randint(1, 5) for s in rnd.sample(names, rnd.randint(3, 5))}
 
     staff = [make_agent(f"ag{i:05d}", skillset(), rnd.choice(tiers)) for i in range(agents)]
+    return names, queues, staff
+
+
+def run_routing_bench(
+    agents: int = 2000, calls: int = 5000, skills: int = 30, seed: int = 1
+) -> dict[str, Any]:
+    rnd = random.Random(seed)
+    names, queues, staff = _centre(rnd, agents, skills)
     clock = _Clock(_T0)
     sink = _Sink()
     r = Router(make_config(queues, staff, make_policy(wrapup_s=0)), clock, sink)
