@@ -11,7 +11,7 @@ same rules answer the opposite question, why an item is still waiting
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from queues.agents import AgentRuntime, AgentState, Device
@@ -55,13 +55,17 @@ class Dispatcher:
         roster: Roster,
         quiet: QuietHours,
     ) -> None:
-        self.config = config  # replaced by Router.reconfigure (queue parameters only)
+        self.config = config
         self.clock = clock
         self.stats = stats
         self.waiting = waiting
         self.roster = roster
         self.quiet = quiet
-        self.rr_last: dict[str, str] = {}  # queue -> agent it last offered (round robin)
+        self._rr_last: dict[str, str] = {}  # queue -> agent it last offered (round robin)
+
+    def reconfigure(self, config: AcdConfig) -> None:
+        """New queue parameters (``Router.reconfigure``), read at each use."""
+        self.config = config
 
     def plan(self, now: float) -> Iterator[Offer | QuietWait]:
         """Walk the waiting work in global order, offering while ready agents remain.
@@ -116,14 +120,21 @@ class Dispatcher:
         self, it: WaitingItem, q: Queue, step: Step, cands: list[AgentRuntime], now: float
     ) -> Offer:
         win, why = rank(
-            q.strategy, cands, step, it.intent, it.missed_by, now, self.rr_last.get(q.name)
+            q.strategy, cands, step, it.intent, it.missed_by, now, self._rr_last.get(q.name)
         )
         d = Decision(
             it.id, win.spec.id, q.name, now - it.enqueued_at, step.label, step.levels,
             len(cands), str(q.strategy), why,
         )  # fmt: skip
-        self.rr_last[q.name] = win.spec.id
+        self._rr_last[q.name] = win.spec.id
         return Offer(it, win, d)
+
+    def round_robin(self) -> dict[str, str]:
+        """Queue -> the agent it last offered to (a copy)."""
+        return dict(self._rr_last)
+
+    def restore_round_robin(self, last: Mapping[str, str]) -> None:
+        self._rr_last.update(last)
 
     # ------------------------------------------------------------ explanations
     def _waited(self, it: WaitingItem) -> float:

@@ -37,7 +37,7 @@ class Escalation:
         quiet: QuietHours,
         dispatch: Callable[[], None],
     ) -> None:
-        self.config = config  # replaced by Router.reconfigure (queue parameters only)
+        self.config = config
         self.clock = clock
         self.output = output
         self.stats = stats
@@ -45,6 +45,10 @@ class Escalation:
         self.quiet = quiet
         self._dispatch = dispatch
         self._quiet_timer: DelayedCall | None = None
+
+    def reconfigure(self, config: AcdConfig) -> None:
+        """New queue parameters (``Router.reconfigure``), read at each use."""
+        self.config = config
 
     def admit(self, it: WaitingItem) -> None:
         """Into the waiting list, with its timer."""

@@ -81,7 +81,7 @@ class Router:
         self._escalation = Escalation(
             config, clock, output, self.stats, self._waiting, self.quiet, self.dispatch
         )
-        self.dispatcher = Dispatcher(
+        self._dispatcher = Dispatcher(
             config, clock, self.stats, self._waiting, self._roster, self.quiet
         )
         self._callbacks = Callbacks(
@@ -92,7 +92,7 @@ class Router:
             clock, output, self.stats, self.policy, self._waiting, self._roster,
             self._escalation, self._callbacks, self.dispatch,
         )
-        self.dispatching = False
+        self._dispatching = False
         self._again = False
 
     @property
@@ -111,8 +111,8 @@ class Router:
         Agents, tiers and the policy stay as built: they are read once.
         """
         self._config = config
-        self._escalation.config = config
-        self.dispatcher.config = config
+        self._escalation.reconfigure(config)
+        self._dispatcher.reconfigure(config)
 
     # Read-only views of the parts' maps, for tests/test_acd_invariants.py's
     # consistency check (it predates the split and reads them directly).
@@ -152,7 +152,7 @@ class Router:
 
     def estimated_wait(self, item_id: str, default_aht_s: float = 180.0) -> float:
         """Position x AHT / staffed qualified agents: a rough figure to announce."""
-        return self.dispatcher.estimated_wait(item_id, default_aht_s)
+        return self._dispatcher.estimated_wait(item_id, default_aht_s)
 
     def should_offer_callback(self, item_id: str) -> bool:
         """True when the IVR should offer this caller a callback (press 1): the queue
@@ -170,7 +170,7 @@ class Router:
         return self.stats.kpis(queue, len(waits), max(waits, default=0.0))
 
     def explain_wait(self, item_id: str) -> WaitExplanation:
-        return self.dispatcher.explain_wait(item_id)
+        return self._dispatcher.explain_wait(item_id)
 
     # ----------------------------------------------------------- call inputs
     def enqueue(
@@ -247,14 +247,14 @@ class Router:
 
         For inputs that only make sense together: a restore and its fix-ups, a
         re-enqueue and the adoption of the offer Asterisk is already making."""
-        if self.dispatching:
+        if self._dispatching:
             yield
             return
-        self.dispatching = True
+        self._dispatching = True
         try:
             yield
         finally:
-            self.dispatching = False
+            self._dispatching = False
             self.dispatch()
 
     def hold(self, item_id: str, on: bool) -> None:
@@ -329,22 +329,22 @@ class Router:
         """Run the dispatch pass now (after a restore), or after the current batch."""
         # Outputs must not re-enter, but if one does, finish this pass and go again
         # rather than interleave two passes over the same order.
-        if self.dispatching:
+        if self._dispatching:
             self._again = True
             return
-        self.dispatching = True
+        self._dispatching = True
         try:
             self._again = True
             while self._again:
                 self._again = False
                 now = self.clock.seconds()
-                for step in self.dispatcher.plan(now):
+                for step in self._dispatcher.plan(now):
                     if isinstance(step, Offer):
                         self._offers.make(step)
                     else:
                         self._escalation.arm_quiet(now)
         finally:
-            self.dispatching = False
+            self._dispatching = False
 
     # ------------------------------------------------------- snapshot/restore
     def snapshot(self) -> dict[str, Any]:
@@ -373,7 +373,7 @@ class Router:
 
     def round_robin(self) -> dict[str, str]:
         """Queue -> the agent it last offered to (a copy)."""
-        return dict(self.dispatcher.rr_last)
+        return self._dispatcher.round_robin()
 
     def restore_waiting(self, it: WaitingItem) -> None:
         """Put a waiting item back at its place (its timer armed); no dispatch."""
@@ -389,7 +389,7 @@ class Router:
         return self._roster.restore_agent(saved)
 
     def restore_round_robin(self, last: Mapping[str, str]) -> None:
-        self.dispatcher.rr_last.update(last)
+        self._dispatcher.restore_round_robin(last)
 
     def continue_sequence_after(self, seq: int) -> None:
         """New items get sequence numbers above ``seq``."""
