@@ -9,11 +9,12 @@ after ``retries`` such retries.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from queues.agents import AgentEvent
 from queues.escalation import Escalation
-from queues.items import Kind, WorkItem
+from queues.items import Kind, WorkItem, dialable
 from queues.model import AcdConfig
 from queues.ports import AcdOutput
 from queues.roster import Roster
@@ -89,7 +90,15 @@ class Callbacks:
         self, config: AcdConfig, item_id: str, queue: str, number: str, due_at: float,
         note: str = "",
     ) -> WorkItem:
-        """A 回访 return visit: routed like a call from ``due_at``, outside quiet hours."""
+        """A 回访 return visit: routed like a call from ``due_at``, outside quiet hours.
+
+        Raises ValueError for a number that is not ``dialable`` or a ``due_at`` that
+        is not a finite time (the API checks first; this keeps the core safe).
+        """
+        if not dialable(number):
+            raise ValueError(f"follow-up number {str(number)[:40]!r} is not 3-20 ASCII digits")
+        if not math.isfinite(due_at):
+            raise ValueError(f"follow-up due_at {due_at!r} is not a time")
         q = config.queues[queue]
         seq = self.waiting.next_seq()
         it = WaitingItem(item_id, Kind.FOLLOW_UP, queue, due_at, seq, q.priority, due_at,

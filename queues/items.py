@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["Decision", "Kind", "Outcome", "WaitExplanation", "WorkItem"]
+__all__ = ["Decision", "Kind", "Outcome", "WaitExplanation", "WorkItem", "dialable"]
+
+# What a callback or follow-up may dial: ASCII digits (str.isdigit() also takes
+# full-width digits and superscripts), an optional leading +, 3 to 20 digits.
+_DIALABLE = re.compile(r"\+?[0-9]{3,20}")
+
+
+def dialable(number: object) -> bool:
+    return isinstance(number, str) and _DIALABLE.fullmatch(number) is not None
 
 
 class Kind(StrEnum):

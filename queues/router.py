@@ -275,7 +275,11 @@ class Router:
     def add_follow_up(
         self, item_id: str, queue: str, number: str, due_at: float, note: str = ""
     ) -> WorkItem:
-        """A 回访 return visit: routed like a call from ``due_at``, outside quiet hours."""
+        """A 回访 return visit: routed like a call from ``due_at``, outside quiet hours.
+
+        Raises ValueError for a number that is not ``dialable`` or a ``due_at`` that
+        is not a finite time (the API checks first; this keeps the core safe).
+        """
         return self._callbacks.add_follow_up(self.config, item_id, queue, number, due_at, note)
 
     def cancel_item(self, item_id: str, reason: str = "cancelled") -> bool:

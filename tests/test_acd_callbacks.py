@@ -120,15 +120,15 @@ def test_follow_up_waits_for_due_time_and_daytime():
 
 def test_follow_up_order_by_due_time():
     r, clock, out = _night_router(at(15, 0))
-    r.add_follow_up("late", "q", "1", due_at=at(15, 0) - 10)
-    r.add_follow_up("early", "q", "2", due_at=at(15, 0) - 60)
+    r.add_follow_up("late", "q", "13900000001", due_at=at(15, 0) - 10)
+    r.add_follow_up("early", "q", "13900000002", due_at=at(15, 0) - 60)
     r.login("a1")
     assert offers(out) == [("early", "a1")]
 
 
 def test_cancel_follow_up():
     r, clock, out = _night_router(at(15, 0))
-    r.add_follow_up("fu", "q", "1", due_at=at(17, 0))
+    r.add_follow_up("fu", "q", "13900000001", due_at=at(17, 0))
     assert r.cancel_item("fu")
     assert out.take() == [("failed", "fu", "cancelled")]
     assert clock.getDelayedCalls() == []
