@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
+from queues.clock import DelayedCall
 from queues.model import Agent
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "AgentView",
     "Device",
     "InvalidTransition",
+    "SavedAgent",
     "device_from_ami",
 ]
 
@@ -136,6 +137,23 @@ class AgentView:
     pending_pause: str | None = None  # a pause asked for during a call, applied after it
 
 
+@dataclass(frozen=True)
+class SavedAgent:
+    """An agent's state as a restart brings it back (``queues.snapshot`` decides it)."""
+
+    id: str
+    state: AgentState
+    since: float
+    pause_reason: str | None
+    pending_pause: str | None
+    resume_reason: str | None
+    device: Device
+    misses: int
+    idle_since: float
+    item_id: str | None  # the answered item, on call or in wrap-up
+    wrap_ends_at: float | None  # in wrap-up: its timer is armed again
+
+
 @dataclass(eq=False)
 class AgentRuntime:
     """Mutable live state of one agent; only the router touches it."""
@@ -152,7 +170,7 @@ class AgentRuntime:
     misses: int = 0
     idle_since: float = 0.0  # when the agent last became ready: longest-idle ranks by it
     pending_pause: str | None = None  # pause asked for during a call, applied after it
-    wrap_timer: Any = None
+    wrap_timer: DelayedCall | None = None
     wrap_ends_at: float | None = None
     # (start, end, busy) spans of ready (busy=False) and on_call/wrap_up (busy=True)
     # time for the one-hour occupancy the least-occupied strategy ranks by.

@@ -1,6 +1,7 @@
 """The narrow collaborators the router talks to: a clock in, an output sink out.
 
-``twisted.internet.task.Clock`` and the reactor satisfy ``Clock``; the adapter in
+``twisted.internet.task.Clock`` and the reactor satisfy ``Clock`` (defined in
+``queues.clock``, named here too); the adapter in
 ``server/`` implements ``AcdOutput`` by turning each call into AMI actions and Redis
 writes.  Output methods must not call back into the router synchronously: the router
 is in the middle of a decision when it calls them.
@@ -8,23 +9,13 @@ is in the middle of a decision when it calls them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from queues.agents import AgentState
+from queues.clock import Clock, DelayedCall
 from queues.items import Decision, WorkItem
 
 __all__ = ["AcdOutput", "Clock", "DelayedCall"]
-
-
-class DelayedCall(Protocol):
-    def cancel(self) -> None: ...
-    def active(self) -> bool: ...
-
-
-class Clock(Protocol):
-    def seconds(self) -> float: ...
-    def callLater(self, delay: float, f: Callable[..., Any], *args: Any) -> DelayedCall: ...
 
 
 class AcdOutput(Protocol):

@@ -87,7 +87,7 @@ def rank(
         extra = [intent] if intent and intent not in skills else []
         return sum(a.spec.skills.get(s, 0) for s in skills + extra)
 
-    def key(a: AgentRuntime) -> tuple:
+    def key(a: AgentRuntime) -> tuple[bool | int | float | str, ...]:
         head = (a.spec.id in missed_by, -_fit(a, intent))
         if strategy is Strategy.LEAST_OCCUPIED:
             return (*head, round(a.occupancy(now), 9), a.idle_since, a.spec.id)

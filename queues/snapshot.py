@@ -1,7 +1,8 @@
-"""The router's persistence half: live state to plain dicts and back.
+"""The router's persistence: live state to plain JSON-able dicts and back.
 
-Split from ``router.py`` only to keep that file readable; it reaches into the
-router's private state on purpose and nothing else should.
+It reads and writes the router only through the public methods listed in
+``RouterState`` (``Router`` has them all), so it imports nothing of the router
+and the router imports it plainly.
 
 Restoring forgets offers in flight: the call waits at its old place and the agent is
 ready (or takes the pause they asked for), because after a restart nobody can know
@@ -11,16 +12,16 @@ stale agent legs) before it feeds new events.
 
 from __future__ import annotations
 
-import itertools
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, Protocol, TypeVar
 
-from queues.agents import DEVICE_OFFLINE, AgentState, Device
+from queues.agents import DEVICE_OFFLINE, AgentRuntime, AgentState, Device, SavedAgent
 from queues.items import Kind
+from queues.model import AcdConfig
+from queues.ports import Clock
+from queues.waiting import WaitingItem
 
-if TYPE_CHECKING:
-    from queues.router import Router, _Item
-
-__all__ = ["VERSION", "restore", "snapshot"]
+__all__ = ["VERSION", "RouterState", "restore", "snapshot"]
 
 VERSION = 1
 S = AgentState
@@ -35,74 +36,92 @@ _AGENT_FIELDS = (
 )  # fmt: skip
 
 
-def _item(i: _Item) -> dict[str, Any]:
+class RouterState(Protocol):
+    """What this module needs of the router: its public snapshot methods."""
+
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def config(self) -> AcdConfig: ...
+    def waiting_items(self) -> list[WaitingItem]: ...
+    def answered_items(self) -> list[WaitingItem]: ...
+    def agent_runtimes(self) -> list[AgentRuntime]: ...
+    def round_robin(self) -> dict[str, str]: ...
+    def restore_waiting(self, it: WaitingItem) -> None: ...
+    def restore_answered(self, it: WaitingItem) -> None: ...
+    def restore_agent(self, saved: SavedAgent) -> bool: ...
+    def restore_round_robin(self, last: Mapping[str, str]) -> None: ...
+    def continue_sequence_after(self, seq: int) -> None: ...
+    def dispatch(self) -> None: ...
+
+
+R = TypeVar("R", bound=RouterState)
+
+
+def _item(i: WaitingItem) -> dict[str, Any]:
     d = {f: getattr(i, f) for f in _ITEM_FIELDS}
     d["kind"] = str(i.kind)
     d["missed_by"] = sorted(i.missed_by)
     return d
 
 
-def snapshot(r: Router) -> dict[str, Any]:
-    agents = []
-    for a in r._agents.values():
-        d = {f: getattr(a, f) for f in _AGENT_FIELDS}
-        d["state"], d["device"], d["id"] = str(a.state), str(a.device), a.spec.id
-        agents.append(d)
+def _agent(a: AgentRuntime) -> dict[str, Any]:
+    d = {f: getattr(a, f) for f in _AGENT_FIELDS}
+    d["state"], d["device"], d["id"] = str(a.state), str(a.device), a.spec.id
+    return d
+
+
+def snapshot(r: RouterState) -> dict[str, Any]:
     return {
         "version": VERSION,
         "taken_at": r.clock.seconds(),
-        "waiting": [_item(r._items[k[3]]) for k in r._order],  # in routing order
-        "active": [_item(i) for i in r._active.values()],
-        "agents": agents,
-        "rr_last": dict(r._rr_last),
+        "waiting": [_item(i) for i in r.waiting_items()],  # in routing order
+        "active": [_item(i) for i in r.answered_items()],
+        "agents": [_agent(a) for a in r.agent_runtimes()],
+        "rr_last": r.round_robin(),
     }
 
 
-def _mk(d: dict[str, Any]) -> _Item:
-    from queues.router import _Item
-
+def _mk(d: dict[str, Any]) -> WaitingItem:
     kw = {f: d[f] for f in _ITEM_FIELDS if f != "offered_to"}
-    return _Item(kind=Kind(d["kind"]), missed_by=set(d["missed_by"]), **kw)
+    return WaitingItem(kind=Kind(d["kind"]), missed_by=set(d["missed_by"]), **kw)
 
 
-def restore(r: Router, data: dict[str, Any]) -> Router:
+def _saved_agent(d: dict[str, Any]) -> SavedAgent:
+    """The state to come back in: a ring in flight is forgotten (ready, or the pause
+    asked for meanwhile), and a ready agent whose phone was offline is paused."""
+    state, reason, pending = S(d["state"]), d["pause_reason"], d["pending_pause"]
+    if state is S.RESERVED:
+        state, reason, pending = (S.PAUSED, pending, None) if pending else (S.READY, None, None)
+    device = Device(d["device"])
+    if state is S.READY and device is Device.OFFLINE:
+        state, reason = S.PAUSED, DEVICE_OFFLINE
+    busy = state in (S.ON_CALL, S.WRAP_UP)
+    return SavedAgent(
+        d["id"], state, d["since"], reason, pending, d["resume_reason"], device, d["misses"],
+        d["idle_since"], d["item_id"] if busy else None,
+        d["wrap_ends_at"] if state is S.WRAP_UP else None,
+    )  # fmt: skip
+
+
+def restore(r: R, data: dict[str, Any]) -> R:
     """Load ``data`` into a freshly built router (no outputs until the final dispatch)."""
     if data.get("version") != VERSION:
         raise ValueError(f"snapshot version {data.get('version')} is not {VERSION}")
-    now = r.clock.seconds()
     top = -1
     for d in data["waiting"]:
         if d["queue"] not in r.config.queues:
             continue  # a queue removed from the config: nothing can serve it
         it = _mk(d)
         top = max(top, it.seq)
-        r._insert(it)
-        if it.kind is Kind.CALLBACK and it.number:
-            r._callback_numbers[it.number] = it.id
+        r.restore_waiting(it)
     for d in data["active"]:
         it = _mk(d)
         top = max(top, it.seq)
-        r._active[it.id] = it
+        r.restore_answered(it)
     for d in data["agents"]:
-        a = r._agents.get(d["id"])
-        if a is None:
-            continue  # agent removed from the config
-        state, reason, pending = S(d["state"]), d["pause_reason"], d["pending_pause"]
-        if state is S.RESERVED:
-            state, reason, pending = (S.PAUSED, pending, None) if pending else (S.READY, None, None)
-        device = Device(d["device"])
-        if state is S.READY and device is Device.OFFLINE:
-            state, reason = S.PAUSED, DEVICE_OFFLINE
-        a.state, a.since, a.pause_reason, a.pending_pause = state, d["since"], reason, pending
-        a.resume_reason, a.device = d["resume_reason"], device
-        a.misses, a.idle_since = d["misses"], d["idle_since"]
-        a.item_id = d["item_id"] if state in (S.ON_CALL, S.WRAP_UP) else None
-        if state is S.WRAP_UP and d["wrap_ends_at"] is not None:
-            a.wrap_ends_at = d["wrap_ends_at"]
-            delay = max(0.0, a.wrap_ends_at - now)
-            a.wrap_timer = r.clock.callLater(delay, r._wrap_timeout, a.spec.id)
-        r._reindex(a)
-    r._rr_last.update(data.get("rr_last", {}))
-    r._seq = itertools.count(top + 1)
-    r._dispatch()
+        r.restore_agent(_saved_agent(d))  # False: agent removed from the config
+    r.restore_round_robin(data.get("rr_last", {}))
+    r.continue_sequence_after(top)
+    r.dispatch()
     return r

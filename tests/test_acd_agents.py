@@ -6,7 +6,7 @@ import pytest
 
 from queues.agents import TRANSITIONS, AgentEvent, AgentState, InvalidTransition
 from queues.items import Outcome
-from queues.sample import make_agent, make_queue
+from server.bench.acd_sample import make_agent, make_queue
 from tests.test_acd_routing import build, offers
 
 

@@ -9,7 +9,7 @@ from twisted.internet.task import Clock
 
 from queues.items import Outcome
 from queues.router import Router
-from queues.sample import RecordingOutput
+from tests.acd_support import RecordingOutput
 from tests.test_acd_routing import T0
 
 CONFIG = pathlib.Path(__file__).resolve().parent.parent / "config"

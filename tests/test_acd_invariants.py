@@ -11,7 +11,7 @@ from queues.agents import AgentState, InvalidTransition
 from queues.items import Kind, Outcome
 from queues.model import EscalationStep, Strategy
 from queues.router import Router
-from queues.sample import make_agent, make_config, make_policy, make_queue
+from server.bench.acd_sample import make_agent, make_config, make_policy, make_queue
 from tests.test_acd_routing import T0
 
 FREE_STATES = {"ready", "paused", "logged_out"}

@@ -6,8 +6,8 @@ import pytest
 
 from queues.erlang import agents_needed, erlang_c, service_level
 from queues.items import Outcome
-from queues.sample import make_agent, make_queue
 from queues.stats import SlDefinition
+from server.bench.acd_sample import make_agent, make_queue
 from tests.test_acd_routing import build
 
 

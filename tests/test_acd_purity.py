@@ -6,7 +6,7 @@ import ast
 import pathlib
 
 import queues
-from queues.bench import run_routing_bench
+from server.bench.routing import run_routing_bench
 
 FORBIDDEN = ("twisted", "redis", "server", "http", "urllib", "socket", "requests", "time")
 
@@ -23,8 +23,6 @@ def test_queues_imports_nothing_impure():
                 names = [node.module]
             for n in names:
                 top = n.split(".")[0]
-                if path.name == "bench.py" and top == "time":
-                    continue  # the benchmark measures wall time; the router never does
                 assert top not in FORBIDDEN, f"{path.name} imports {n}"
 
 

@@ -11,14 +11,15 @@ from twisted.internet.task import Clock
 from queues.items import Outcome
 from queues.model import EscalationStep, Strategy
 from queues.router import Router
-from queues.sample import RecordingOutput, make_agent, make_config, make_queue
+from server.bench.acd_sample import make_agent, make_config, make_queue
+from tests.acd_support import RecordingOutput
 
 # 10:00 on a weekday in Shanghai: outside quiet hours.
 T0 = dt.datetime(2026, 11, 27, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
 
 
 def build(queues, agents, **policy_kw):
-    from queues.sample import make_policy
+    from server.bench.acd_sample import make_policy
 
     clock = Clock()
     clock.advance(T0)

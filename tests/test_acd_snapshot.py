@@ -9,7 +9,8 @@ from twisted.internet.task import Clock
 from queues.agents import AgentState
 from queues.items import Outcome
 from queues.router import Router
-from queues.sample import RecordingOutput, make_agent, make_queue
+from server.bench.acd_sample import make_agent, make_queue
+from tests.acd_support import RecordingOutput
 from tests.test_acd_routing import build, offers
 
 

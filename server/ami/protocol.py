@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import itertools
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from twisted.internet import defer
 from twisted.internet.error import ConnectionLost
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime, ITCPTransport
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
@@ -25,6 +26,8 @@ from .codec import BANNER, EVENT, RESPONSE, AmiParser, FrameTooLarge, Message, e
 from .router import EventRouter
 
 DEFAULT_ACTION_TIMEOUT = 10.0
+
+Fields = Iterable[tuple[str, object]] | dict[str, object]
 
 
 class AmiError(Exception):
@@ -67,7 +70,7 @@ class ListResult:
 @dataclass
 class _Pending:
     action: str
-    deferred: defer.Deferred
+    deferred: defer.Deferred[Message | ListResult]
     timer: IDelayedCall | None
     want_list: bool
     result: ListResult | None = None
@@ -104,7 +107,7 @@ class AmiClientProtocol(Protocol):
         # can never be taken for the answer to a new action.
         self._id_prefix = secrets.token_hex(3)
         self.banner: str | None = None
-        self._banner_waiters: list[defer.Deferred] = []
+        self._banner_waiters: list[defer.Deferred[str]] = []
         self._keepalive: LoopingCall | None = None
         self.connected_ok = False
         self.logged_in = False
@@ -120,10 +123,17 @@ class AmiClientProtocol(Protocol):
             messages = self._parser.feed(data)
         except FrameTooLarge as exc:
             self.log.error("AMI peer misbehaves, dropping the connection: {exc}", exc=exc)
-            self.transport.abortConnection()
+            self._abort()
             return
         for message in messages:
             self._handle(message)
+
+    def _abort(self) -> None:
+        """Drop the connection at once, unsent data and all."""
+        if self.transport is not None:
+            # Every transport this runs on (TCP, and StringTransport in tests) can
+            # abort; the attribute is only typed as the ITransport that cannot.
+            cast(ITCPTransport, self.transport).abortConnection()
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         was_up = self.logged_in
@@ -169,7 +179,7 @@ class AmiClientProtocol(Protocol):
     def _on_response(self, message: Message) -> None:
         action_id = message.action_id
         entry = self._pending.get(action_id) if action_id is not None else None
-        if entry is None:
+        if entry is None or action_id is None:
             self.log.debug(
                 "AMI response for no pending action: {aid} {name}", aid=action_id, name=message.name
             )
@@ -198,7 +208,12 @@ class AmiClientProtocol(Protocol):
             entry.result.events.append(message)
         return True
 
-    def _finish(self, action_id: str, result: object = None, failure: Exception | None = None):
+    def _finish(
+        self,
+        action_id: str,
+        result: Message | ListResult | None = None,
+        failure: Exception | None = None,
+    ) -> None:
         entry = self._pending.pop(action_id)
         if entry.result is not None:
             self._open_lists -= 1
@@ -207,16 +222,14 @@ class AmiClientProtocol(Protocol):
         if failure is not None:
             entry.deferred.errback(failure)
         else:
+            assert result is not None  # every caller passes one or the other
             entry.deferred.callback(result)
 
     # -- actions ----------------------------------------------------------------
 
     def sendAction(
-        self,
-        action: str,
-        fields: Iterable[tuple[str, object]] | dict[str, object] = (),
-        timeout: float | None = None,
-    ) -> defer.Deferred:
+        self, action: str, fields: Fields = (), timeout: float | None = None
+    ) -> defer.Deferred[Message]:
         """Send one action.
 
         The Deferred fires with the response :class:`Message` (for a list
@@ -225,14 +238,12 @@ class AmiClientProtocol(Protocol):
         after ``timeout`` seconds, ``ConnectionLost`` if the connection drops
         first, or ``ValueError`` if a field contains CR/LF.
         """
-        return self._send(action, fields, timeout, want_list=False)
+        # Without want_list every path fires with the Message itself.
+        return cast("defer.Deferred[Message]", self._send(action, fields, timeout, False))
 
     def sendListAction(
-        self,
-        action: str,
-        fields: Iterable[tuple[str, object]] | dict[str, object] = (),
-        timeout: float | None = None,
-    ) -> defer.Deferred:
+        self, action: str, fields: Fields = (), timeout: float | None = None
+    ) -> defer.Deferred[ListResult]:
         """Like :meth:`sendAction`, but fires with a :class:`ListResult`.
 
         It completes on the event carrying ``EventList: Complete``, never on
@@ -241,9 +252,11 @@ class AmiClientProtocol(Protocol):
         ``ListResult``.
         """
         d = self._send(action, fields, timeout, want_list=True)
-        return d.addCallback(lambda r: r if isinstance(r, ListResult) else ListResult(r))
+        return d.addCallback(_as_list)
 
-    def _send(self, action, fields, timeout, want_list) -> defer.Deferred:
+    def _send(
+        self, action: str, fields: Fields, timeout: float | None, want_list: bool
+    ) -> defer.Deferred[Message | ListResult]:
         if self.transport is None or not self.connected_ok:
             return defer.fail(AmiNotConnected(f"not connected, {action} not sent"))
         action_id = f"{self._id_prefix}-{next(self._ids)}"
@@ -251,7 +264,7 @@ class AmiClientProtocol(Protocol):
             data = encode_action(action, fields, action_id)
         except ValueError as exc:
             return defer.fail(exc)
-        d: defer.Deferred = defer.Deferred()
+        d: defer.Deferred[Message | ListResult] = defer.Deferred()
         secs = self.action_timeout if timeout is None else timeout
         timer = self.clock.callLater(secs, self._timed_out, action_id) if secs else None
         self._pending[action_id] = _Pending(action, d, timer, want_list)
@@ -267,16 +280,18 @@ class AmiClientProtocol(Protocol):
 
     # -- login ------------------------------------------------------------------
 
-    def waitForBanner(self) -> defer.Deferred:
+    def waitForBanner(self) -> defer.Deferred[str]:
         """Fires with the banner text once it has arrived."""
         if self.banner is not None:
             return defer.succeed(self.banner)
-        d: defer.Deferred = defer.Deferred()
+        d: defer.Deferred[str] = defer.Deferred()
         self._banner_waiters.append(d)
         return d
 
     @defer.inlineCallbacks
-    def login(self, username: str, secret: str, md5: bool = False, events: bool = True):
+    def login(
+        self, username: str, secret: str, md5: bool = False, events: bool = True
+    ) -> Generator[defer.Deferred[Any], Any, Message]:
         """Log in; fires with the success response, fails with :class:`AmiLoginError`.
 
         With ``md5`` the secret never crosses the wire: Asterisk sends a
@@ -292,7 +307,7 @@ class AmiClientProtocol(Protocol):
             fields.append(("Secret", secret))
         fields.append(("Events", "on" if events else "off"))
         try:
-            response = yield self.sendAction("Login", fields)
+            response: Message = yield self.sendAction("Login", fields)
         except AmiActionError as exc:
             raise AmiLoginError(
                 f"AMI login as {username!r} refused: {exc.response.get('Message')}"
@@ -320,14 +335,18 @@ class AmiClientProtocol(Protocol):
         self._keepalive.start(interval, now=False)
 
     def _ping_failed(self, failure: Failure) -> None:
-        if failure.check(AmiTimeout):
+        if isinstance(failure.value, AmiTimeout):
             self.log.error("AMI peer did not answer Ping: dropping the connection")
-            if self.transport is not None:
-                self.transport.abortConnection()
-        elif not failure.check(ConnectionLost, AmiNotConnected):
+            self._abort()
+        elif not isinstance(failure.value, ConnectionLost | AmiNotConnected):
             self.log.failure("AMI Ping failed", failure)
 
     def stop_keepalive(self) -> None:
         if self._keepalive is not None and self._keepalive.running:
             self._keepalive.stop()
         self._keepalive = None
+
+
+def _as_list(r: Message | ListResult) -> ListResult:
+    """A list action answered without ``EventList: start`` has no events."""
+    return r if isinstance(r, ListResult) else ListResult(r)

@@ -82,7 +82,9 @@ class EventRouter:
         )
 
 
-def _without(handlers: tuple[EventHandler, ...], handler: EventHandler) -> tuple:
+def _without(
+    handlers: tuple[EventHandler, ...], handler: EventHandler
+) -> tuple[EventHandler, ...]:
     """``handlers`` minus the first occurrence of ``handler``."""
     i = handlers.index(handler) if handler in handlers else -1
     return handlers if i < 0 else handlers[:i] + handlers[i + 1 :]
