@@ -99,12 +99,6 @@ class Router:
     def config(self) -> AcdConfig:
         return self._config
 
-    @config.setter
-    def config(self, config: AcdConfig) -> None:
-        # server/web/api.py's patch_queue assigns a config with changed queue
-        # parameters; kept as an alias of reconfigure until it calls that.
-        self.reconfigure(config)
-
     def reconfigure(self, config: AcdConfig) -> None:
         """Take new queue parameters (wait limits, callback offer, ...), read at each use.
 

@@ -21,8 +21,8 @@ def test_new_max_wait_and_escalation_apply_to_later_calls():
                           [make_agent("a1", {"s": 1})])  # fmt: skip
     r.login("a1")  # level 1: does not qualify for the base level 3
     r.enqueue("c1", "q")  # its timer was armed under the old parameters
-    r.config = _with_queue(r, "q", max_wait_s=60,
-                           escalation=(EscalationStep(20, any_level=True),))  # fmt: skip
+    r.reconfigure(_with_queue(r, "q", max_wait_s=60,
+                              escalation=(EscalationStep(20, any_level=True),)))  # fmt: skip
     r.enqueue("c2", "q")
     out.take()
     clock.advance(20)  # c2's escalation step: any level, and the next pass offers c1 first
@@ -32,7 +32,7 @@ def test_new_max_wait_and_escalation_apply_to_later_calls():
     assert r.is_waiting("c1") and not r.is_waiting("c2")
 
 
-def test_reconfigure_is_the_setter():
+def test_reconfigure_replaces_the_config_the_router_reads():
     r, _, _ = build([make_queue("q")], [make_agent("a1", {"q": 1})])
     new = _with_queue(r, "q", callback_offer_after_s=5)
     r.reconfigure(new)

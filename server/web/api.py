@@ -346,7 +346,7 @@ class DeskApi:
         new_acd = replace(acd_cfg, queues=MappingProxyType({**acd_cfg.queues,
                                                              name: replace(q, **changes)}))
         # The router and the adapter read queue parameters from these at each use.
-        self.calls.acd.config = new_acd
+        self.calls.acd.reconfigure(new_acd)
         self.calls.cfg = replace(self.calls.cfg, acd=new_acd)
         self.log.info("{who} changed queue {name}: {changes}", who=req.session.subject,
                       name=name, changes=changes)
