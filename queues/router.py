@@ -108,16 +108,6 @@ class Router:
         self._escalation.reconfigure(config)
         self._dispatcher.reconfigure(config)
 
-    # Read-only views of the parts' maps, for tests/test_acd_invariants.py's
-    # consistency check (it predates the split and reads them directly).
-    @property
-    def _items(self) -> Mapping[str, WaitingItem]:
-        return self._waiting.by_id()
-
-    @property
-    def _agents(self) -> Mapping[str, AgentRuntime]:
-        return {a.spec.id: a for a in self._roster.runtimes()}
-
     # ---------------------------------------------------------------- queries
     def agent(self, agent_id: str) -> AgentView:
         return self._roster[agent_id].view()

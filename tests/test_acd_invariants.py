@@ -224,13 +224,15 @@ def storm(seed: int, steps: int) -> None:
 def check_consistency(r: Router, out: Checker) -> None:
     """The router's own view agrees: one ringing agent per item, one item per agent."""
     ringing = {}
+    items = {it.id: it for it in r.waiting_items()}
     for w in r.waiting():
-        d = r._items[w.id].offered_to
+        d = items[w.id].offered_to
         if d is not None:
             assert d not in ringing.values()
             ringing[w.id] = d
     assert ringing == out.ringing
-    for aid, rt in r._agents.items():
+    for rt in r.agent_runtimes():
+        aid = rt.spec.id
         if rt.state is AgentState.RESERVED:
             assert ringing.get(rt.item_id) == aid
         if rt.state in (AgentState.READY, AgentState.PAUSED, AgentState.LOGGED_OUT):
