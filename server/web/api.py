@@ -97,7 +97,7 @@ class DeskApi:
                                    code="bad_pause_reason")
                 if acd.agent(agent_id).state is AgentState.LOGGED_OUT:
                     acd.login(agent_id)
-                acd.pause(agent_id, reason)
+                acd.pause(agent_id, str(reason))  # one of the codes, checked above
             else:
                 acd.logout(agent_id)
         except InvalidTransition as e:

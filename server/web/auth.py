@@ -138,6 +138,7 @@ class Authenticator:
                                     f"{agent.interface}", code="wrong_phone")
             session = self.sessions.create("agent", agent.id, agent.name)
         else:
+            assert user is not None  # no agent and no user failed above
             session = self.sessions.create(user.role, user.name, user.name)
         self.log.info("{role} {who} signed in from {client}", role=session.role,
                       who=session.subject, client=client)

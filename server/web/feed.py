@@ -133,8 +133,9 @@ class Feed:
             self.log.info("Dropping the event stream of {who}: {why}", who=session.subject,
                           why=why)
             watch.cancel()
-            if getattr(request, "channel", None) is not None:
-                request.channel.transport.abortConnection()
+            transport = getattr(getattr(request, "channel", None), "transport", None)
+            if transport is not None:
+                transport.abortConnection()
 
         watch = _Watch(self.clock, self.limits, drop)
         request.registerProducer(watch, True)

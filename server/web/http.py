@@ -203,9 +203,12 @@ class JsonResource(Resource):
             if ctype != "application/json":
                 # Also a CSRF guard: a cross-site form cannot send application/json.
                 raise ApiError(415, "Content-Type must be application/json")
-            body = check_body(request.content.read(MAX_BODY_BYTES + 1), route.body)
+            content = request.content
+            body = check_body(content.read(MAX_BODY_BYTES + 1) if content is not None else b"",
+                              route.body)
+        args: dict[bytes, list[bytes]] = request.args or {}
         query = {k.decode("utf-8", "replace"): v[-1].decode("utf-8", "replace")
-                 for k, v in request.args.items()} if method == "GET" else {}
+                 for k, v in args.items()} if method == "GET" else {}
         return route.handler(ApiRequest(request, params, query, body, session))
 
     def _respond(self, result: Any, request: server.Request) -> None:

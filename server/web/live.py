@@ -63,14 +63,15 @@ class _Done:
         d = compute_durations(rec.timeline) if answered is not None else None
         entered: dict[str, float] = {}
         for e in rec.timeline:
-            if e.kind == "enqueued" and e.details.get("queue") not in entered:
-                entered[e.details.get("queue")] = e.t
+            queue = e.details.get("queue")
+            if e.kind == "enqueued" and isinstance(queue, str) and queue not in entered:
+                entered[queue] = e.t
         return cls(
             rec.call_id, rec.version, rec.timeline[0].t if rec.timeline else 0.0, rec.caller,
             rec.intent, rec.outcome, rec.disposition, rec.agent_id, answered,
             _first(rec, "abandoned"), d.talk_s if d else 0.0, d.hold_s if d else 0.0,
             d.acw_s if d else 0.0,
-            tuple(e.details.get("agent") for e in rec.timeline if e.kind == "offer"
+            tuple(str(e.details.get("agent")) for e in rec.timeline if e.kind == "offer"
                   and e.details.get("outcome") != "answered"),
             tuple(entered.items()))
 

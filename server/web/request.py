@@ -55,6 +55,8 @@ class HardenedRequest(server.Request):
     def _refuse(self) -> None:
         self._refused = True
         transport = self.channel.transport
+        if transport is None:
+            return  # the connection is gone already: nothing to answer
         transport.write(b"HTTP/1.1 413 Content Too Large\r\n"
                         b"Content-Type: application/json; charset=utf-8\r\n"
                         b"Content-Length: " + str(len(_TOO_LARGE)).encode() + b"\r\n"
