@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from enum import StrEnum
+from typing import Any
 
 from .model import GRADED, PHASE_OF, AuditEntry, Case, CaseState, CaseType, Deadline, VisitAttempt
 from .rules import CasesConfig
@@ -190,7 +191,7 @@ def _apply(case: Case, inp: CaseInput, rules: CasesConfig, *, now: float, actor:
         to = TRANSITIONS[(case.state, inp)]
     except KeyError:
         raise InvalidTransition(case.id, case.state, inp) from None
-    fields: dict = {"state": to, "updated_at": now}
+    fields: dict[str, Any] = {"state": to, "updated_at": now}  # replace() keywords
     details: list[str] = []
     dl = case.deadline
     if inp is Inp.REASSIGN:
