@@ -111,3 +111,18 @@ exten => _1001,1,NoOp(pattern loses to exact)
     assert dp.has_exten("features", "452") and not dp.has_exten("features", "45")  # . is 1+
     assert not dp.has_exten("features", "412")  # N is 2-9
     assert dp.step("phones", "1001", 1).data == "exact"
+
+
+@pytest.mark.parametrize("cond, expected", [
+    ("$[10 > 9]", True),            # two numbers compare as numbers ...
+    ("$[010 = 10]", True),          # ... leading zeros and all (0${UNSET} reads as 0)
+    ("$[1.5 <= 1.25]", False),
+    ("$[-1 < 0]", True),
+    ("$[10 > 9a]", False),          # anything else compares as strings: "10" < "9a"
+    ("$[abc < abd]", True),
+    ('$["b" >= "a"]', True),
+    ("$[abc != abc]", False),
+])
+def test_gotoif_comparisons_are_numeric_only_between_two_numbers(cond: str,
+                                                                 expected: bool) -> None:
+    assert evaluate(cond) is expected

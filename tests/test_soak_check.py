@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from server.soak.check import (
     Caller,
     ChaosEvent,
@@ -10,7 +12,8 @@ from server.soak.check import (
     judge,
     routing_buckets,
 )
-from server.soak.runner import Options, auto_talk
+from server.soak.procs import RigError
+from server.soak.runner import Options, Run, auto_talk
 
 
 def _rec(cid: str, version: int, outcome: str = "answered") -> StreamEntry:
@@ -76,3 +79,14 @@ def test_auto_talk_keeps_the_floor_about_80_percent_busy():
     lo, hi = (float(x) for x in auto_talk(Options(rate=30, agents=300, wrapup=2)).split(","))
     mean_cycle = (lo + hi) / 2 + 2 + 2
     assert 0.7 < 0.85 * 30 * mean_cycle / 300 < 0.9
+
+
+def test_run_parts_before_start_raise_a_rig_error() -> None:
+    run = Run(Options(quiet=True))
+    try:
+        for part in ("redis", "sim", "proxy", "daemon", "http"):
+            with pytest.raises(RigError, match="not running"):
+                getattr(run, part)
+    finally:
+        run.stop()  # stops only the parts that exist (none) and removes the workdir
+    assert not run.workdir.exists()

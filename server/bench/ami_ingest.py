@@ -15,6 +15,7 @@ from __future__ import annotations
 import gzip
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from twisted.internet.task import Clock
@@ -23,6 +24,7 @@ from twisted.internet.testing import StringTransport
 from server.ami.codec import AmiParser
 from server.ami.protocol import AmiClientProtocol
 from server.ami.router import EventRouter
+from server.bench.clock import reactor_time
 
 TRACE = (
     Path(__file__).resolve().parents[2]
@@ -97,7 +99,7 @@ def _client(subscribe: bool) -> tuple[AmiClientProtocol, list[int]]:
 
         for name in HOTLINE_EVENTS:
             router.subscribe(name, handler)
-    proto = AmiClientProtocol(Clock(), router, max_message_bytes=1 << 20)
+    proto = AmiClientProtocol(reactor_time(Clock()), router, max_message_bytes=1 << 20)
     proto.makeConnection(StringTransport())
     return proto, seen
 
@@ -111,18 +113,23 @@ def _time(fn) -> tuple[float, float]:
 def _measure(reads: list[bytes], runs: int, mode: str) -> dict:
     walls, cpus, handled = [], [], 0
     for _ in range(runs):
+        go: Callable[[], None]
         if mode == "parse":
             parser = AmiParser(expect_banner=True)
 
-            def go(parser=parser) -> None:
+            def parse(parser: AmiParser = parser) -> None:
                 for data in reads:
                     parser.feed(data)
+
+            go = parse
         else:
             proto, seen = _client(subscribe=(mode == "dispatch"))
 
-            def go(proto=proto) -> None:
+            def receive(proto: AmiClientProtocol = proto) -> None:
                 for data in reads:
                     proto.dataReceived(data)
+
+            go = receive
 
         wall, cpu = _time(go)
         walls.append(wall)

@@ -26,6 +26,7 @@ from cases.ids import format_id
 from cases.machine import open_case, transition
 from cases.model import Case
 from cases.rules import CasesConfig
+from server.bench.clock import reactor_time
 from server.cases.service import CaseService
 from server.cases.store import CaseStore, case_entry
 from server.config import load_config
@@ -107,8 +108,9 @@ async def _run(checkpoints: list[int], due: int, runs: int) -> dict:
         clock = task.Clock()
         store = CaseStore.from_url(proc.url, timeout=30.0)  # a loaded machine is slow, not down
         raw = aioredis.Redis.from_url(proc.url)
-        writer = DurableRecords(store, Path(tmp) / "cases.spool", clock)
-        svc = CaseService(store, writer, rules, clock, cache_size=1000, due_batch=due * 2)
+        writer = DurableRecords(store, Path(tmp) / "cases.spool", reactor_time(clock))
+        svc = CaseService(store, writer, rules, reactor_time(clock), cache_size=1000,
+                          due_batch=due * 2)
         rows, opened = [], 0
         try:
             for n in checkpoints:

@@ -34,11 +34,15 @@ import shutil
 import statistics
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from server.bench.clock import Loop
 
 ROOT = Path(__file__).resolve().parents[2]
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -120,7 +124,7 @@ class _Completions:
                           to_offer, to_answer))
 
 
-def run(rates: list[float] = (10, 20, 40, 60, 80), step_s: float = 25.0,
+def run(rates: Sequence[float] = (10, 20, 40, 60, 80), step_s: float = 25.0,
         warmup_s: float = 13.0, agents: int = 400, seed: int = 1,
         verbose: bool = True) -> dict[str, Any]:
     """Runs the ramp once on the real reactor (so once per process: see ``run_isolated``).
@@ -140,12 +144,16 @@ def run(rates: list[float] = (10, 20, 40, 60, 80), step_s: float = 25.0,
     from server.daemon import start_logging
     from server.redisproc import RedisProcess
 
+    loop: Loop = reactor
+
     rates = [float(r) for r in rates]
     work = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
     cfg_dir = write_config(work / "config", agents)
     cfg = load_config(cfg_dir, environ={})
     start_logging("text", "error", stream=sys.stderr)
     redis = RedisProcess(appendonly=False).start()
+    assert redis.proc is not None  # start() spawned it
+    redis_pid = redis.proc.pid
     secret = secrets.token_hex(16)
     result: dict[str, Any] = {}
 
@@ -155,7 +163,7 @@ def run(rates: list[float] = (10, 20, 40, 60, 80), step_s: float = 25.0,
             self.port: defer.Deferred = defer.Deferred()
             self.last: dict = {}
             self.max_lag_ms = 0.0
-            self.ended = defer.Deferred()
+            self.ended: defer.Deferred[None] = defer.Deferred()
 
         def outReceived(self, data: bytes) -> None:
             self.buf += data
@@ -215,9 +223,9 @@ def run(rates: list[float] = (10, 20, 40, 60, 80), step_s: float = 25.0,
 
             def snap() -> dict:
                 queued = sum(1 for c in cc.calls.values() if c.phase == "queued")
-                return {"t": reactor.seconds(), "cpu": own_cpu_s(),
+                return {"t": loop.seconds(), "cpu": own_cpu_s(),
                         "sim_cpu": proc_cpu_s(transport.pid),
-                        "redis_cpu": proc_cpu_s(redis.proc.pid),
+                        "redis_cpu": proc_cpu_s(redis_pid),
                         "in_progress": len(cc.calls), "queued": queued,
                         "sim_started": sim.last.get("calls_started", 0),
                         "done": len(done.done), "sim_lag": sim.max_lag_ms}
@@ -298,8 +306,11 @@ def run(rates: list[float] = (10, 20, 40, 60, 80), step_s: float = 25.0,
             yield sim.ended
             reactor.stop()
 
-    reactor.callWhenRunning(main)
-    reactor.run()
+    # main starts on the reactor's first turn.  (deferLater rather than
+    # callWhenRunning: a call through IReactorCore does not type-check without
+    # the mypy-zope plugin; deferLater takes the reactor as an IReactorTime.)
+    deferLater(reactor, 0, main)
+    loop.run()
     redis.cleanup()
     shutil.rmtree(work, ignore_errors=True)
     return result

@@ -30,6 +30,7 @@ import sys
 from twisted.internet import stdio, task
 from twisted.protocols.basic import LineReceiver
 
+from server.bench.clock import Loop
 from server.sim import PromptCatalog, Simulator, shipped_user
 from server.sim.scripts import COMMAND, AgentBehaviour, CallerScript, PhoneScript, Press
 from server.sim.traffic import BRANCHES, NAMES
@@ -123,10 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     control = Control(sim, rng, reactor)
     stdio.StandardIO(control)
 
-    beat = {"last": reactor.seconds(), "lag": 0.0}
+    loop: Loop = reactor
+    beat = {"last": loop.seconds(), "lag": 0.0}
 
     def heartbeat() -> None:
-        now = reactor.seconds()
+        now = loop.seconds()
         beat["lag"] = max(beat["lag"], now - beat["last"] - 0.1)
         beat["last"] = now
 
@@ -141,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     task.LoopingCall(heartbeat).start(0.1)
     task.LoopingCall(report).start(1.0, now=False)
     control.sendLine(json.dumps({"port": port}).encode())
-    reactor.run()
+    loop.run()
     return 0
 
 

@@ -29,14 +29,12 @@ import os
 from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from redis.exceptions import RedisError
 from twisted.internet import defer, threads
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
-
-from server.records.store import RecordStore
 
 # What counts as "Redis cannot take it now". Any RedisError (not just connection
 # errors) spools: OOM, MISCONF or READONLY would otherwise lose the record; the
@@ -84,6 +82,13 @@ class SpoolFile:
             os.fsync(f.fileno())
 
 
+class RecordSink(Protocol):
+    """What the writer needs of its store: a ``RecordStore`` (call records) or a
+    ``CaseStore`` (case entries, server/cases/service.py)."""
+
+    def put(self, record: Mapping[str, Any]) -> defer.Deferred: ...
+
+
 class DurableRecords:
     """The records writer the adapter uses. See the module docstring."""
 
@@ -91,7 +96,7 @@ class DurableRecords:
 
     def __init__(
         self,
-        store: RecordStore,
+        store: RecordSink,
         spool_path: str | os.PathLike[str],
         clock: IReactorTime,
         io: Io = threads.deferToThread,

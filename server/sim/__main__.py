@@ -28,11 +28,24 @@ import os
 import random
 import sys
 from collections.abc import Sequence
+from typing import Protocol
 
 from server.sim.ami_server import shipped_user
+from server.sim.channel import Channel
 from server.sim.prompts import PromptCatalog, per_language
 from server.sim.scripts import COMMAND, AgentBehaviour, CallerScript, PhoneScript, Press
 from server.sim.simulator import Simulator
+
+
+class _Loop(Protocol):
+    """The reactor as ``main`` runs and stops it.  (Calling it through Twisted's
+    zope interfaces would not type-check: mypy reads their methods as lacking
+    ``self``.)"""
+
+    def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
 
 NAMES = ("张伟", "王芳", "李娜", "刘洋", "陈静", "杨磊", "赵敏", "黄强", "Sim Caller")
 
@@ -56,30 +69,30 @@ class CallerLog:
     def __init__(self, sim: Simulator, path: str | None) -> None:
         self.sim = sim
         self.fh = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
-        self.active: list = []
+        self.active: list[Channel] = []  # hotline legs (;1) not yet gone
         self.entered = 0
         self.gone = 0
 
     def arrive(self, script: CallerScript) -> None:
         self.sim._arrive(script)
-        actor = self.sim.callers[-1]
+        one = self.sim.callers[-1].one
+        assert one is not None  # _arrive entered the Local pair
         self.sim.callers.clear()  # this log keeps the live ones; memory stays flat
         self.entered += 1
-        self.active.append(actor)
-        one = actor.one
+        self.active.append(one)
         self._write({"ev": "enter", "uid": one.uniqueid, "linkedid": one.linkedid,
                      "channel": one.name, "number": script.number, "t": self.sim.uptime(),
                      "at": self.sim.clock.seconds()})
 
     def tick(self) -> None:
         still = []
-        for actor in self.active:
-            if actor.one.hungup:
+        for one in self.active:
+            if one.hungup:
                 self.gone += 1
-                self._write({"ev": "gone", "uid": actor.one.uniqueid, "t": self.sim.uptime(),
+                self._write({"ev": "gone", "uid": one.uniqueid, "t": self.sim.uptime(),
                              "at": self.sim.clock.seconds()})
             else:
-                still.append(actor)
+                still.append(one)
         self.active = still
         if self.fh:
             self.fh.flush()
@@ -207,9 +220,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.callers_log or args.status_file:
         task.LoopingCall(tick).start(1.0)
+    loop: _Loop = reactor
     if args.run_for:
-        reactor.callLater(args.run_for, reactor.stop)
-    reactor.run()
+        task.deferLater(reactor, args.run_for, loop.stop)
+    loop.run()
     if args.callers_log or args.status_file:
         tick()
     print(sim.summary(), file=sys.stderr)

@@ -239,9 +239,13 @@ class AgiSession:
                     t.cancel()
             done(digit)
 
+        def timed_out() -> None:
+            self.chan.dtmf_sink = None
+            done(None)
+
         self.chan.dtmf_sink = on_digit
         if timeout is not None:
-            self.later(timeout, lambda: (setattr(self.chan, "dtmf_sink", None), done(None)))
+            self.later(timeout, timed_out)
 
 
 def endpos(seconds: float) -> int:
@@ -426,8 +430,12 @@ def _exec(s: AgiSession, args: list[str]) -> None:
             return "200 result=-1", UNKNOWN
 
         s._on_interrupt = stop
+        def elapsed() -> None:
+            s.core.moh_stop(s.chan)
+            s._finish("200 result=0", SUCCESS)
+
         if secs is not None:
-            s.later(secs, lambda: (s.core.moh_stop(s.chan), s._finish("200 result=0", SUCCESS)))
+            s.later(secs, elapsed)
     elif app == "wait":
         s._on_interrupt = lambda: ("200 result=-1", UNKNOWN)
         s.later(float(data or 0), lambda: s._finish("200 result=0", SUCCESS))

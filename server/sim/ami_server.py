@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import typing
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -147,16 +148,16 @@ class AmiSession:
     # -- login -------------------------------------------------------------
     def login(self, msg: Message) -> None:
         user = self.sim.users.get(msg.get("Username") or "")
-        ok = user is not None
-        if ok and (msg.get("AuthType") or "").lower() == "md5":
+        if user is None:
+            ok = False
+        elif (msg.get("AuthType") or "").lower() == "md5":
             expected = hashlib.md5(((self.challenge or "") + user.secret).encode()).hexdigest()
             ok = self.challenge is not None and (msg.get("Key") or "").lower() == expected
-        elif ok:
+        else:
             ok = msg.get("Secret") == user.secret
-        if not ok:
+        if user is None or not ok:
             self.sim.clock.callLater(AUTH_FAIL_DELAY, self._auth_failed, msg)
             return
-        assert user is not None
         self.user = user
         self.state = "ready"
         events = (msg.get("Events") or "on").strip().lower()
@@ -191,27 +192,46 @@ class AmiSession:
             self._close()
 
 
+class _Stream(typing.Protocol):
+    """What the AMI server uses of its transport (a TCP connection, a StringTransport)."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def loseConnection(self) -> None: ...
+
+    def getPeer(self) -> object: ...
+
+
 class AmiServerProtocol(Protocol):
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
         self.parser = AmiParser(expect_banner=False)
         self.session: AmiSession | None = None
 
+    def _stream(self) -> _Stream:
+        """The connected transport; only called once Twisted has connected it."""
+        if self.transport is None:
+            raise RuntimeError("AMI server protocol used before connectionMade")
+        # ITransport declares its methods zope-style, without ``self``, so mypy
+        # (without the mypy-zope plugin) reads ``write(data)`` as taking no
+        # argument and cannot see that every ITransport is a _Stream.
+        return typing.cast(_Stream, self.transport)
+
     def connectionMade(self) -> None:
-        peer = self.transport.getPeer()
+        stream = self._stream()
+        peer = stream.getPeer()
         where = f"{getattr(peer, 'host', '127.0.0.1')}/{getattr(peer, 'port', 0)}"
-        self.session = AmiSession(self.sim, self.transport.write,
-                                  self.transport.loseConnection, where)
+        self.session = AmiSession(self.sim, stream.write, stream.loseConnection, where)
         self.sim.sessions.append(self.session)
         self.sim.core.subscribe(self.session.on_event)
-        self.transport.write(BANNER)
+        stream.write(BANNER)
 
     def dataReceived(self, data: bytes) -> None:
         try:
             messages = self.parser.feed(data)
         except FrameTooLarge:
             log.warning("AMI client sent an oversized message; closing")
-            self.transport.loseConnection()
+            self._stream().loseConnection()
             return
         for msg in messages:
             assert self.session is not None

@@ -21,7 +21,7 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from server.sim.agi import QueuedCommand
 from server.sim.apps import JUMPED, NEXT, PARKED, Applications
@@ -29,6 +29,9 @@ from server.sim.channel import CAUSE_TEXT, DOWN, RING, RINGING, STATE_DESC, UP, 
 from server.sim.dialplan import Dialplan, substitute
 from server.sim.events import Event, bridge_block, chan_event, event
 from server.sim.prompts import PromptCatalog
+
+if TYPE_CHECKING:
+    from server.sim.dial import Dialer  # dial.py builds on this module
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +88,7 @@ class Core:
         self.astdb: dict[tuple[str, str], str] = {}
         #: AMI_CLIENT(user,sessions): set by the Simulator (it owns the sessions)
         self.ami_sessions: Callable[[str], int] = lambda username: 0
-        self.dial = None  # set by server.sim.dial.Dialer (it needs the core first)
+        self.dial: Dialer | None = None  # set by server.sim.dial.Dialer (it needs the core first)
         self.apps = Applications(self)
 
     # -- events ------------------------------------------------------------

@@ -28,6 +28,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
+
+#: a GotoIf comparison compares two numbers or two strings, never one of each
+_Ordered = TypeVar("_Ordered", str, float)
 
 
 class DialplanError(ValueError):
@@ -196,14 +200,11 @@ def evaluate(cond: str) -> bool:
         lq, lw, op, rq, rw = m.groups()
         left = lq if lq is not None else lw
         right = rq if rq is not None else rw
-        a: str | float = left
-        b: str | float = right
         if _NUMBER.match(left) and _NUMBER.match(right):
             # ast_expr2 compares two numbers as numbers (leading zeros are fine:
             # 0${UNSET} reads as 0), anything else as strings.
-            a, b = float(left), float(right)
-        return {"=": a == b, "!=": a != b, "<": a < b, ">": a > b,
-                "<=": a <= b, ">=": a >= b}[op]
+            return _compare(op, float(left), float(right))
+        return _compare(op, left, right)
     if cond.startswith("$["):
         raise DialplanError(f"unsupported expression {cond!r}")
     try:
@@ -212,9 +213,17 @@ def evaluate(cond: str) -> bool:
         return bool(cond)
 
 
+def _compare(op: str, a: _Ordered, b: _Ordered) -> bool:
+    """``a op b`` for a GotoIf comparison operator (both numbers or both strings)."""
+    return {"=": a == b, "!=": a != b, "<": a < b, ">": a > b,
+            "<=": a <= b, ">=": a >= b}[op]
+
+
 def split_args(data: str) -> list[str]:
     """Split application arguments on commas outside ``$[...]`` and quotes."""
-    out, depth, cur, quoted = [], 0, [], False
+    out: list[str] = []
+    cur: list[str] = []
+    depth, quoted = 0, False
     for ch in data:
         if ch == '"':
             quoted = not quoted

@@ -144,7 +144,7 @@ class Originator:
         one, two = self.core.local_pair(exten, context, caller or ("<unknown>", "<unknown>"))
         self.core.publish(dial_event("DialBegin", None, one,
                                      ("DialString", f"{exten}@{context}")))
-        done = []
+        done: list[bool] = []  # once answered (True) or gone (False)
 
         def answered() -> None:
             if done:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from twisted.internet.interfaces import IListeningPort
+from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.defer import Deferred
 
 from server.sim.actions import ACTIONS
 from server.sim.actors import CallerActor
@@ -29,6 +30,15 @@ from server.sim.scripts import AgentBehaviour, CallerScript, PhoneScript, Press
 
 #: deploy/asterisk/extensions.conf, the dialplan the simulator runs by default
 DEFAULT_DIALPLAN = Path(__file__).resolve().parents[2] / "deploy" / "asterisk" / "extensions.conf"
+
+
+class TcpPort(Protocol):
+    """What :meth:`Simulator.listen` returns: the reactor's TCP port (an
+    ``IListeningPort``) with the address type a TCP port has."""
+
+    def getHost(self) -> IPv4Address | IPv6Address: ...
+
+    def stopListening(self) -> Deferred[None] | None: ...
 
 
 @dataclass(frozen=True)
@@ -131,7 +141,7 @@ class Simulator:
     def factory(self) -> AmiServerFactory:
         return AmiServerFactory(self)
 
-    def listen(self, reactor: Any, port: int = 0, interface: str = "127.0.0.1") -> IListeningPort:
+    def listen(self, reactor: Any, port: int = 0, interface: str = "127.0.0.1") -> TcpPort:
         """Serve AMI over TCP; ``port=0`` picks a free port (``.getHost().port``)."""
         return reactor.listenTCP(port, self.factory(), interface=interface)
 

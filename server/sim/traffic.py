@@ -57,7 +57,7 @@ def plan_callers(rng: random.Random, duration_s: float, profile: TrafficProfile 
     """Callers arriving as a Poisson process over ``duration_s`` seconds."""
     rate = profile.calls_per_minute / 60.0
     t = start_s
-    scripts = []
+    scripts: list[CallerScript] = []
     n = 0
     while True:
         t += rng.expovariate(rate)

@@ -233,10 +233,10 @@ def judge(callers: dict[str, Caller], entries: list[StreamEntry], seen: dict[str
             too_long = a["in_state_s"] > (stuck_after_s if a["state"] == "on_call" else 60.0)
             if a["state"] in ("reserved", "on_call") and (not a.get("call_id")
                                                            or not sim_active or too_long):
-                c = by_uid.get(a.get("call_id") or "")
-                during = [] if c is None else [
+                held = by_uid.get(a.get("call_id") or "")
+                during = [] if held is None else [
                     f"{e.kind}@{e.at:.1f}" for e in chaos
-                    if e.at <= (c.gone_at or math.inf) and c.entered_at <= e.until]
+                    if e.at <= (held.gone_at or math.inf) and held.entered_at <= e.until]
                 stuck.append({"id": a["id"], "state": a["state"], "call_id": a.get("call_id"),
                               "in_state_s": round(a["in_state_s"], 1), "during": during})
                 v.violations.append(

@@ -67,6 +67,11 @@ class SimProcess:
         self.port = int(line.rsplit(":", 1)[1])
         return self
 
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
     def go(self) -> None:
         self.go_file.touch()
 
@@ -107,13 +112,19 @@ class DaemonProcess:
         self.starts += 1
         return self
 
+    @property
+    def returncode(self) -> int | None:
+        """The exit status once it has exited (None: running or never started)."""
+        return None if self.proc is None else self.proc.returncode
+
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
     def kill9(self) -> None:
-        if self.alive():
-            self.proc.kill()
-            self.proc.wait(10)
+        proc = self.proc
+        if proc is not None and proc.poll() is None:  # alive()
+            proc.kill()
+            proc.wait(10)
 
     def stop(self) -> None:
         _stop(self.proc, grace=15.0)
@@ -157,7 +168,7 @@ class AmiProxy:
         self.connections = 0
         self._writers: set[asyncio.StreamWriter] = set()
         self._loop = asyncio.new_event_loop()
-        self._server = None
+        self._server: asyncio.Server | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
     def start(self) -> AmiProxy:
@@ -167,8 +178,9 @@ class AmiProxy:
         return self
 
     async def _listen(self) -> int:
-        self._server = await asyncio.start_server(self._client, "127.0.0.1", 0)
-        return self._server.sockets[0].getsockname()[1]
+        server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        self._server = server
+        return server.sockets[0].getsockname()[1]
 
     async def _client(self, reader, writer) -> None:
         try:

@@ -11,7 +11,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 
@@ -33,6 +33,7 @@ from server.soak.procs import AmiProxy, DaemonProcess, Http, ProcSampler, RigErr
 
 REPO = Path(__file__).resolve().parents[2]
 KINDS = ("daemon_kill", "link_cut", "redis_restart")
+T = TypeVar("T")
 
 
 @dataclass
@@ -69,11 +70,14 @@ class Run:
         self.secret = secrets.token_hex(16)
         self.env = {**os.environ, "HOTLINE_AMI_SECRET": self.secret,
                     "PYTHONPATH": str(REPO)}
-        self.redis: RedisProcess | None = None
-        self.sim: SimProcess | None = None
-        self.proxy: AmiProxy | None = None
-        self.daemon: DaemonProcess | None = None
-        self.http: Http | None = None
+        # The rig's parts, built one by one by start(); stop() stops those that exist.
+        # Everything else reads them through the properties below, which fail
+        # with a RigError before start() has built them.
+        self._redis: RedisProcess | None = None
+        self._sim: SimProcess | None = None
+        self._proxy: AmiProxy | None = None  # chaos runs only
+        self._daemon: DaemonProcess | None = None
+        self._http: Http | None = None
         self.metrics_url = ""
         self.sampler = ProcSampler()
         self.sim_sampler = ProcSampler()  # the simulator saturates before the daemon does
@@ -86,6 +90,26 @@ class Run:
         self.t0 = time.time()
         self.notes: list[str] = []
 
+    @property
+    def redis(self) -> RedisProcess:
+        return _built(self._redis, "redis-server")
+
+    @property
+    def sim(self) -> SimProcess:
+        return _built(self._sim, "simulator")
+
+    @property
+    def proxy(self) -> AmiProxy:
+        return _built(self._proxy, "AMI proxy (chaos runs only)")
+
+    @property
+    def daemon(self) -> DaemonProcess:
+        return _built(self._daemon, "daemon")
+
+    @property
+    def http(self) -> Http:
+        return _built(self._http, "daemon's HTTP client")
+
     def say(self, msg: str) -> None:
         if not self.o.quiet:
             print(f"[{time.time() - self.t0:7.1f}s] {msg}", flush=True)
@@ -93,7 +117,7 @@ class Run:
     # ------------------------------------------------------------ start
     def start(self) -> None:
         o = self.o
-        self.redis = RedisProcess(directory=str(self.workdir / "redis"), appendonly=True)
+        self._redis = RedisProcess(directory=str(self.workdir / "redis"), appendonly=True)
         (self.workdir / "redis").mkdir()
         self.redis.start()
         talk = o.talk or auto_talk(o)
@@ -112,21 +136,21 @@ class Run:
         sim_args += ["--config", str(cfg_dir)]
         if o.short_prompts:
             sim_args.append("--short-prompts")
-        self.sim = SimProcess(self.workdir, sim_args, self.env).start()
+        self._sim = SimProcess(self.workdir, sim_args, self.env).start()
         ami_port = self.sim.port
         if o.chaos:
-            self.proxy = AmiProxy(self.sim.port).start()
-            ami_port = self.proxy.port
+            self._proxy = AmiProxy(self.sim.port).start()
+            ami_port = self._proxy.port
         write_config(o.config, cfg_dir, agents=o.agents,
                      ami_endpoint=f"tcp:host=127.0.0.1:port={ami_port}",
                      redis_url=self.redis.url, http_port=http_port, metrics_port=metrics_port,
                      workdir=self.workdir, wrapup_s=o.wrapup,
                      log_level=o.log_level or ("info" if o.chaos else "error"))
-        self.http = Http(http_port)
+        self._http = Http(http_port)
         self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
-        self.daemon = DaemonProcess(self.workdir, cfg_dir, self.env).start()
+        self._daemon = DaemonProcess(self.workdir, cfg_dir, self.env).start()
         self.say(f"workdir {self.workdir}; redis :{self.redis.port}, simulator :{self.sim.port}"
-                 + (f" via proxy :{self.proxy.port}" if self.proxy else "")
+                 + (f" via proxy :{self._proxy.port}" if self._proxy else "")
                  + f", daemon pid {self.daemon.pid} http :{http_port} metrics :{metrics_port}; "
                  f"{o.agents} agents talk {talk} s, wrap-up {o.wrapup} s, "
                  f"{o.rate}/s for {o.duration:.0f} s, seed {o.seed}")
@@ -138,7 +162,7 @@ class Run:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if not self.daemon.alive():
-                raise RigError(f"daemon exited with {self.daemon.proc.returncode}; see "
+                raise RigError(f"daemon exited with {self.daemon.returncode}; see "
                                f"{self.workdir}/daemon.log")
             try:
                 self.sup_token = self.http.login(SUPERVISOR, supervisor_password())
@@ -218,7 +242,7 @@ class Run:
             self.buckets_now = routing_buckets(self.http.text(self.metrics_url, timeout=5))
         except OSError:
             pass
-        ss = self.sim_sampler.sample(self.sim.proc.pid)
+        ss = self.sim_sampler.sample(self.sim.pid)
         if ss and ss[1] is not None:
             row["sim_cpu_pct"] = round(ss[1], 1)
         st = self.sim.status()
@@ -335,7 +359,7 @@ class Run:
         return v, {"snapshot_states": (snap or {}).get("agents_by_state")}
 
     def stop(self) -> None:
-        for part in (self.daemon, self.sim, self.proxy, self.redis):
+        for part in (self._daemon, self._sim, self._proxy, self._redis):
             if part is not None:
                 try:
                     part.stop()
@@ -343,6 +367,13 @@ class Run:
                     print(f"stopping {part}: {exc}")
         if not self.o.keep:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _built(part: T | None, name: str) -> T:
+    """``part`` once :meth:`Run.start` has built it."""
+    if part is None:
+        raise RigError(f"the {name} is not running: Run.start() has not built it")
+    return part
 
 
 def _ms(x: float | None) -> float | None:
