@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from queues.items import Outcome
+from queues.items import Decision, Outcome, WorkItem
 from queues.model import Agent, EscalationStep, Queue, Strategy
 from queues.router import Router
 from server.bench.acd_sample import make_agent, make_config, make_policy, make_queue
@@ -60,12 +60,12 @@ class _Sink:
     def __init__(self) -> None:
         self.offers: list[tuple[str, str]] = []
 
-    def offer(self, item, agent_id, decision):  # type: ignore[no-untyped-def]
+    def offer(self, item: WorkItem, agent_id: str, decision: Decision) -> None:
         self.offers.append((item.id, agent_id))
 
     place_callback = offer
 
-    def cancel_offer(self, *a):  # type: ignore[no-untyped-def]
+    def cancel_offer(self, *a: object) -> None:
         pass
 
     agent_state_changed = call_abandoned = call_overflowed = cancel_offer
