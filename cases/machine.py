@@ -8,7 +8,7 @@
 
 plus self-loops that change no state (note, link_call, remind, escalate, reassign;
 a closed case takes link_call only).  ``docs/cases.md`` holds the full
-diagram, generated from ``TRANSITIONS`` (tests/test_cases_docs.py keeps it in step).
+diagram, generated from ``TRANSITIONS`` by scripts/state_diagrams.py (docs/state-machines.md).
 
 Every function returns a new ``Case`` (version + 1) with one audit entry appended;
 a pair missing from the table raises ``InvalidTransition``.

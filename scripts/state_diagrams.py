@@ -28,6 +28,9 @@ MACHINES: list[tuple[str, str, str, str]] = [
     ("Call", "server.call.phase", "TRANSITIONS",
      "A call as the adapter sees it (`server/call/phase.py`); every phase change goes "
      "through this table, and a pair not listed raises `InvalidPhaseTransition`."),
+    ("Case", "cases.machine", "TRANSITIONS",
+     "A service case (工单, `cases/machine.py`, docs/cases.md); a pair not listed raises "
+     "`InvalidTransition`; a self-loop keeps the state and adds to the audit trail."),
 ]
 
 
