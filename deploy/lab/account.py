@@ -67,6 +67,8 @@ class CallAccount:
     keys_after_bridge: str = ""
     mixmonitor_file: str | None = None
     fallback: str | None = None
+    fallbacks: list[float] = field(default_factory=list)  # each UserEvent HotlineFallback
+    digits: str = ""               # the scripted keys (LAB_DIGITS), '-' separated
     cdr_disposition: str | None = None
 
     @property
@@ -112,10 +114,15 @@ def build_accounts(events: list[tuple[float, dict[str, str]]]) -> dict[str, Call
     by_local2: dict[str, CallAccount] = {}
     by_agent: dict[str, CallAccount] = {}
     pending_survey: set[str] = set()
+    digits: dict[str, str] = {}              # Originate sets LAB_DIGITS before LAB_CALL
     for t, e in events:
         name, chan = e.get("Event"), e.get("Channel", "")
+        if name == "VarSet" and e.get("Variable") == "LAB_DIGITS" and chan.endswith(";1"):
+            digits[chan] = e.get("Value", "")
+            continue
         if name == "VarSet" and e.get("Variable") == "LAB_CALL" and chan.endswith(";1"):
             acc = calls.setdefault(e["Value"], CallAccount(e["Value"]))
+            acc.digits = digits.pop(chan, "")
             acc.channel, acc.uniqueid, acc.linkedid = chan, e.get("Uniqueid", ""), \
                 e.get("Linkedid", "")
             by_chan[chan] = acc
@@ -189,6 +196,7 @@ def _caller_event(acc: CallAccount, t: float, name: str | None, e: dict[str, str
         acc.caller_hangup_request = t
     elif name == "UserEvent" and e.get("UserEvent") == "HotlineFallback":
         acc.fallback = e.get("Reason", "?")
+        acc.fallbacks.append(t)
     elif name == "Hangup":
         acc.hangup = t
     elif name == "Cdr" and acc.cdr_disposition is None:
