@@ -556,6 +556,9 @@ class CallCenter(Recovery):
 
     def _dial_end(self, event: Message) -> None:
         call = self._dial_call(event)
+        if call is not None and call.phase == "fallback":
+            self._fallback_dial_end(call, event)
+            return
         if call is None or call.phase != "connecting" or call.agent_id is None:
             return
         status = event.get("DialStatus", "")
@@ -595,17 +598,29 @@ class CallCenter(Recovery):
             call.wrap_done = True
         self._persist(call)
 
+    def _fallback_dial_end(self, call: Call, event: Message) -> None:
+        """A phone of the dialplan's fallback queue answered: app_queue connects it,
+        not us, but the holds on its leg belong in the record (the hangup handler's
+        facts give the answer and the end; durations count the holds between)."""
+        dest = event.get("DestChannel") or ""
+        if event.get("DialStatus") == "ANSWER" and dest:
+            self._forget_agent_channel(call)
+            call.agent_channel = dest
+            self._by_agent_channel[dest] = call
+
     def _hold(self, event: Message) -> None:
         call = self._by_agent_channel.get(event.get("Channel", ""))
-        if call is not None and call.phase == "talking":
+        if call is not None and call.phase in ("talking", "fallback"):
             call.record.hold_start(self.clock.seconds())
-            self.acd.hold(call.id, True)
+            if call.phase == "talking":  # the fallback queue's phone is not the router's
+                self.acd.hold(call.id, True)
 
     def _unhold(self, event: Message) -> None:
         call = self._by_agent_channel.get(event.get("Channel", ""))
-        if call is not None and call.phase == "talking":
+        if call is not None and call.phase in ("talking", "fallback"):
             call.record.hold_end(self.clock.seconds())
-            self.acd.hold(call.id, False)
+            if call.phase == "talking":
+                self.acd.hold(call.id, False)
 
     def _bridge_leave(self, event: Message) -> None:
         """The first BridgeLeave of a conversation is the first sign that it ended, and

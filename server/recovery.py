@@ -139,6 +139,7 @@ class Recovery:
                 self._caller_left(call, now)
             return
         if call.phase == "fallback":
+            self._fallback_peer(call, info, live)
             return  # app_queue has the caller; the hangup handler will tell us the rest
         if call.phase == "talking" and call.agent_channel is None:
             bridge = bridge_of(info)
@@ -158,6 +159,7 @@ class Recovery:
             # there would cut the conversation off (trace 15); one waiting is left alone.
             self._fell_back(call, "seen in the channel list after the link came back",
                             clear_deadline=bool(bridge_of(info)))
+            self._fallback_peer(call, info, live)
             return
         in_agi = info.get("Application") == "AGI"
         if (in_agi and call.dial_unseen and call.phase in ("queued", "connecting")
@@ -186,6 +188,15 @@ class Recovery:
                 return  # offered again at once
         if in_agi:
             self._resume(call, info, now)
+
+    def _fallback_peer(self, call: Call, info: Message, live: dict) -> None:
+        """A caller talking to a phone of the fallback queue when we come back: holds
+        on that phone's leg from now on go into the record (calls.py, _hold)."""
+        peer = self._dialled(call, info, live)[0] if bridge_of(info) else None
+        if peer and call.agent_channel != peer:
+            self._forget_agent_channel(call)
+            call.agent_channel = peer
+            self._by_agent_channel[peer] = call
 
     # ---------------------------------------------------------------- ended while away
 
