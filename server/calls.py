@@ -739,6 +739,8 @@ class CallCenter(Recovery):
         now = self.clock.seconds() if at is None else at
         if not call.record.snapshot().notes:
             call.record.update(notes=f"fallback: {reason}")
+        if call.phase == "ivr":
+            self._record_path(call)  # the keys pressed before, as for a hang-up there
         call.record.fallback(now, reason, FALLBACK_QUEUE)
         if call.hold is not None:
             call.hold.stop()

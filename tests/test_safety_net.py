@@ -353,3 +353,20 @@ def test_a_hold_after_a_restart_during_a_fallback_talk_is_recorded(rig):
     d = rig.durations(rec)
     assert (d.hold_s, d.holds) == (pytest.approx(2.0, abs=0.01), 1)
     assert d.talk_s == pytest.approx(28.0, abs=0.01)
+
+
+def test_a_caller_who_falls_back_from_the_menus_keeps_the_keys_pressed_before(rig):
+    # Lab run lab2-a: a caller had keyed main-menu 1 before the daemon went; it
+    # fell back from the IVR, and the record's ivr_path was empty.
+    caller(rig, "1", "2", patience=60.0)  # Mandarin, billing: then the billing menu
+    rig.run(12)
+    (call,) = rig.cc.calls.values()
+    assert call.phase == "ivr" and call.ivr.path == [("main", "2")]
+    rig.kill_daemon()
+    rig.run(WATCHDOG + 10)
+    assert len(fallbacks(rig)) == 1
+    rig.start_daemon()
+    rig.run(60)  # nobody answers there: the caller's patience ends
+    (rec,) = rig.final_records().values()
+    assert rec.outcome == "fallback_abandoned"
+    assert rec.ivr_path == (("main", "2"),)
