@@ -65,6 +65,7 @@ class CallAccount:
     survey_prompt: bool = False
     survey_result: str | None = None
     keys_after_bridge: str = ""
+    keys: list[tuple[float, str]] = field(default_factory=list)  # DTMF before any bridge
     mixmonitor_file: str | None = None
     fallback: str | None = None
     fallbacks: list[float] = field(default_factory=list)  # each UserEvent HotlineFallback
@@ -191,6 +192,8 @@ def _caller_event(acc: CallAccount, t: float, name: str | None, e: dict[str, str
         acc.bridge_leave = t
     elif name == "DTMFEnd" and e.get("Direction") == "Received" and acc.bridge_leave:
         acc.keys_after_bridge += e.get("Digit", "")
+    elif name == "DTMFEnd" and e.get("Direction") == "Received" and not acc.answered:
+        acc.keys.append((t, e.get("Digit", "")))
     elif name in ("HangupRequest", "SoftHangupRequest") and acc.answered \
             and acc.bridge_leave is None and acc.caller_hangup_request is None:
         acc.caller_hangup_request = t

@@ -178,6 +178,22 @@ def away_windows(observer: Path, server_session: Path) -> tuple[list[tuple[float
     return windows, [f"{t:.3f} {text}" for t, text in notes if text.startswith(FAULT_NOTE)]
 
 
+def stale_results(sessions: list) -> list[str]:
+    """Results of a previous session's AGI commands delivered to a later session
+    (a dead process's GET DATA still running when the new one logged in)."""
+    out, prefixes = [], set()
+    for sess in sessions:
+        mine = {(m.get("CommandID") or "").split("-")[0] for _, d, m in sess
+                if d == ">>>" and m.get("Action") == "AGI"}
+        for t, d, m in sess:
+            cid = m.get("CommandId") or m.get("CommandID") or ""
+            if d == "<<<" and m.get("Event") == "AsyncAGIExec" and \
+                    cid.split("-")[0] in prefixes - mine:
+                out.append(f"{t:.3f} {m.get('Channel')} {cid} {m.get('Result', '')[:24]}")
+        prefixes |= mine
+    return out
+
+
 def session_checks(server_session: Path, accounts: dict) -> dict:
     """The checks of the module docstring; each 'ok' or why not."""
     sessions = read_sessions(server_session)
@@ -187,6 +203,7 @@ def session_checks(server_session: Path, accounts: dict) -> dict:
     return {
         "sessions": len(sessions),
         "restarts": restarts,
+        "stale_results": stale_results(sessions),
         "checks": {
             "quiet_until_resync": "ok" if not early else
             f"{len(early)} actions to channels before the first CoreShowChannelsComplete: "
