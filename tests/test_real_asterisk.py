@@ -123,7 +123,7 @@ def test_server_away_65s_records_follow_asterisk(tmp_path_factory):
     fall back (watchdog) and finish in the fallback queue while it is away, and one
     who arrives meanwhile (server-down); back 60 s later."""
     result = _fault_run(tmp_path_factory, "away", "--callers", "5", "--rate", "0.5",
-                        "--profiles", "general", "--stop-daemon-at", "11", "--away", "60")
+                        "--profiles", "general", "--stop-daemon-at", "13", "--away", "60")
     assert _session_failures(result) == []
     assert _failures(result, *ALL_CHECKS) == []
     calls = result["calls"]
