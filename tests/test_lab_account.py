@@ -90,4 +90,4 @@ def test_comparison_flags_a_missing_record_and_a_wrong_talk_time(accounts, tmp_p
     assert "record" in compare.compare_call(acc, [late], tmp_path, tmp_path, 0.25)[
         "checks"]["talk"]
     assert compare.compare_call(acc, [], tmp_path, tmp_path, 0.25)["checks"] == \
-        {"one_record": "0 records", "no_retry": "ok"}
+        {"one_record": "0 records", "no_retry": "ok", "no_replay": "ok"}

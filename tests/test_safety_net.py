@@ -311,3 +311,62 @@ def test_a_deadline_that_crossed_the_fallback_is_cancelled(rig):
     rig.run(2 * WATCHDOG)
     assert fell_back == [call.channel]  # cancelled: no second apology
     assert [c.name for c in fallbacks(rig)] == [call.channel]
+
+
+def test_a_hold_in_the_fallback_queue_while_the_daemon_listens_is_recorded(rig):
+    # Lab run lab2-a (real Asterisk 22.10.1): a caller answered in the fallback
+    # queue after the daemon was back; the phone held the caller 2 s (Hold/Unhold on
+    # the agent's channel reached the daemon), yet the record had talk 8 s, hold 0.
+    rig.sim.add_phone(PhoneScript("1007", AgentBehaviour(answer_after=1.0, talk=8.0,
+                                                         hold_at=3.0, hold_for=2.0)))
+    rig.run(1)
+    caller(rig, "1", "5")  # waits: 1007 is not logged in to the server
+    rig.run(10)
+    rig.safety.stop()  # the watchdog runs out: to the fallback queue, 1007 answers
+    rig.run(WATCHDOG + 30)
+    (rec,) = rig.final_records().values()
+    assert (rec.outcome, rec.agent_id) == ("fallback_answered", "1007")
+    d = rig.durations(rec)
+    assert (d.hold_s, d.holds) == (pytest.approx(2.0, abs=0.01), 1)
+    assert d.talk_s == pytest.approx(6.0, abs=0.01)
+
+
+def test_a_hold_after_a_restart_during_a_fallback_talk_is_recorded(rig):
+    # Trace 15's situation: the daemon comes back while a caller talks to a phone
+    # of the fallback queue; the channel list names that phone's leg, so a hold
+    # the phone makes afterwards is the record's.
+    rig.sim.add_phone(PhoneScript("1007", AgentBehaviour(answer_after=1.0, talk=30.0,
+                                                         hold_at=20.0, hold_for=2.0)))
+    rig.run(1)
+    caller(rig, "1", "5")
+    rig.run(10)
+    rig.kill_daemon()
+    rig.run(WATCHDOG + 10)
+    (fell,) = fallbacks(rig)
+    assert fell.bridge is not None  # talking to 1007 in the fallback queue
+    assert rig.start_daemon() == 1
+    (call,) = rig.cc.calls.values()
+    assert call.phase == "fallback" and call.agent_channel.startswith("PJSIP/1007-")
+    rig.run(40)
+    (rec,) = rig.final_records().values()
+    assert (rec.outcome, rec.agent_id) == ("fallback_answered", "1007")
+    d = rig.durations(rec)
+    assert (d.hold_s, d.holds) == (pytest.approx(2.0, abs=0.01), 1)
+    assert d.talk_s == pytest.approx(28.0, abs=0.01)
+
+
+def test_a_caller_who_falls_back_from_the_menus_keeps_the_keys_pressed_before(rig):
+    # Lab run lab2-a: a caller had keyed main-menu 1 before the daemon went; it
+    # fell back from the IVR, and the record's ivr_path was empty.
+    caller(rig, "1", "2", patience=60.0)  # Mandarin, billing: then the billing menu
+    rig.run(12)
+    (call,) = rig.cc.calls.values()
+    assert call.phase == "ivr" and call.ivr.path == [("main", "2")]
+    rig.kill_daemon()
+    rig.run(WATCHDOG + 10)
+    assert len(fallbacks(rig)) == 1
+    rig.start_daemon()
+    rig.run(60)  # nobody answers there: the caller's patience ends
+    (rec,) = rig.final_records().values()
+    assert rec.outcome == "fallback_abandoned"
+    assert rec.ivr_path == (("main", "2"),)

@@ -65,8 +65,11 @@ class CallAccount:
     survey_prompt: bool = False
     survey_result: str | None = None
     keys_after_bridge: str = ""
+    keys: list[tuple[float, str]] = field(default_factory=list)  # DTMF before any bridge
     mixmonitor_file: str | None = None
     fallback: str | None = None
+    fallbacks: list[float] = field(default_factory=list)  # each UserEvent HotlineFallback
+    digits: str = ""               # the scripted keys (LAB_DIGITS), '-' separated
     cdr_disposition: str | None = None
 
     @property
@@ -112,10 +115,15 @@ def build_accounts(events: list[tuple[float, dict[str, str]]]) -> dict[str, Call
     by_local2: dict[str, CallAccount] = {}
     by_agent: dict[str, CallAccount] = {}
     pending_survey: set[str] = set()
+    digits: dict[str, str] = {}              # Originate sets LAB_DIGITS before LAB_CALL
     for t, e in events:
         name, chan = e.get("Event"), e.get("Channel", "")
+        if name == "VarSet" and e.get("Variable") == "LAB_DIGITS" and chan.endswith(";1"):
+            digits[chan] = e.get("Value", "")
+            continue
         if name == "VarSet" and e.get("Variable") == "LAB_CALL" and chan.endswith(";1"):
             acc = calls.setdefault(e["Value"], CallAccount(e["Value"]))
+            acc.digits = digits.pop(chan, "")
             acc.channel, acc.uniqueid, acc.linkedid = chan, e.get("Uniqueid", ""), \
                 e.get("Linkedid", "")
             by_chan[chan] = acc
@@ -184,11 +192,14 @@ def _caller_event(acc: CallAccount, t: float, name: str | None, e: dict[str, str
         acc.bridge_leave = t
     elif name == "DTMFEnd" and e.get("Direction") == "Received" and acc.bridge_leave:
         acc.keys_after_bridge += e.get("Digit", "")
+    elif name == "DTMFEnd" and e.get("Direction") == "Received" and not acc.answered:
+        acc.keys.append((t, e.get("Digit", "")))
     elif name in ("HangupRequest", "SoftHangupRequest") and acc.answered \
             and acc.bridge_leave is None and acc.caller_hangup_request is None:
         acc.caller_hangup_request = t
     elif name == "UserEvent" and e.get("UserEvent") == "HotlineFallback":
         acc.fallback = e.get("Reason", "?")
+        acc.fallbacks.append(t)
     elif name == "Hangup":
         acc.hangup = t
     elif name == "Cdr" and acc.cdr_disposition is None:

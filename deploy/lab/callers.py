@@ -28,6 +28,12 @@ PROFILES = {
     "complaint": Profile("complaint", ("1", "4", "1", "#"), (3, 3, 3, 3), survey="2"),
     "hangup-ivr": Profile("hangup-ivr", ("1",), (3,), patience_s=2),
     "hangup-queue": Profile("hangup-queue", ("1", "0"), (3, 3), patience_s=1, survey="1"),
+    # Keys 6 s apart: a menu's GET DATA (prompt + 5 s) is still running when a daemon
+    # killed just after starting it is back (about 4 s), so the key reaches the new
+    # session as the result of the dead process's command (issue 12.8).
+    "slow-billing": Profile("slow-billing", ("1", "2", "2", "#"), (3, 6, 6, 6), survey="1"),
+    "slow-complaint": Profile("slow-complaint", ("1", "4", "1", "#"), (3, 6, 6, 6),
+                              survey="2"),
 }
 # The order callers come in; a run of N callers takes the first N of it, cycling.
 MIX = ("general", "fault", "billing", "general", "complaint", "hangup-ivr",

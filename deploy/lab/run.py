@@ -22,7 +22,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from deploy.lab import account, compare, render
+from deploy.lab import account, compare, faults, render
 from deploy.lab.agents import AgentPhone
 from deploy.lab.amiproxy import AmiProxy
 from deploy.lab.callers import MIX, PROFILES, CallerDriver, originate_headers
@@ -77,6 +77,8 @@ class Lab:
         self.procs: dict[str, subprocess.Popen] = {}
         self.phones: list[AgentPhone] = []
         self.observer = self.proxy = self.driver = None
+        self.faults: faults.DaemonFaults | None = None
+        self.daemon_starts = 0
         self.asterisk_started = False
         self.log_lines: list[str] = []
 
@@ -164,13 +166,45 @@ class Lab:
                 State="NOT_INUSE") is not None)
         self.note("phones registered: " + ", ".join(AGENTS))
         self.proxy = AmiProxy(self.out / "server-session.ami", self.ports["proxy"])
+        # lets `compare` put the daemon's session on the observer's clock later
+        self.observer.note(f"{faults.OFFSET_NOTE}{self.proxy.t0 - self.observer.t0:.6f} s")
         self.daemon_log = open(self.out / "daemon.log", "wb")
+        self.start_daemon()
+        self.login_agents()
+
+    def start_daemon(self) -> None:
+        """Start the daemon on the run's config (the same Redis, ports and
+        recordings directory each time); its output goes on in daemon.log."""
+        self.daemon_starts += 1
+        if self.daemon_starts > 1:
+            self.daemon_log.write(b"\n===== lab: daemon started again =====\n")
+            self.daemon_log.flush()
+            self.proxy.note(f"lab: daemon start {self.daemon_starts}")
         self.procs["daemon"] = subprocess.Popen(
             [self.python, "-m", "server", "run", "--config",
              str(self.run_dir / "hotline-config")], cwd=self.repo, env=self.daemon_env(),
             stdout=self.daemon_log, stderr=subprocess.STDOUT)
         self.note(f"daemon pid {self.procs['daemon'].pid} from {self.repo}")
-        self.login_agents()
+
+    def restart_daemon(self, timeout: float = 40.0) -> bool:
+        """After a fault: start the daemon again; True once its API signs an agent
+        in (signing in changes no agent state: the restored snapshot holds it)."""
+        self.start_daemon()
+        deadline = time.monotonic() + timeout
+        agent = AGENTS[0]
+        while time.monotonic() < deadline:
+            if self.procs["daemon"].poll() is not None:
+                return False
+            try:
+                code, _ = self.api("/api/login", {"username": agent, "token": True,
+                                                  "password": self.sec["pin"][agent]})
+            except (OSError, ValueError):
+                code = 0
+            if code == 200:
+                self.note("restarted daemon serves its API")
+                return True
+            time.sleep(0.5)
+        return False
 
     def _mkdir(self, name: str) -> Path:
         path = self.run_dir / name
@@ -218,6 +252,14 @@ class Lab:
     def drive(self) -> bool:
         self.driver = CallerDriver(self.observer)
         self.driver.start()
+        plan = self.fault_plan()
+        extra = 0.0
+        if plan is not None:
+            self.faults = faults.DaemonFaults(plan, time.monotonic(),
+                                              lambda: self.procs.get("daemon"),
+                                              self.restart_daemon, self.note)
+            self.faults.start()
+            extra = plan.at_s + plan.away_s + 60  # + the restarted daemon's resync
         names = self.args.profiles.split(",") if self.args.profiles else list(MIX)
         n = self.args.callers
         for k in range(n):
@@ -229,8 +271,10 @@ class Lab:
             self.note(f"caller {tag} ({profile.name}): {resp.response if resp else 'no answer'}")
             time.sleep(1.0 / self.args.rate)
         wrap = self.args.wrapup + self.args.answer_s + self.args.talk_s + 5
-        bound = 90 + wrap * -(-n // len(AGENTS))
+        bound = 90 + wrap * -(-n // len(AGENTS)) + extra
         done = self.driver.wait_all_done(n, bound)
+        if self.faults is not None:  # a restart still under way is waited for
+            self.faults.join(max(0.0, plan.at_s + plan.away_s + 60))
         # A record is final (and exported) once its agent's wrap-up is over too.
         wait = self.args.wrapup + self.args.settle_s
         self.note(f"callers {'all done' if done else f'still up after {bound:.0f}s'}; "
@@ -243,6 +287,25 @@ class Lab:
             time.sleep(2)
         self.note(f"records missing: {sorted(missing)}" if missing else "every caller has a record")
         return done
+
+    def fault_plan(self) -> faults.FaultPlan | None:
+        a = self.args
+        if a.stop_daemon_at is not None:
+            return faults.FaultPlan(a.stop_daemon_at, a.away, kill=False)
+        if a.kill_daemon_at is not None:
+            return faults.FaultPlan(a.kill_daemon_at, a.back_after, kill=True)
+        return None
+
+    def fault_result(self, accounts: dict) -> tuple[list, dict | None]:
+        """Observer-time windows with no daemon listening, and the session checks."""
+        away, checks = fault_checks(self.out, accounts)
+        if self.faults is not None:
+            log = self.faults.log
+            checks["plans"] = [f"{log.plan.name} at {log.plan.at_s:g} s, back after "
+                               f"{log.plan.away_s:g} s"] + checks["plans"] + log.errors
+            checks["checks"]["fault_applied"] = "ok" if log.serving and not log.errors \
+                else "; ".join(log.errors) or "the daemon was not restarted"
+        return away, (checks if self.faults is not None or checks["sessions"] > 1 else None)
 
     def export(self) -> Path:
         """The records in Redis, exported by the worktree's own CLI; returns the file."""
@@ -261,19 +324,25 @@ class Lab:
                 shutil.copy(src, self.out / f"asterisk-{name}")
         log = (self.run_dir / "log" / "full.log")
         accounts = account.build_accounts(account.read_events(self.out / "observer.ami"))
+        away, fault_checks = self.fault_result(accounts)
         result = compare.compare(accounts, compare.load_records(records), self.run_dir,
                                  Path(self.settings["recordings_directory"]),
                                  account.missing_sounds(log.read_text() if log.exists() else ""),
-                                 self.args.tolerance_s)
+                                 self.args.tolerance_s, away)
+        if fault_checks is not None:
+            result["faults"] = fault_checks
         result["settings"] = {"repo": str(self.repo), "callers": self.args.callers,
                               "rate": self.args.rate, "wrapup_s": self.args.wrapup,
                               "recordings_directory": self.settings["recordings_directory"],
-                              "run_dir": str(self.run_dir)}
+                              "run_dir": str(self.run_dir), "away": away}
         (self.out / "comparison.json").write_text(json.dumps(result, indent=1))
         return result
 
     # ------------------------------------------------------------------ teardown
     def stop(self) -> None:
+        if self.faults is not None:
+            self.faults.cancel()
+            self.faults.join(60)  # a restart under way ends within its own bound
         if self.driver is not None:
             self.driver.stop()
         daemon = self.procs.pop("daemon", None)
@@ -322,21 +391,41 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(compare.format_report(result))
     print(f"\nsessions, records and comparison in {lab.out}")
     failed = sum(c["failed"] for c in result["summary"].values())
+    failed += sum(v != "ok" for v in result.get("faults", {}).get("checks", {}).values())
     return 1 if failed and args.strict else 0
+
+
+def fault_checks(out: Path, accounts: dict) -> tuple[list, dict]:
+    """From a run's files: the away windows and the session checks (faults.py)."""
+    away, notes = faults.away_windows(out / "observer.ami", out / "server-session.ami")
+    checks = faults.session_checks(out / "server-session.ami", accounts)
+    checks["plans"] = notes + [f"no daemon listening (observer time) {a:.3f} .. {b:.3f}"
+                               for a, b in away]
+    return away, checks
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Compare again from a run's saved files (its run directory must still hold the
     recordings for the recording check)."""
     out = Path(args.out)
-    settings = json.loads((out / "comparison.json").read_text())["settings"]
+    saved = out / "comparison.json"
+    settings = json.loads(saved.read_text())["settings"] if saved.exists() else {
+        "run_dir": args.run_dir, "recordings_directory": str(
+            Path(args.run_dir) / "spool" / "monitor")}
     log = out / "asterisk-full.log"
+    accounts = account.build_accounts(account.read_events(out / "observer.ami"))
+    away, checks = fault_checks(out, accounts)
     result = compare.compare(
-        account.build_accounts(account.read_events(out / "observer.ami")),
-        compare.load_records(out / "records.jsonl"),
+        accounts, compare.load_records(out / "records.jsonl"),
         Path(settings.get("run_dir", "/var/tmp/hotline-lab")),
         Path(settings["recordings_directory"]),
-        account.missing_sounds(log.read_text() if log.exists() else ""), args.tolerance_s)
+        account.missing_sounds(log.read_text() if log.exists() else ""), args.tolerance_s,
+        away)
+    if away or checks["sessions"] > 1:
+        result["faults"] = checks
+    if args.save:
+        result["settings"] = settings
+        saved.write_text(json.dumps(result, indent=1))
     print(compare.format_report(result))
     return 0
 
@@ -362,9 +451,21 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", default=None, help="default: <run-dir>-out/<UTC time>")
     run.add_argument("--python", default=sys.executable, help="runs the daemon and its CLIs")
     run.add_argument("--strict", action="store_true", help="exit 1 when any check fails")
+    fault = run.add_mutually_exclusive_group()
+    fault.add_argument("--stop-daemon-at", type=float, metavar="S",
+                       help="SIGTERM the daemon S seconds after the first caller")
+    fault.add_argument("--kill-daemon-at", type=float, metavar="S",
+                       help="kill -9 the daemon S seconds after the first caller")
+    run.add_argument("--away", type=float, default=65.0, metavar="S",
+                     help="with --stop-daemon-at: start it again S seconds after the signal")
+    run.add_argument("--back-after", type=float, default=2.0, metavar="S",
+                     help="with --kill-daemon-at: start it again S seconds after the kill")
     again = sub.add_parser("compare", help="print the comparison of a finished run again")
     again.add_argument("out", help="the run's --out directory")
     again.add_argument("--tolerance-s", type=float, default=0.25)
+    again.add_argument("--run-dir", default=os.environ.get("ASTLAB_RUN", "/var/tmp/hotline-lab"),
+                       help="where the run's recordings are (when OUT has no comparison.json)")
+    again.add_argument("--save", action="store_true", help="write OUT/comparison.json again")
     args = p.parse_args(argv)
     if args.cmd == "compare":
         return cmd_compare(args)

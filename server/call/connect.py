@@ -137,6 +137,9 @@ class Connector(Part):
 
     def dial_end(self, event: Message) -> None:
         call = self.dial_call(event)
+        if call is not None and call.phase == P.FALLBACK:
+            self.fallback_dial_end(call, event)
+            return
         if call is None or call.phase != P.CONNECTING or call.agent_id is None:
             return
         status = event.get("DialStatus", "")
@@ -177,17 +180,27 @@ class Connector(Part):
             call.wrap_done = True
         self.lifecycle.persist(call)
 
+    def fallback_dial_end(self, call: Call, event: Message) -> None:
+        """A phone of the dialplan's fallback queue answered: app_queue connects it,
+        not us, but the holds on its leg belong in the record (the hangup handler's
+        facts give the answer and the end; durations count the holds between)."""
+        dest = event.get("DestChannel") or ""
+        if event.get("DialStatus") == "ANSWER" and dest:
+            self.table.bind_agent_channel(call, dest)
+
     def hold(self, event: Message) -> None:
         call = self.table.by_agent_channel.get(event.get("Channel", ""))
-        if call is not None and call.phase == P.TALKING:
+        if call is not None and call.phase in (P.TALKING, P.FALLBACK):
             call.record.hold_start(self.clock.seconds())
-            self.acd.hold(call.id, True)
+            if call.phase == P.TALKING:  # the fallback queue's phone is not the router's
+                self.acd.hold(call.id, True)
 
     def unhold(self, event: Message) -> None:
         call = self.table.by_agent_channel.get(event.get("Channel", ""))
-        if call is not None and call.phase == P.TALKING:
+        if call is not None and call.phase in (P.TALKING, P.FALLBACK):
             call.record.hold_end(self.clock.seconds())
-            self.acd.hold(call.id, False)
+            if call.phase == P.TALKING:
+                self.acd.hold(call.id, False)
 
     def bridge_leave(self, event: Message) -> None:
         """The first BridgeLeave of a conversation is the first sign that it ended, and

@@ -188,7 +188,7 @@ class Inbound(Part):
             self.counters["ivr_finished"] += 1
             if item.fell_back:
                 self.counters["ivr_fell_back"] += 1
-            self.record_path(call)
+            self.lifecycle.record_path(call)
             rec.update(language=item.language, account=item.account, intent=item.intent)
             rec.ivr_end(now)
             call.queue, call.intent, call.account = item.queue, item.intent, item.account
@@ -211,13 +211,8 @@ class Inbound(Part):
         elif isinstance(item, out.Goodbye):
             call.outcome = call.outcome or "ivr_goodbye"
         elif isinstance(item, out.IvrAbandoned):
-            self.record_path(call)  # the Hangup handler counts and closes the call
+            self.lifecycle.record_path(call)  # the Hangup handler counts and closes the call
         self.lifecycle.persist(call)
-
-    def record_path(self, call: Call) -> None:
-        known = len(call.record.snapshot().ivr_path)
-        for menu, key in call.ivr.path[known:]:
-            call.record.ivr_key(menu, key)
 
     def bill_arrived(self, info: object, call: Call) -> None:
         if not isinstance(info, out.BillInfo):

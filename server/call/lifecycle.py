@@ -173,6 +173,12 @@ class Lifecycle(Part):
         self.counters["calls_ended"] += 1
         self.write_record(rec, final=True)
 
+    def record_path(self, call: Call) -> None:
+        """The IVR keys the record does not have yet (the menu path so far)."""
+        known = len(call.record.snapshot().ivr_path)
+        for menu, key in call.ivr.path[known:]:
+            call.record.ivr_key(menu, key)
+
     def fell_back(self, call: Call, reason: str, at: float | None = None,
                    clear_deadline: bool = False) -> None:
         """The dialplan's safety net took the caller to the plain Asterisk queue.
@@ -192,6 +198,8 @@ class Lifecycle(Part):
         now = self.clock.seconds() if at is None else at
         if not call.record.snapshot().notes:
             call.record.update(notes=f"fallback: {reason}")
+        if call.phase == P.IVR:
+            self.record_path(call)  # the keys pressed before, as for a hang-up there
         call.record.fallback(now, reason, FALLBACK_QUEUE)
         if call.hold is not None:
             call.hold.stop()

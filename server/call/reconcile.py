@@ -101,6 +101,13 @@ class Reconciler(Part):
                     and info.get("Context") in self.deps.entry_contexts):
                 self.adopt(info, now)
 
+    def fallback_peer(self, call: Call, info: Message, live: dict[str, Message]) -> None:
+        """A caller talking to a phone of the fallback queue when we come back: holds
+        on that phone's leg from now on go into the record (connect.py, ``hold``)."""
+        peer = self.connector.dialled(call, info, live)[0] if bridge_of(info) else None
+        if peer and call.agent_channel != peer:
+            self.table.bind_agent_channel(call, peer)
+
     def reconcile_call(self, call: Call, info: Message | None, live: dict[str, Message], now: float,
                         facts: EndFacts | None = None) -> None:
         if info is None:
@@ -111,6 +118,7 @@ class Reconciler(Part):
                 self.lifecycle.caller_left(call, now)
             return
         if call.phase == P.FALLBACK:
+            self.fallback_peer(call, info, live)
             return  # app_queue has the caller; the hangup handler will tell us the rest
         if call.phase == P.TALKING and call.agent_channel is None:
             bridge = bridge_of(info)
@@ -128,7 +136,8 @@ class Reconciler(Part):
             # Talking to an agent from the fallback queue: a deadline still pending
             # there would cut the conversation off (trace 15); one waiting is left alone.
             self.lifecycle.fell_back(call, "seen in the channel list after the link came back",
-                            clear_deadline=bool(bridge_of(info)))
+                                     clear_deadline=bool(bridge_of(info)))
+            self.fallback_peer(call, info, live)
             return
         in_agi = info.get("Application") == "AGI"
         if (in_agi and call.dial_unseen and call.phase in (P.QUEUED, P.CONNECTING)
