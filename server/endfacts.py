@@ -64,6 +64,11 @@ class EndFacts:
     member: str = ""
     queue_join: float | None = None
     bridge_end: float | None = None
+    #: the channel that answered the server's Dial (app_dial's DIALEDPEERNAME): whom a
+    #: call offered just before the server went away talked to
+    peer: str = ""
+    #: the Dial from its start (DIALEDTIME): minus ``answered_s``, how long it rang
+    dialed_s: float | None = None
     live: bool = False  # written at a conversation's end, the caller still there
 
     @classmethod
@@ -72,13 +77,16 @@ class EndFacts:
         numbers read as unknown (never an exception: the text is Asterisk's)."""
         raw = dict(parse_qsl(text.replace("+", "%2B"), keep_blank_values=True))
         answered_ms = _seconds(raw.get("answered_ms", ""))
+        dialed_ms = _seconds(raw.get("dialed_ms", ""))
         return cls(
             uniqueid=uniqueid, linkedid=raw.get("linkedid", ""), end=_seconds(raw.get("end", "")),
             dialstatus=raw.get("dialstatus", ""),
             answered_s=None if answered_ms is None else answered_ms / 1000.0,
             source=raw.get("source", ""), fallback=raw.get("fallback", ""),
             member=raw.get("member", ""), queue_join=_seconds(raw.get("queue_join", "")),
-            bridge_end=_seconds(raw.get("bridge_end", "")), live=raw.get("live") == "1")
+            bridge_end=_seconds(raw.get("bridge_end", "")), peer=raw.get("peer", ""),
+            dialed_s=None if dialed_ms is None else dialed_ms / 1000.0,
+            live=raw.get("live") == "1")
 
     @property
     def call_id(self) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ivr.commands import AgiResult
 from ivr.engine import CallInfo, IvrSession, State
+from queues.agents import AgentState
 from queues.items import Outcome
 from server.agi import AgiSession
 from server.ami.codec import Message
@@ -174,6 +175,9 @@ class Reconciler(Part):
         end = facts.end if facts.end is not None else now
         call.ended_at = end
         talk_ended = None
+        if (call.phase in (P.QUEUED, P.CONNECTING) and not facts.fallback
+                and facts.dialstatus == "ANSWER" and facts.peer):
+            self.answered_away(call, facts, now)  # then it ends like any conversation
         if call.phase == P.TALKING:
             agent = self.cfg.acd.agents.get(call.agent_id or "")
             talk = facts.talk_end(agent.interface if agent is not None else "")
@@ -191,17 +195,43 @@ class Reconciler(Part):
         if talk_ended is not None and agent_id is not None:
             self.wrap_up_over(call, agent_id, talk_ended, now)
 
+    def answered_away(self, call: Call, facts: EndFacts, now: float) -> None:
+        """Offered before we went away, then answered and over while we were away
+        (a kill -9 while the agent's phone rang; lab run lab2-b): the dialplan kept
+        whom (``DIALEDPEERNAME``), for how long (``ANSWEREDTIME``) and when it ended,
+        so the record says answered by that agent, not abandoned."""
+        agent_id = self.connector.agent_of_channel(facts.peer)
+        agent = self.cfg.acd.agents.get(agent_id or "")
+        talk = facts.talk_end(agent.interface) if agent is not None else None
+        if agent is None or talk is None:
+            self.log.warn("{call}: answered by {peer} while we were away, an unknown phone",
+                          call=call.id, peer=facts.peer)
+            return
+        answered_at = talk[0] - (facts.answered_s or 0.0)
+        self.connector.claim(call, agent.id, None, now, force=True)
+        if facts.dialed_s is not None and facts.answered_s is not None:
+            call.ring_start = answered_at - max(0.0, facts.dialed_s - facts.answered_s)
+        self.connector.connected(call, now, at=answered_at)
+
     def wrap_up_over(self, call: Call, agent_id: str, talk_ended: float, now: float) -> None:
         """A conversation that ended while we were away: its after-call work began
-        then, not now.  If it is over by now, the agent is free at once and the
-        record's wrap-up ends when it would have (the outage is not after-call work)."""
+        then, not now, so it ends when it would have (the outage is not after-call
+        work).  If that is past, the agent is free at once and the record's wrap-up
+        ends at that time; otherwise it ends then, unless the agent ends it first."""
         over_at = talk_ended + self.cfg.acd.policy.wrapup_default_s
-        if over_at > now or call.wrap_done:
+        if call.wrap_done:
             return
-        call.wrap_end_at = over_at
-        # After the reconcile: a freed agent is offered the next caller at once,
-        # which must not happen before every call has been brought up to date.
-        self.clock.callLater(0, self.acd.end_wrap_up, agent_id)  # -> _wrap_ended
+        if over_at <= now:
+            call.wrap_end_at = over_at
+
+        def end_if_still_this_call() -> None:
+            view = self.acd.agent(agent_id)
+            if view.state is AgentState.WRAP_UP and view.item_id == call.id:
+                self.acd.end_wrap_up(agent_id)  # -> the lifecycle's wrap_ended
+
+        # At the earliest after the reconcile: a freed agent is offered the next
+        # caller at once, which must not happen before every call is up to date.
+        self.clock.callLater(max(0.0, over_at - now), end_if_still_this_call)
 
     def fallback_ended(self, call: Call, facts: EndFacts) -> None:
         """How a call ended in the dialplan's fallback queue: its final record."""
