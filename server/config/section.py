@@ -167,7 +167,7 @@ class Section:
             return None if required else Section(self.problems, self.file, self.at(key), {})
         return Section(self.problems, self.file, self.at(key), value, keys)
 
-    def items(self, key: str, *, required: bool = True) -> Iterator[tuple[str, Section | Any]]:
+    def items(self, key: str, *, required: bool = True) -> Iterator[tuple[str, Any]]:
         """(name, value) pairs of a free-form mapping, names as strings."""
         value = self.data.get(key)
         if value is None:
