@@ -9,12 +9,14 @@ is a walk over a few dicts, well under a millisecond per queue.
 
 from __future__ import annotations
 
+from typing import cast
+
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 from twisted.application.internet import StreamServerEndpointService
 from twisted.internet.endpoints import serverFromString
 from twisted.web.pages import notFound
-from twisted.web.resource import Resource
+from twisted.web.resource import IResource, Resource
 from twisted.web.server import Site
 
 __all__ = ["MetricsPage", "metrics_service", "metrics_site"]
@@ -47,14 +49,16 @@ class _QuietSite(Site):
 
 
 class _Root(Resource):
-    def getChild(self, path: bytes, request) -> Resource:
+    def getChild(self, path: bytes, request) -> IResource:
         return notFound()
 
 
 def metrics_site(registry: CollectorRegistry) -> Site:
     """A Site with the registry at ``/metrics``; every other path is a 404."""
     root = _Root()
-    root.putChild(b"metrics", MetricsPage(registry))
+    # Resource implements IResource through zope's @implementer, which mypy sees only
+    # with the mypy-zope plugin
+    root.putChild(b"metrics", cast(IResource, MetricsPage(registry)))
     return _QuietSite(root)
 
 

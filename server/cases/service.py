@@ -21,10 +21,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import asdict, replace
-from typing import Any
+from typing import Any, Protocol
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from cases.due import Escalation, Reminder, due_score, tick
@@ -50,11 +49,17 @@ class CaseIdsUnavailable(RuntimeError):
     """Redis has not answered since start, so the day's case numbers are unknown."""
 
 
+class Clock(Protocol):
+    """The service only reads the time (the reactor, task.Clock in tests)."""
+
+    def seconds(self) -> float: ...
+
+
 class CaseService:
     log = Logger()
 
     def __init__(self, store: CaseStore, writer: DurableRecords, rules: CasesConfig,
-                 clock: IReactorTime, *, cache_size: int = 10_000, due_batch: int = 500
+                 clock: Clock, *, cache_size: int = 10_000, due_batch: int = 500
                  ) -> None:
         self._store, self._writer, self._rules, self._clock = store, writer, rules, clock
         self._lock = defer.DeferredLock()
@@ -78,10 +83,10 @@ class CaseService:
         """Open a case.  Fires with (case, created): a create repeated with the same
         ``client_key`` fires with the first case and False.  Fails with CaseError (bad
         type, grade or customer) or CaseIdsUnavailable."""
-        args = dict(type=type, account=account, phone=phone, actor=actor, grade=grade,
-                    owner=owner, responsible=responsible, call_id=call_id, intent=intent,
-                    summary=summary, client_key=client_key)
-        return self._lock.run(lambda: defer.ensureDeferred(self._open(**args)))
+        return self._lock.run(lambda: defer.ensureDeferred(self._open(
+            type=type, account=account, phone=phone, actor=actor, grade=grade, owner=owner,
+            responsible=responsible, call_id=call_id, intent=intent, summary=summary,
+            client_key=client_key)))
 
     async def _open(self, *, client_key: str, **kw: Any) -> tuple[Case, bool]:
         if client_key:

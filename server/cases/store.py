@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from twisted.internet import defer
@@ -255,10 +255,14 @@ class CaseStore:
         for kind, value in (("acct", account), ("phone", phone)):
             if not value:
                 continue
-            for cid, at in await self._client.zrevrange(
-                    customer_key(kind, value, "cases"), 0, limit - 1, withscores=True):
+            # The client never sets decode_responses: members are bytes, and with scores
+            # each is (member, float). redis-py types the reply for every option.
+            scored = cast(list[tuple[bytes, float]], await self._client.zrevrange(
+                customer_key(kind, value, "cases"), 0, limit - 1, withscores=True))
+            for cid, at in scored:
                 cases[cid.decode()] = at
-            ids = await self._client.zrevrange(customer_key(kind, value, "calls"), 0, limit - 1)
+            ids = cast(list[bytes], await self._client.zrevrange(
+                customer_key(kind, value, "calls"), 0, limit - 1))
             if ids:
                 raws = await self._client.hmget(customer_key(kind, value, "calldata"), ids)
                 for raw in raws:

@@ -10,6 +10,7 @@ import re
 import zoneinfo
 from collections.abc import Collection
 from types import MappingProxyType
+from typing import Literal
 
 from queues.model import (
     WEEKDAYS,
@@ -110,7 +111,7 @@ def parse_agents(top: Section) -> tuple[dict[str, str], tuple[Tier, ...], dict[s
 
 
 def _user_device(sec: Section, role: str | None, users: list[User],
-                 agent_devices: dict[str, str]) -> str | None | bool:
+                 agent_devices: dict[str, str]) -> str | None | Literal[False]:
     """The user's ``device`` (None when absent); False when it is unusable (reported)."""
     device = sec.get("device", str, "")
     if device is None:
@@ -150,11 +151,12 @@ def _timezone(sec: Section, key: str, default: str | None = None) -> str | None:
 def _range(sec: Section, key: str, raw: object) -> TimeRange | None:
     parts = raw.split("-") if isinstance(raw, str) else []
     times = [parse_time(p.strip()) for p in parts]
-    if len(times) != 2 or None in times:
+    start, end = times if len(times) == 2 else (None, None)
+    if start is None or end is None:
         sec.error(key, f'bad time range {raw!r}: expected "HH:MM-HH:MM" '
                        '("00:00-00:00" is the whole day)')
         return None
-    return TimeRange(*times)
+    return TimeRange(start, end)
 
 
 def _hours(sec: Section, tz_default: str) -> BusinessHours | None:
@@ -218,24 +220,23 @@ def parse_queues(top: Section, skills: Collection[str], tiers: Collection[str],
         closed = sec.get("closed_queue", str, None)
         _known(sec, "closed_queue", closed, "queue", names)
         strategy = sec.choice("strategy", [s.value for s in Strategy])
-        values = (
-            sec.number("priority", int, lo=0, hi=100),
-            sl and ServiceLevel(sl.number("target", float, lo=0, hi=1),
-                                sl.number("within_s", int, lo=1)),
-            sec.number("max_wait_s", int, lo=1),
-            hours_sec and _hours(hours_sec, tz_default),
-            _escalation(sec, name, names),
-            sec.number("announce_interval_s", int, 60, lo=10),
-        )
+        priority = sec.number("priority", int, lo=0, hi=100)
+        level = (ServiceLevel(sl.number("target", float, lo=0, hi=1),
+                              sl.number("within_s", int, lo=1)) if sl is not None else None)
+        max_wait = sec.number("max_wait_s", int, lo=1)
+        hours = _hours(hours_sec, tz_default) if hours_sec is not None else None
+        escalation = _escalation(sec, name, names)
+        announce = sec.number("announce_interval_s", int, 60, lo=10)
         callback = sec.number("callback_offer_after_s", int, None, lo=0)
-        for i, step in enumerate(values[4]):
+        for i, step in enumerate(escalation):
             if step.min_level is not None and reqs and step.min_level >= min(
                     r.min_level for r in reqs):
                 sec.warn(f"escalation[{i}].min_level", f"level {step.min_level} does not widen "
                          "the search: the queue already accepts that level")
-        if None not in values and strategy is not None and reqs:
-            queues[name] = Queue(name, reqs, *values, Strategy(strategy), min_tier, callback,
-                                 closed)
+        if (priority is not None and level is not None and max_wait is not None
+                and hours is not None and announce is not None and strategy is not None and reqs):
+            queues[name] = Queue(name, reqs, priority, level, max_wait, hours, escalation,
+                                 announce, Strategy(strategy), min_tier, callback, closed)
     return queues
 
 
@@ -261,15 +262,13 @@ def parse_policy(top: Section) -> AcdPolicy | None:
             sec.error(f"pause_limits_s.{c}", f"no pause reason {c!r} in pause_reasons")
         else:
             limits[c] = v
-    values = (
-        sec.number("wrapup_default_s", int, 30, lo=0, hi=600),
-        sec.number("missed_calls_before_pause", int, 2, lo=1),
-        sec.number("short_abandon_s", int, 5, lo=0, hi=60),
-        start and end and TimeRange(start, end),
-        _timezone(sec, "timezone", "Asia/Shanghai"),
-    )
-    if None in values:
+    wrap = sec.number("wrapup_default_s", int, 30, lo=0, hi=600)
+    missed = sec.number("missed_calls_before_pause", int, 2, lo=1)
+    short = sec.number("short_abandon_s", int, 5, lo=0, hi=60)
+    tz = _timezone(sec, "timezone", "Asia/Shanghai")
+    if (wrap is None or missed is None or short is None or start is None or end is None
+            or tz is None):
         return None
-    wrap, missed, short, quiet_range, tz = values
+    quiet_range = TimeRange(start, end)
     return AcdPolicy(wrap, missed, short, quiet_range, tz, codes["pause_reasons"],
                      codes["dispositions"], MappingProxyType(limits))

@@ -45,8 +45,10 @@ def _duration(sec: Section, key: str, *, business: bool = True) -> Limit | None:
 
 
 def _limits(sec: Section) -> Limits | None:
-    values = [_duration(sec, p) for p in _PHASES]
-    return None if None in values else Limits(*values)
+    accept, handle, visit = (_duration(sec, p) for p in _PHASES)
+    if accept is None or handle is None or visit is None:
+        return None
+    return Limits(accept, handle, visit)
 
 
 def _grades(sec: Section) -> tuple[Grade, ...]:
@@ -63,7 +65,7 @@ def _grades(sec: Section) -> tuple[Grade, ...]:
         target = g.get("raise_to", str, None)
         if target is not None and name is not None:
             raises.append((g, target, len(names)))
-        if None not in (name, label, limits):
+        if name is not None and label is not None and limits is not None:
             grades.append(Grade(name, label, limits, target))
     if not names and "grades" in sec.data:
         sec.error("grades", "needs at least one grade")
@@ -96,7 +98,7 @@ def _types(top: Section) -> dict[CaseType, TypeRules]:
             if "grades" in sec.data:
                 sec.error("grades", f"only complaints and reports are graded, not {name}")
             lsec = sec.sub("limits", _PHASES)
-            grades, limits = (), lsec and _limits(lsec)
+            grades, limits = (), _limits(lsec) if lsec is not None else None
             ok = limits is not None
         if ok and label is not None:
             types[ctype] = TypeRules(ctype, label, limits, grades)
@@ -136,11 +138,11 @@ def parse_cases(top: Section, dispositions: Collection[str],
     """The checked rules, or None after reporting what is wrong."""
     tz = _timezone(top, "timezone", "Asia/Shanghai")
     hours_sec = top.sub("business_hours", (*WEEKDAYS, "holidays", "timezone"), required=False)
-    hours = hours_sec and _hours(hours_sec, tz or "Asia/Shanghai")
+    hours = _hours(hours_sec, tz or "Asia/Shanghai")
     esc = top.sub("escalation", ("repeat_every",))
     visit = top.sub("return_visit", ("max_attempts", "retry_after"))
-    every = esc and _duration(esc, "repeat_every", business=False)
-    retry = visit and _duration(visit, "retry_after", business=False)
+    every = _duration(esc, "repeat_every", business=False) if esc is not None else None
+    retry = _duration(visit, "retry_after", business=False) if visit is not None else None
     types = _types(top)
     if hours is not None and not any(hours.weekly.values()) and any(
             lim.business for t in types.values()
@@ -149,15 +151,13 @@ def parse_cases(top: Section, dispositions: Collection[str],
         top.error("business_hours", "no open time in the week, but a limit is in business "
                                     "hours (bh)")
         hours = None
-    values = (
-        tz, hours, top.number("reminder_share", float, lo=0.05, hi=0.95), every,
-        visit and visit.number("max_attempts", int, lo=1, hi=10), retry,
-        top.number("repeat_contact_days", int, lo=1, hi=366),
-    )
+    share = top.number("reminder_share", float, lo=0.05, hi=0.95)
+    attempts = visit.number("max_attempts", int, lo=1, hi=10) if visit is not None else None
+    days = top.number("repeat_contact_days", int, lo=1, hi=366)
     auto = _auto_open(top, types, dispositions, intents)
-    if None in values or len(types) != len(_TYPES):
+    if (tz is None or hours is None or share is None or every is None or attempts is None
+            or retry is None or days is None or len(types) != len(_TYPES)):
         return None
-    tz, hours, share, every, attempts, retry, days = values
     return CasesConfig(tz, hours or BusinessHours(tz, MappingProxyType({})), share,
                        every.seconds, attempts, retry.seconds, days, auto,
                        MappingProxyType(types), top.get("spool", str, "cases.spool"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from .loader import load_config
@@ -27,7 +28,7 @@ def _check_qa(path: str | os.PathLike[str]) -> str | None:
     from server.web.qa import load_qa_form  # the web side owns the QA form
 
     try:
-        load_qa_form(path)
+        load_qa_form(Path(path))
     except ValueError as e:
         return str(e)
     return None

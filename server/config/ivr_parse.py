@@ -66,12 +66,13 @@ def _leaf(sec: Section, refs: _Refs) -> Leaf | None:
     intent = sec.get("intent", str)
     refs.check(sec, "intent", intent, "skill", refs.skills)
     service = sec.choice("self_service", _SELF_SERVICES, None)
-    values = (intent, refs.queue(sec, "queue"), sec.number("priority", int, lo=0, hi=100))
+    queue = refs.queue(sec, "queue")
+    priority = sec.number("priority", int, lo=0, hi=100)
     ask = sec.get("ask_account", bool, service == "bill_balance")
     prompt = refs.prompt(sec, "prompt", required=False)
-    if None in values:
+    if intent is None or queue is None or priority is None:
         return None
-    return Leaf(*values, ask_account=ask, self_service=service, prompt=prompt)
+    return Leaf(intent, queue, priority, ask_account=ask, self_service=service, prompt=prompt)
 
 
 def _option_key(menu: Section, raw: str) -> str | None:
@@ -121,12 +122,13 @@ def _menus(top: Section, refs: _Refs, default_agent: Leaf | None,
                                "(DL/T 2046: 0 reaches an agent from every level)")
         opts = sec.sub("options")
         options: dict[str, MenuOption] = {}
-        for key, item in (opts.data.items() if opts else ()):
-            option = _option(opts, str(key), item, refs, name, links)
-            if option is not None:
-                options[option.key] = option
-        if opts is not None and not opts.data:
-            sec.error("options", "a menu needs at least one option")
+        if opts is not None:
+            for key, item in opts.data.items():
+                option = _option(opts, str(key), item, refs, name, links)
+                if option is not None:
+                    options[option.key] = option
+            if not opts.data:
+                sec.error("options", "a menu needs at least one option")
         raw[name] = (refs.prompt(sec, "prompt"), options, agent)
     return _tree(top, raw, links, root)
 
@@ -170,7 +172,9 @@ def _languages(top: Section, refs: _Refs) -> tuple[dict[str, Language], str | No
     keys: dict[str, str] = {}
     for code, value in sec.items("choices"):
         lsec = sec.child(f"choices.{code}", value, ("key", "name", "queue"))
-        key, name = (lsec.get("key", str), lsec.get("name", str)) if lsec else (None, None)
+        if lsec is None:
+            continue
+        key, name = lsec.get("key", str), lsec.get("name", str)
         if key is not None and key in keys:
             lsec.error("key", f"key {key} is already used by language '{keys[key]}'")
         if key is not None and name is not None:
@@ -230,10 +234,12 @@ def _survey(top: Section, refs: _Refs) -> Survey | None:
         sec.error("answers", f"no key for: {', '.join(sorted(missing))}")
     reasons = {k: str(v) for k, v in sec.items("reasons", required=False)} or None
     reason_prompt = refs.prompt(sec, "reason_prompt", required=reasons is not None)
-    return Survey(sec.get("enabled", bool, True), refs.prompt(sec, "prompt"),
-                  MappingProxyType(answers), reason_prompt,
-                  MappingProxyType(reasons) if reasons else None,
-                  refs.prompt(sec, "thanks_prompt", required=False))
+    enabled, prompt = sec.get("enabled", bool, True), refs.prompt(sec, "prompt")
+    thanks = refs.prompt(sec, "thanks_prompt", required=False)
+    if prompt is None:  # reported by refs.prompt: the load fails
+        return None
+    return Survey(enabled, prompt, MappingProxyType(answers), reason_prompt,
+                  MappingProxyType(reasons) if reasons else None, thanks)
 
 
 def parse_ivr(top: Section, queues: Collection[str], skills: Collection[str],
@@ -244,41 +250,60 @@ def parse_ivr(top: Section, queues: Collection[str], skills: Collection[str],
     prompts = _prompts(top, languages)
     refs.prompts = prompts
     entry = top.sub("entry", ("welcome_prompt", "language_prompt", "menu"))
-    welcome = entry and refs.prompt(entry, "welcome_prompt")
-    lang_prompt = entry and refs.prompt(entry, "language_prompt")
-    root = entry and entry.get("menu", str)
+    welcome = refs.prompt(entry, "welcome_prompt") if entry is not None else None
+    lang_prompt = refs.prompt(entry, "language_prompt") if entry is not None else None
+    root = entry.get("menu", str) if entry is not None else None
     raw_menus = top.data.get("menus")
     menu_names = [str(m) for m in raw_menus] if isinstance(raw_menus, dict) else []
-    refs.check(entry, "menu", root, "menu", menu_names)
+    if entry is not None:
+        refs.check(entry, "menu", root, "menu", menu_names)
     agent_sec = top.sub("agent", _LEAF_KEYS, required=False)
     default_agent = _leaf(agent_sec, refs) if agent_sec.data else None
     menus = _menus(top, refs, default_agent, root)
 
     isec = top.sub("input", ("timeout_ms", "max_retries", "invalid_prompt", "timeout_prompt",
                              "fallback_queue"))
-    inp = isec and (isec.number("timeout_ms", int, 5000, lo=1000, hi=30000),
-                    isec.number("max_retries", int, 3, lo=1, hi=9),
-                    refs.prompt(isec, "invalid_prompt"), refs.prompt(isec, "timeout_prompt"),
-                    refs.queue(isec, "fallback_queue"))
+    inp = _input(isec, refs) if isec is not None else None
     asec = top.sub("account", ("digits", "terminator", "check_digit", "max_tries", "allow_skip",
                                "prompt", "retry_prompt"))
-    acc = asec and (asec.number("digits", int, 10, lo=1, hi=20),
-                    asec.choice("terminator", ("#",), "#"),
-                    asec.choice("check_digit", _CHECK_DIGITS, "none"),
-                    asec.number("max_tries", int, 3, lo=1, hi=9),
-                    asec.get("allow_skip", bool, True),
-                    refs.prompt(asec, "prompt"), refs.prompt(asec, "retry_prompt"))
+    acc = _account(asec, refs) if asec is not None else None
     osec = top.sub("outage", ("enabled", "prompt", "skip_key", "max_age_s"), required=False)
     skip = osec.get("skip_key", str, None)
     if skip in (AGENT_KEY, BACK_KEY):
         osec.error("skip_key", f"key {skip} is reserved by DL/T 2046")
-    outage = OutageSettings(osec.get("enabled", bool, False),
-                            refs.prompt(osec, "prompt", required=bool(osec.data.get("enabled"))),
-                            skip, osec.number("max_age_s", int, 6 * 3600, lo=60))
+    enabled = osec.get("enabled", bool, False)
+    outage_prompt = refs.prompt(osec, "prompt", required=bool(osec.data.get("enabled")))
+    max_age = osec.number("max_age_s", int, 6 * 3600, lo=60)
     bill, survey = _bill_lookup(top, base), _survey(top, refs)
-    parts = (default_lang, welcome, lang_prompt, root, inp, acc, bill, survey)
-    if None in parts or None in (inp or ()) or None in (acc or ()) or not menus:
+    if (default_lang is None or welcome is None or lang_prompt is None or root is None
+            or inp is None or acc is None or bill is None or survey is None or not menus):
         return None
+    # a disabled outage announcement may name no prompt; the engine never plays it then
+    outage = OutageSettings(enabled, outage_prompt or "", skip, max_age)
     return IvrConfig(MappingProxyType(languages), default_lang, MappingProxyType(prompts),
-                     welcome, lang_prompt, root, MappingProxyType(menus), InputRules(*inp),
-                     AccountRule(*acc), bill, survey, outage)
+                     welcome, lang_prompt, root, MappingProxyType(menus), inp, acc, bill,
+                     survey, outage)
+
+
+def _input(sec: Section, refs: _Refs) -> InputRules | None:
+    timeout = sec.number("timeout_ms", int, 5000, lo=1000, hi=30000)
+    retries = sec.number("max_retries", int, 3, lo=1, hi=9)
+    invalid, silent = refs.prompt(sec, "invalid_prompt"), refs.prompt(sec, "timeout_prompt")
+    fallback = refs.queue(sec, "fallback_queue")
+    if (timeout is None or retries is None or invalid is None or silent is None
+            or fallback is None):
+        return None
+    return InputRules(timeout, retries, invalid, silent, fallback)
+
+
+def _account(sec: Section, refs: _Refs) -> AccountRule | None:
+    digits = sec.number("digits", int, 10, lo=1, hi=20)
+    terminator = sec.choice("terminator", ("#",), "#")
+    check = sec.choice("check_digit", _CHECK_DIGITS, "none")
+    tries = sec.number("max_tries", int, 3, lo=1, hi=9)
+    skip = sec.get("allow_skip", bool, True)
+    prompt, retry = refs.prompt(sec, "prompt"), refs.prompt(sec, "retry_prompt")
+    if (digits is None or terminator is None or check is None or tries is None or skip is None
+            or prompt is None or retry is None):
+        return None
+    return AccountRule(digits, terminator, check, tries, skip, prompt, retry)

@@ -121,7 +121,7 @@ def load_config(path: str | os.PathLike[str],
         _check_intents(ivr, acd, tops["ivr.yaml"])
     if ivr is not None:
         _check_engine_prompts(ivr, tops["ivr.yaml"])
-    if problems.errors or None in (server, ivr, acd, cases):
+    if problems.errors or server is None or ivr is None or acd is None or cases is None:
         # file order, then the order found within each file
         order = {str(base / name): i for i, name in enumerate(FILES)}
         errors = sorted(problems.errors, key=lambda p: order.get(p.file, len(FILES)))
@@ -175,7 +175,10 @@ def _check_intents(ivr: IvrConfig, acd: AcdConfig, top: Section) -> None:
     """Warn when a leaf's intent is not a skill its queue asks for: likely a typo'd route."""
     for menu in ivr.menus.values():
         for opt in menu.options.values():
-            leaf, queue = opt.leaf, opt.leaf and acd.queues.get(opt.leaf.queue)
+            leaf = opt.leaf
+            if leaf is None:  # a sub-menu, checked as its own menu
+                continue
+            queue = acd.queues.get(leaf.queue)
             if queue and leaf.intent not in {r.skill for r in queue.skills}:
                 top.warn(f"menus.{menu.name}.options.{opt.key}.intent",
                          f"skill '{leaf.intent}' is not required by queue '{queue.name}'")

@@ -10,7 +10,7 @@ import datetime as dt
 import difflib
 import re
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, Literal, overload
 
 from .problems import Problems
 
@@ -102,7 +102,8 @@ class Section:
                 hint = "; quote it"
             self.error(key, f"expected {name}, got {describe(value)}{hint}")
             return None if default is _MISSING else default
-        return float(value) if kind is float else value
+        # accepted for float is (int, float): the isinstance only tells mypy so
+        return float(value) if kind is float and isinstance(value, (int, float)) else value
 
     def number(self, key: str, kind: type, default: Any = _MISSING, *, lo: float = 0,
                hi: float | None = None) -> Any:
@@ -143,6 +144,14 @@ class Section:
             self.error(key, f'bad time {raw!r}: expected "HH:MM" from 00:00 to 23:59{hint}')
         return t
 
+    @overload
+    def sub(self, key: str, keys: Iterable[str] | None = None, *,
+            required: Literal[False]) -> Section: ...
+
+    @overload
+    def sub(self, key: str, keys: Iterable[str] | None = None, *,
+            required: bool = True) -> Section | None: ...
+
     def sub(self, key: str, keys: Iterable[str] | None = None, *,
             required: bool = True) -> Section | None:
         """A nested mapping as a Section; missing optional ones give an empty Section."""
@@ -158,7 +167,7 @@ class Section:
             return None if required else Section(self.problems, self.file, self.at(key), {})
         return Section(self.problems, self.file, self.at(key), value, keys)
 
-    def items(self, key: str, *, required: bool = True) -> Iterator[tuple[str, Section | Any]]:
+    def items(self, key: str, *, required: bool = True) -> Iterator[tuple[str, Any]]:
         """(name, value) pairs of a free-form mapping, names as strings."""
         value = self.data.get(key)
         if value is None:

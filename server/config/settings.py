@@ -194,23 +194,21 @@ def _ami(top: Section) -> AmiSettings | None:
         sec.error("secret_env", "set exactly one of secret_env or secret_file")
     keep = sec.sub("keepalive", ("interval_s", "timeout_s"), required=False)
     back = sec.sub("reconnect", ("initial_s", "max_s"), required=False)
-    values = (
-        _endpoint(sec, "endpoint", client=True),
-        sec.get("username", str),
-        keep and keep.number("interval_s", float, 20.0, lo=1),
-        keep and keep.number("timeout_s", float, 10.0, lo=1),
-        sec.number("action_timeout_s", float, 10.0, lo=0.1),
-        back and back.number("initial_s", float, 1.0, lo=0.1),
-        back and back.number("max_s", float, 30.0, lo=0.1),
-    )
+    endpoint = _endpoint(sec, "endpoint", client=True)
+    username = sec.get("username", str)
+    k_int = keep.number("interval_s", float, 20.0, lo=1)
+    k_to = keep.number("timeout_s", float, 10.0, lo=1)
+    act = sec.number("action_timeout_s", float, 10.0, lo=0.1)
+    b_init = back.number("initial_s", float, 1.0, lo=0.1)
+    b_max = back.number("max_s", float, 30.0, lo=0.1)
     watchdog = sec.number("watchdog_s", int, 30, lo=0)
     if watchdog is not None and 0 < watchdog < MIN_WATCHDOG_S:
         sec.error("watchdog_s", f"{watchdog} s is shorter than a daemon restart; use at least "
                                 f"{MIN_WATCHDOG_S} (or 0 to turn the safety net's refresh off)")
         watchdog = None
-    if None in values or watchdog is None:
+    if (endpoint is None or username is None or k_int is None or k_to is None or act is None
+            or b_init is None or b_max is None or watchdog is None):
         return None
-    endpoint, username, k_int, k_to, act, b_init, b_max = values
     if b_max < b_init:
         back.error("max_s", f"{b_max} is less than initial_s {b_init}")
     return AmiSettings(endpoint, username, env or None, file or None, k_int, k_to, act,
@@ -255,25 +253,24 @@ def parse_server(top: Section) -> ServerSettings | None:
     log = top.sub("logging", ("format", "level"), required=False)
     rec = top.sub("recordings", ("directory", "retention_days"))
     records = top.sub("records", ("spool", "retention_days"))
-    redis_settings = redis and _redis(redis)
-    listen = http and _endpoint(http, "listen", client=False,
-                                default="tcp:port=8080:interface=127.0.0.1")
-    mlisten = metrics and _endpoint(metrics, "listen", client=False,
-                                    default="tcp:port=9598:interface=127.0.0.1")
+    redis_settings = _redis(redis) if redis is not None else None
+    listen = _endpoint(http, "listen", client=False, default="tcp:port=8080:interface=127.0.0.1")
+    mlisten = _endpoint(metrics, "listen", client=False,
+                        default="tcp:port=9598:interface=127.0.0.1")
     if listen and mlisten and _port(listen) == _port(mlisten):
         metrics.error("listen", f"port {_port(mlisten)} is already used by http.listen; "
                                 "metrics needs its own port")
-    proxies = _trusted_proxies(http) if http else ()
-    fmt = log and log.choice("format", ("text", "json"), "text")
-    level = log and log.choice("level", ("debug", "info", "warning", "error"), "info")
-    parts = (
-        ami, redis_settings, listen, mlisten, proxies, fmt, level,
-        rec and rec.get("directory", str), rec and _retention(rec),
-        records and records.get("spool", str), records and _retention(records),
-    )
-    if None in parts:
+    proxies = _trusted_proxies(http)
+    fmt = log.choice("format", ("text", "json"), "text")
+    level = log.choice("level", ("debug", "info", "warning", "error"), "info")
+    rdir = rec.get("directory", str) if rec is not None else None
+    rdays = _retention(rec) if rec is not None else None
+    spool = records.get("spool", str) if records is not None else None
+    sdays = _retention(records) if records is not None else None
+    if (ami is None or redis_settings is None or listen is None or mlisten is None
+            or proxies is None or fmt is None or level is None or rdir is None or rdays is None
+            or spool is None or sdays is None):
         return None
-    ami, redis_settings, listen, mlisten, proxies, fmt, level, rdir, rdays, spool, sdays = parts
     return ServerSettings(ami, redis_settings, HttpSettings(listen, proxies),
                           HttpSettings(mlisten),
                           LoggingSettings(fmt, level), RecordingSettings(rdir, rdays),

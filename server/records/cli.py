@@ -109,16 +109,16 @@ def records_main(argv: list[str] | None = None) -> int:
 
 def _records_main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
-    auth = {"username": getattr(args, "redis_user", None),
-            "password": os.environ.get(PASSWORD_ENV) or None}
+    user: str | None = getattr(args, "redis_user", None)
+    password = os.environ.get(PASSWORD_ENV) or None
     if args.action == "export":
         if args.output:
             with open(args.output, "w", encoding="utf-8", newline="") as out:
                 n = export_records(args.redis_url, args.start, args.end, args.format, out,
-                                   **auth)
+                                   username=user, password=password)
         else:
             n = export_records(args.redis_url, args.start, args.end, args.format, sys.stdout,
-                               **auth)
+                               username=user, password=password)
         print(f"exported {n} record(s)", file=sys.stderr)
         return 0
     if args.action == "trim-recordings":
@@ -126,7 +126,8 @@ def _records_main(argv: list[str] | None) -> int:
     if args.retention_days < RETENTION_FLOOR_DAYS:
         print(f"warning: retention {args.retention_days} days is below the DL/T 2046-2019 "
               f"floor of {RETENTION_FLOOR_DAYS}", file=sys.stderr)
-    n = trim_exported(args.redis_url, args.retention_days, now=time.time(), **auth)
+    n = trim_exported(args.redis_url, args.retention_days, now=time.time(), username=user,
+                      password=password)
     print(f"trimmed {n} record(s)", file=sys.stderr)
     return 0
 

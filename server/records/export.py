@@ -17,7 +17,7 @@ import csv
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import redis
 
@@ -41,6 +41,20 @@ def _parse_id(stream_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
+# This module's clients never set decode_responses, so Redis replies are bytes, and
+# XRANGE never answers a nil id or field map (only XCLAIM does). redis-py types each
+# reply for every client option (bytes | str, ... | None), hence these casts.
+_Entries = list[tuple[bytes, dict[bytes, bytes]]]
+
+
+def _xrange(client: redis.Redis, low: str, high: str, count: int) -> _Entries:
+    return cast(_Entries, client.xrange(STREAM, min=low, max=high, count=count) or [])
+
+
+def _get(client: redis.Redis, key: str) -> bytes | None:
+    return cast("bytes | None", client.get(key))
+
+
 def _ms(when: datetime) -> int:
     return int(when.timestamp() * 1000)
 
@@ -57,7 +71,7 @@ def iter_records(client: redis.Redis, start: datetime | None, end: datetime | No
     low = f"{_ms(start)}-0" if start else "-"
     high = f"({_ms(end)}-0" if end else "+"
     while True:
-        entries = client.xrange(STREAM, min=low, max=high, count=batch)
+        entries = _xrange(client, low, high, batch)
         if not entries:
             return
         call_ids = [fields[b"call_id"] for _, fields in entries]
@@ -133,11 +147,10 @@ def export_records(redis_url: str, start: datetime | None, end: datetime | None,
 def _advance_marker(client: redis.Redis, start: datetime | None, last_id: str) -> None:
     """Move the marker to ``last_id`` if this export continued from it: no entry
     lies between the marker and the start of this export's range."""
-    raw = client.get(EXPORTED_UNTIL)
+    raw = _get(client, EXPORTED_UNTIL)
     marker = raw.decode() if raw else None
     if start is not None:
-        gap = client.xrange(STREAM, min="(" + marker if marker else "-",
-                            max=f"({_ms(start)}-0", count=1)
+        gap = _xrange(client, "(" + marker if marker else "-", f"({_ms(start)}-0", 1)
         if gap:
             return
     if marker is None or _parse_id(last_id) > _parse_id(marker):
@@ -161,14 +174,14 @@ def trim_exported(redis_url: str, retention_days: float = RETENTION_FLOOR_DAYS,
     cutoff = (int((now - retention_days * 86400) * 1000), 0)
     client = _client(redis_url, username, password)
     try:
-        raw = client.get(EXPORTED_UNTIL)
+        raw = _get(client, EXPORTED_UNTIL)
         if raw is None:
             return 0  # nothing ever exported: nothing may go
         marker = _parse_id(raw.decode())
         limit = min(cutoff, (marker[0], marker[1] + 1))  # marker itself was exported
         deleted = 0
         while True:
-            entries = client.xrange(STREAM, min="-", max="+", count=batch)
+            entries = _xrange(client, "-", "+", batch)
             doomed = [(i, f) for i, f in entries if _parse_id(i.decode()) < limit]
             if not doomed:
                 return deleted
@@ -180,7 +193,7 @@ def trim_exported(redis_url: str, retention_days: float = RETENTION_FLOOR_DAYS,
         client.close()
 
 
-def _delete(client: redis.Redis, doomed: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+def _delete(client: redis.Redis, doomed: _Entries) -> None:
     call_ids = [f[b"call_id"] for _, f in doomed]
     seen = client.hmget(SEEN, call_ids)
     pipe = client.pipeline(transaction=True)

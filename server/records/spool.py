@@ -33,7 +33,6 @@ from typing import Any, Literal, Protocol
 
 from redis.exceptions import RedisError
 from twisted.internet import defer, threads
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 # What counts as "Redis cannot take it now". Any RedisError (not just connection
@@ -82,11 +81,25 @@ class SpoolFile:
             os.fsync(f.fileno())
 
 
-class RecordSink(Protocol):
-    """What the writer needs of its store: a ``RecordStore`` (call records) or a
-    ``CaseStore`` (case entries, server/cases/service.py)."""
+class Store(Protocol):
+    """Where the spool writes: a RecordStore, or the cases' CaseStore."""
 
-    def put(self, record: Mapping[str, Any]) -> defer.Deferred: ...
+    def put(self, record: Mapping[str, Any], /) -> defer.Deferred: ...
+
+
+class Timer(Protocol):
+    """What the spool uses of a pending retry (twisted's IDelayedCall)."""
+
+    def active(self) -> bool: ...
+    def cancel(self) -> None: ...
+
+
+class Clock(Protocol):
+    """What the spool uses of the reactor (IReactorTime; task.Clock in tests).  A
+    Protocol rather than the zope interface, whose methods mypy reads without self."""
+
+    def callLater(self, delay: float, callable: Callable[..., Any], *args: Any,
+                  **kw: Any) -> Timer: ...
 
 
 class DurableRecords:
@@ -96,9 +109,9 @@ class DurableRecords:
 
     def __init__(
         self,
-        store: RecordSink,
+        store: Store,
         spool_path: str | os.PathLike[str],
-        clock: IReactorTime,
+        clock: Clock,
         io: Io = threads.deferToThread,
         initial_delay: float = 0.5,
         max_delay: float = 30.0,
@@ -114,7 +127,7 @@ class DurableRecords:
         self._batch = batch
         self._lock = defer.DeferredLock()
         self._backlog: deque[dict[str, Any]] = deque()
-        self._retry_call: IDelayedCall | None = None
+        self._retry_call: Timer | None = None
         self._stopped = False
 
     @property

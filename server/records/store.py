@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Coroutine, Mapping
-from typing import Any
+from collections.abc import Awaitable, Mapping
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -69,7 +69,7 @@ return 1
 """
 
 
-def _as_deferred(coro: Coroutine[Any, Any, Any]) -> defer.Deferred:
+def _as_deferred(coro: Awaitable[Any]) -> defer.Deferred:
     return defer.Deferred.fromFuture(asyncio.ensure_future(coro))
 
 
@@ -183,7 +183,9 @@ class RecordStore:
         state: dict[str, dict[str, Any]] = {}
         async for key in self._client.scan_iter(match=live_key("*"), count=100):
             kind = key.decode()[len(LIVE_PREFIX):]
-            entries = await self._client.hgetall(key)
+            # make_client never sets decode_responses, so replies are bytes (redis-py
+            # types them bytes | str, for every client option)
+            entries = cast(dict[bytes, bytes], await self._client.hgetall(key))
             state[kind] = {k.decode(): json.loads(v) for k, v in entries.items()}
         return state
 
