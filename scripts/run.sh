@@ -44,7 +44,13 @@ fi
 cmd=${1:-}; shift || true
 case "$cmd" in
   demo)  exec .venv/bin/python -m server demo "$@" ;;
-  test)  exec .venv/bin/python -m pytest "$@" ;;
+  test)
+    # Lint and types first: any finding fails the run (issue 13).  pyproject.toml
+    # holds both tools' settings; ivr, queues, cases, server.ami and server.call are
+    # checked as --strict would, the rest of server/ at mypy's default level.
+    echo "== ruff"; .venv/bin/ruff check .
+    echo "== mypy"; .venv/bin/python -m mypy ivr queues cases server
+    exec .venv/bin/python -m pytest "$@" ;;
   bench) exec .venv/bin/python -m server.bench "$@" ;;
   *) echo "usage: bash scripts/run.sh demo|test|bench [args...]" >&2; exit 2 ;;
 esac
