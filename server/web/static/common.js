@@ -169,6 +169,21 @@ const ERRORS = {
   asterisk_refused: ["交换机拒绝了该操作。", "The phone system refused."],
   internal: ["服务器内部错误，已记录。", "Server error (logged)."],
   network: ["无法连接服务器。", "Cannot reach the server."],
+  bad_account: ["户号格式不正确。", "That is not a valid account number."],
+  bad_phone: ["电话号码格式不正确（3-20 位数字）。", "That is not a valid phone number (3-20 digits)."],
+  bad_filter: ["筛选条件有误。", "A filter is not valid."],
+  case_invalid: ["工单信息有误（类型、等级或回访结果）。", "The case details are not valid (type, grade or visit outcome)."],
+  unknown_owner: ["没有这个坐席，无法作为跟进人。", "No such agent to own the case."],
+  unknown_responsible: ["没有这个责任人（坐席或班长）。", "No such agent or supervisor to be responsible."],
+  deadline_past: ["时间已过，请选择以后的时间。", "That time has passed; choose a later one."],
+  deadline_too_late: ["时间太远（超过一年）。", "That time is more than a year ahead."],
+  not_your_case: ["这不是您的工单。", "This is not your case."],
+  supervisor_only: ["只有班长可以改派、升级或重开工单。", "Only a supervisor may reassign, escalate or reopen a case."],
+  case_not_found: ["找不到该工单。", "No such case."],
+  transition_not_allowed: ["工单当前状态下不能执行此操作。", "Not possible in the case's current state."],
+  cases_disabled: ["本服务器未启用工单。", "Service cases are not enabled on this server."],
+  cases_unavailable: ["工单暂时无法读取，请稍后再试。", "Cases cannot be read now; try again shortly."],
+  case_ids_unavailable: ["暂时无法生成工单号（数据库未连接），请稍后再试。", "Case numbers are not available until the database answers; try again shortly."],
 };
 
 let LANG = localStorage.getItem("lang") || "zh";
