@@ -106,6 +106,10 @@ async def test_a_case_from_the_call_to_its_return_visit(rig):
                                        "reason": ""}, token=t)
     assert (code, body["state"]) == (200, "closed")
     assert body["visits"][-1]["satisfaction"] == 3 and body["due_at"] is None
+    _, open_now, _ = await rig.request("GET", "/api/cases", token=t)
+    assert open_now["cases"] == []  # no status: the open cases only
+    _, closed, _ = await rig.request("GET", "/api/cases?status=closed", token=t)
+    assert [c["id"] for c in closed["cases"]] == [cid]
     code, body, _ = await _move(rig, t, cid, "reopen")
     assert (code, body["code"]) == (403, "supervisor_only")
     s = await rig.login("supervisor1")

@@ -3,8 +3,9 @@
 Routes (registered by ``build_web``; docs/openapi.yaml documents each):
 
 ================================  ==============================================================
-GET  /api/cases                   filters status, type, grade, owner, overdue=true; an agent sees
-                                  only their own cases (another ``owner`` is 403)
+GET  /api/cases                   filters status, type, grade, owner, overdue=true (no status:
+                                  the open cases); an agent sees only their own cases (another
+                                  ``owner`` is 403)
 GET  /api/cases/{id}              an agent only their own case
 POST /api/cases                   agent (owner: themselves) or supervisor (any owner); idempotent
                                   on the body's ``client_key``: a repeat answers 200 with the
@@ -156,8 +157,10 @@ class CasesApi:
                 raise ApiError(403, "an agent may only list their own cases",
                                code="not_your_case")
             owner = req.session.subject
+        # Without a status only the open cases: status=closed asks for the closed ones.
         cases = await self._read(svc.find(state=status, type=ctype, grade=grade, owner=owner,
-                                          overdue=q.get("overdue") == "true"))
+                                          overdue=q.get("overdue") == "true",
+                                          open_only=status is None))
         now = self._clock.seconds()
         return {"cases": [case_json(c, now) for c in cases]}
 

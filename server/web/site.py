@@ -127,6 +127,11 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
         out["wrapup_default_s"] = pol.wrapup_default_s
         out["dispositions"] = [{"code": c.code, "label": c.label} for c in pol.dispositions]
         out["queues"] = sorted(calls.cfg.acd.queues)
+        # The case forms' choices (cases.yaml); "cases" says whether the routes work.
+        out["cases"] = cases is not None
+        out["case_types"] = [{"type": str(t.type), "label": t.label,
+                              "grades": [{"name": g.name, "label": g.label} for g in t.grades]}
+                             for t in cfg.cases.types.values()]
         if s.role == "agent":
             agent = calls.cfg.acd.agents[s.subject]
             out["phone"] = agent.interface
