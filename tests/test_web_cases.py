@@ -184,3 +184,25 @@ async def test_without_a_case_service_the_routes_answer_503(redis_server, tmp_pa
             assert (code, out["code"]) == (503, "cases_disabled"), (method, path)
     finally:
         await rig.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_cases_redis_down_is_a_clear_503_and_nothing_is_lost(redis_server, tmp_path):
+    """The case store's Redis never answered since start: reads are 503
+    cases_unavailable, and a create is 503 case_ids_unavailable (the day's case
+    numbers are unknown), never a 500 and never a case with a made-up number."""
+    from server.redisproc import free_port
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    rig = WebRig(redis_server.url.rsplit("/", 1)[0] + "/6", tmp_path, cases_url=dead)
+    try:
+        s = await rig.login("supervisor1")
+        code, body, _ = await rig.request("GET", "/api/cases", token=s)
+        assert (code, body["code"]) == (503, "cases_unavailable")
+        code, body, _ = await rig.request("GET", "/api/cases/GD20261206-000001", token=s)
+        assert (code, body["code"]) == (503, "cases_unavailable")
+        code, body, _ = await _open(rig, s, owner="1001")
+        assert (code, body["code"]) == (503, "case_ids_unavailable")
+        assert rig.case_writer.backlog == 0  # nothing half-written to replay later
+    finally:
+        await rig.close()

@@ -73,7 +73,8 @@ def flush_db(url: str) -> None:
 class WebRig:
     def __init__(self, redis_url: str, recordings: Path, options: WebOptions | None = None,
                  cfg=None, ami=None, calls=None, notifier=None, clock=None,
-                 verify_in_thread=None, audit=None, with_cases: bool = True) -> None:
+                 verify_in_thread=None, audit=None, with_cases: bool = True,
+                 cases_url: str | None = None) -> None:
         flush_db(redis_url)
         self.cfg = cfg or cheap_config(recordings)
         if clock is None:
@@ -87,8 +88,8 @@ class WebRig:
         self.saved: list[dict] = []
         self.calls = calls or CallCenter(reactor, self.cfg, self.ami, save=self.saved.append,
                                          bills=None, notifier=self.notifier)
-        # Service cases on the same redis, their spool beside the recordings.
-        self.case_store = CaseStore.from_url(redis_url)
+        # Service cases on the same redis (or ``cases_url``), the spool beside the recordings.
+        self.case_store = CaseStore.from_url(cases_url or redis_url, timeout=1.0)
         self.case_writer = DurableRecords(self.case_store,
                                           recordings.parent / f"{recordings.name}-cases.spool",
                                           self.clock)
