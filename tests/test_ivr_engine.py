@@ -535,7 +535,7 @@ def test_survey_answers(answer, score):
 def test_dissatisfied_asks_a_reason_for_every_intent(intent):
     """Issue 14 point 7: ivr.yaml asks the reason after "dissatisfied", for every intent."""
     c = surveyed(intent)
-    c.replies(key("3"), key("2"), PLAYED)
+    c.replies(key("3"), key("2"), PLAYED, DONE)
     assert c.agi == [SURVEY, "GET DATA survey-reason 5000 1", *THANKS]
     assert c.outcomes == [SurveyAnswered("dissatisfied", "not_resolved")]
     assert c.session.state is State.ENDED

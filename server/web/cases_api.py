@@ -137,10 +137,10 @@ class CasesApi:
 
     # -- handlers -----------------------------------------------------------------------
 
-    def list(self, req: ApiRequest) -> defer.Deferred:
-        return defer.ensureDeferred(self._list(req))
+    def find(self, req: ApiRequest) -> defer.Deferred:
+        return defer.ensureDeferred(self._find(req))
 
-    async def _list(self, req: ApiRequest) -> dict[str, Any]:
+    async def _find(self, req: ApiRequest) -> dict[str, Any]:
         svc, q = self._svc(), req.query
         status, ctype = q.get("status") or None, q.get("type") or None
         grade, owner = q.get("grade") or None, q.get("owner") or None
@@ -240,7 +240,7 @@ def case_routes(api: CasesApi, *, readers: frozenset[str], writers: frozenset[st
     """The case routes for ``build_web``'s table; per-case rules are in the handlers."""
     inputs = AGENT_INPUTS + SUPERVISOR_INPUTS
     return [
-        Route("GET", "/api/cases", api.list, readers),
+        Route("GET", "/api/cases", api.find, readers),
         Route("GET", "/api/cases/{id}", api.get, readers),
         Route("POST", "/api/cases", api.create, writers,
               body={"type": Field(S, True, tuple(t.value for t in CaseType)),
