@@ -130,13 +130,11 @@ class IvrSession:
     def __init__(self, config: IvrConfig, *,
                  is_open: Callable[[str, float], bool] = _always_open,
                  prompts: EnginePrompts | None = None,
-                 reason_intents: frozenset[str] = frozenset({"complaint"}),
                  closed_queue: Callable[[str], str | None] = lambda queue: None) -> None:
         self.config = config
         self.prompts = prompts or EnginePrompts()
         self._is_open = is_open
         self._closed_queue_of = closed_queue  # Queue.closed_queue: where calls go out of hours
-        self._reason_intents = reason_intents  # intents whose "dissatisfied" asks a reason
         self.state = State.IDLE
         self.language = config.default_language
         self.menu: str | None = None
@@ -574,8 +572,8 @@ class IvrSession:
                 return self._goodbye([SurveyAnswered(None)])
             return self._retry(result, self._choice(survey.prompt), no_score, now, SURVEY_TRIES)
         self._score = score
-        if (score == "dissatisfied" and survey.reasons and survey.reason_prompt
-                and self._survey_intent in self._reason_intents):
+        # ivr.yaml: the reason is asked after "dissatisfied", whatever the call was about.
+        if score == "dissatisfied" and survey.reasons and survey.reason_prompt:
             return self._run(State.SURVEY_REASON, [self._choice(survey.reason_prompt)], now)
         return self._goodbye([SurveyAnswered(score)], survey.thanks_prompt)
 

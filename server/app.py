@@ -24,6 +24,9 @@ from ivr.outage import OutageBoard
 from server.ami.router import EventRouter
 from server.ami.service import AmiOptions, AmiService
 from server.bills import make_bill_lookup
+from server.case_flow import CaseFlow
+from server.cases.service import CaseService
+from server.cases.store import CaseStore
 from server.config import Config
 from server.notify import Notifier
 from server.records.spool import DurableRecords
@@ -46,13 +49,13 @@ class Overrides:
 
     ami_endpoint: str | None = None
     redis_url: str | None = None
-    spool_dir: str | None = None
+    spool_dir: str | None = None  # the records' spool; the cases' goes into its "cases"
 
 
 class _RecordsService(Service):
     """Starts the durable writer (replaying a spool left by an earlier run) and stops it."""
 
-    def __init__(self, records: DurableRecords, store: RecordStore) -> None:
+    def __init__(self, records: DurableRecords, store: RecordStore | CaseStore) -> None:
         self.records = records
         self.store = store
 
@@ -135,7 +138,7 @@ class Hotline:
 
     def __init__(self, reactor, cfg: Config, ami_endpoint: IStreamClientEndpoint,
                  ami_options: AmiOptions, redis_url: str, spool_dir: str, *,
-                 redis_auth: RedisAuth = RedisAuth()) -> None:
+                 redis_auth: RedisAuth = RedisAuth(), case_spool_dir: str | None = None) -> None:
         self.reactor = reactor
         self.cfg = cfg
         self.services = MultiService()
@@ -147,6 +150,16 @@ class Hotline:
                                           password=redis_auth.password)
         self.records = DurableRecords(self.store, Path(spool_dir) / "spool.jsonl", reactor)
         _RecordsService(self.records, self.store).setServiceParent(self.services)
+        # Service cases (工单): their own store and spool beside the records', the same
+        # no-loss rules; CaseFlow feeds them from final call records and ticks.
+        case_spool = Path(case_spool_dir or Path(spool_dir) / "cases")
+        case_spool.mkdir(parents=True, exist_ok=True)
+        self.case_store = CaseStore.from_url(redis_url, username=redis_auth.username,
+                                             password=redis_auth.password)
+        self.case_writer = DurableRecords(self.case_store, case_spool / "spool.jsonl", reactor)
+        _RecordsService(self.case_writer, self.case_store).setServiceParent(self.services)
+        self.cases = CaseService(self.case_store, self.case_writer, cfg.cases, reactor)
+        CaseFlow(reactor, self.cases, self.notifier).setServiceParent(self.services)
         self.outages = OutageBoard()
         # The calls with the ACD router, the AGI driver, the callback placer, the
         # feature codes and the resync, each handed what it needs; the one AMI
@@ -186,7 +199,8 @@ class Hotline:
         auth = RedisAuth() if overrides.redis_url else RedisAuth(r.username, redis_password)
         return cls(reactor, cfg, endpoint, options,
                    redis_url=overrides.redis_url or r.url,
-                   spool_dir=overrides.spool_dir or cfg.server.records.spool, redis_auth=auth)
+                   spool_dir=overrides.spool_dir or cfg.server.records.spool, redis_auth=auth,
+                   case_spool_dir=None if overrides.spool_dir else cfg.cases.spool)
 
     def start_metrics(self):
         """Build the Prometheus metrics and serve /metrics on ``cfg.server.metrics.listen``.
@@ -201,7 +215,8 @@ class Hotline:
 
         registry = CollectorRegistry()
         metrics = HotlineMetrics(registry, calls=self.calls, events=self.events, ami=self.ami,
-                                 records=self.records)
+                                 records=self.records, case_counts=self.cases.counts,
+                                 clock=self.reactor)
         metrics_service(self.reactor, self.cfg.server.metrics.listen,
                         registry).setServiceParent(self.services)
         return metrics
@@ -217,7 +232,8 @@ class Hotline:
 
         # The review API reads records with the store's own redis.asyncio client.
         web = build_web(self.cfg, self.calls, self.notifier, self.reactor,
-                        redis_client=self.store.client, put_record=self.records.put)
+                        redis_client=self.store.client, put_record=self.records.put,
+                        cases=self.cases)
         strports.service(listen or self.cfg.server.http.listen, web.site).setServiceParent(
             self.services)
         return web

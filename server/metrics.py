@@ -26,6 +26,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from queues.agents import AgentState
+from server.metrics_cases import CaseCollector
 from server.records.durations import compute_durations
 from server.records.model import CallRecord
 
@@ -248,14 +249,21 @@ class HotlineMetrics:
         ``acd`` router is timed.
     :param timer: the clock for routing latency (wall time, not the domain clock:
         it measures our own CPU, not the calls).
+    :param case_counts: ``CaseService.counts`` (a callable firing with the counts), for
+        the case gauges (server/metrics_cases.py); None leaves them out.
+    :param clock: the injected clock the case figures' age is read from.
     """
 
     def __init__(self, registry: CollectorRegistry, *, calls: Any, events: Any,
                  ami: Any = None, records: Any = None,
-                 timer: Callable[[], float] = time.perf_counter) -> None:
+                 timer: Callable[[], float] = time.perf_counter,
+                 case_counts: Callable[[], Any] | None = None, clock: Any = None) -> None:
         self.registry = registry
         self.live = LiveCollector(calls, events, ami, records)
         registry.register(self.live)
+        self.cases = CaseCollector(case_counts, clock) if case_counts is not None else None
+        if self.cases is not None:
+            registry.register(self.cases)
         self.histograms = RecordHistograms(registry)
         self.routing = Histogram(
             "hotline_routing_decision_seconds",

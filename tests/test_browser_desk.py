@@ -164,6 +164,31 @@ async def _browser_story(base: str, sim: Simulator, expect) -> None:
         await expect(board.locator('[data-testid="state-wrap_up"] b')).to_have_text(
             "1", timeout=1000)
         await expect(desk.locator("#wrap-left")).to_contain_text("Wrap-up left")
+        # Issue 14: a case opened from the call, prefilled from the screen-pop; a bad
+        # account is refused in words; a double click and a repeat open one case.
+        await desk.click("#btn-case-open")
+        await expect(desk.locator("#cn-type")).to_be_focused()
+        await expect(desk.locator("#cn-phone")).to_have_value(CALLER)
+        await expect(desk.locator("#cn-call")).to_have_text(call_id)
+        await expect(desk.locator("#cn-intent")).to_have_text("General enquiries")
+        await expect(desk.locator("#cn-type")).to_have_value("enquiry")
+        await expect(desk.locator("#cn-grade")).to_be_hidden()
+        await desk.fill("#cn-account", "12345")
+        await desk.click("#cn-submit")
+        await expect(desk.locator("#cn-msg")).to_have_text("That is not a valid account number.")
+        await desk.fill("#cn-account", "")
+        await desk.select_option("#cn-type", "complaint")
+        await expect(desk.locator("#cn-grade")).to_be_visible()
+        await desk.select_option("#cn-grade", "important")
+        await desk.fill("#cn-summary", "抄表错误 wrong reading")
+        await desk.dblclick("#cn-submit")
+        await expect(desk.locator("#cn-msg")).to_contain_text("Case opened")
+        await expect(desk.locator("#my-cases tr")).to_have_count(1)
+        await expect(desk.locator("#my-cases tr")).to_contain_text("Important")
+        await desk.click("#cn-submit")
+        await expect(desk.locator("#cn-msg")).to_contain_text("This call already has a case")
+        await expect(desk.locator("#my-cases tr")).to_have_count(1)
+        await expect(desk.locator("#my-cases tr")).not_to_contain_text("–")  # a due time
         await desk.select_option("#wrap-code", "resolved")
         await desk.fill("#wrap-notes", "<b>已解答</b> answered")
         await shot(desk, "desk-en")
@@ -237,6 +262,11 @@ async def test_agent_desk_takes_a_call_and_the_wallboard_follows(redis_server, t
         assert body is not None and body["disposition"] == "resolved", body
         assert body["notes"] == "<b>已解答</b> answered" and body["agent_id"] == "1001"
         assert body["satisfaction"] == "satisfied"
+        (case,) = await rig.cases.find(owner="1001")
+        assert (case.type, case.grade, case.phone, case.account) == (
+            "complaint", "important", CALLER, "")
+        assert case.call_ids == (body["call_id"],) and case.intent == "general"
+        assert case.client_key == f"desk:{body['call_id']}"
     finally:
         net.stop()
         await rig.close()

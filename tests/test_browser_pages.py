@@ -32,7 +32,7 @@ import playwright.async_api as playwright_api  # noqa: E402
 
 expect = playwright_api.expect
 PAGES = {"wallboard.html": {"supervisor"}, "desk.html": {"agent"},
-         "review.html": {"reviewer", "supervisor"}}
+         "review.html": {"reviewer", "supervisor"}, "cases.html": {"reviewer", "supervisor"}}
 USERS = {"agent": "1001", "supervisor": "supervisor1", "reviewer": "reviewer1"}
 
 
@@ -321,7 +321,8 @@ async def test_pages_work_under_a_strict_content_security_policy(rig):
     async def story():
         async with chromium() as browser:
             for path, user in (("/wallboard.html", "supervisor1"), ("/desk.html", "1001"),
-                               ("/review.html", "reviewer1"), ("/index.html", None)):
+                               ("/review.html", "reviewer1"), ("/cases.html", "supervisor1"),
+                               ("/index.html", None)):
                 page = await new_page(browser, "en")
                 refused: list[str] = []
                 page.on("console", lambda m, r=refused: r.append(m.text)
@@ -368,7 +369,8 @@ async def test_every_text_code_and_error_has_zh_and_en(rig):
     async def story():
         async with chromium() as browser:
             page = await new_page(browser, "zh")
-            for path in ("/wallboard.html", "/desk.html", "/review.html", "/index.html"):
+            for path in ("/wallboard.html", "/desk.html", "/review.html", "/index.html",
+                         "/cases.html"):
                 await page.goto(rig.base + path)
                 missing = await page.evaluate("""() => {
                   const sel = '[data-i18n],[data-i18n-ph],[data-i18n-label]';

@@ -322,3 +322,24 @@ def test_a_key_pressed_during_the_welcome_answers_the_language_question(rig):
     assert commands[2] == "SET VARIABLE CHANNEL(language) en"
     rec = one_record(rig)
     assert rec.language == "en" and rec.queues == ("english",)
+
+
+def test_dissatisfied_suggestion_caller_is_asked_the_reason(rig):
+    """Issue 14 point 7: ivr.yaml asks the reason after "dissatisfied" for every intent,
+    not only complaints; the record keeps the score and the reason."""
+    rig.sim.add_phone(PhoneScript("1007", AgentBehaviour(answer_after=2.0, talk=30.0)))
+    rig.run(1)
+    rig.login_agents("1007")
+    caller(rig, "1", "5", "3", "3")  # Mandarin, suggestions, "dissatisfied", long wait
+    rig.run(200)
+
+    assert rig.ami.agi_commands()[-4:] == [
+        "GET DATA hotline/survey 5000 1",
+        "GET DATA hotline/survey-reason 5000 1",
+        'STREAM FILE hotline/survey-thanks ""',
+        "HANGUP",
+    ]
+    rec = one_record(rig)
+    assert rec.intent == "suggestion"
+    assert rec.satisfaction == "dissatisfied"
+    assert rec.satisfaction_reason == "long_wait"

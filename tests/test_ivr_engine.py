@@ -521,8 +521,7 @@ def surveyed(intent: str | None) -> Caller:
     return c
 
 
-@pytest.mark.parametrize(("answer", "score"), [("1", "satisfied"), ("2", "fairly_satisfied"),
-                                               ("3", "dissatisfied")])
+@pytest.mark.parametrize(("answer", "score"), [("1", "satisfied"), ("2", "fairly_satisfied")])
 def test_survey_answers(answer, score):
     c = surveyed("general")
     c.replies(key(answer), PLAYED, DONE)
@@ -531,11 +530,15 @@ def test_survey_answers(answer, score):
     assert c.session.state is State.ENDED
 
 
-def test_dissatisfied_complaint_asks_a_reason():
-    c = surveyed("complaint")
-    c.replies(key("3"), key("2"), PLAYED)
+@pytest.mark.parametrize("intent", ["complaint", "general", "fault", "billing", "service",
+                                    "suggestion", None])
+def test_dissatisfied_asks_a_reason_for_every_intent(intent):
+    """Issue 14 point 7: ivr.yaml asks the reason after "dissatisfied", for every intent."""
+    c = surveyed(intent)
+    c.replies(key("3"), key("2"), PLAYED, DONE)
     assert c.agi == [SURVEY, "GET DATA survey-reason 5000 1", *THANKS]
     assert c.outcomes == [SurveyAnswered("dissatisfied", "not_resolved")]
+    assert c.session.state is State.ENDED
 
 
 def test_complaint_reason_unanswered_keeps_the_score():

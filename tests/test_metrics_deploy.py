@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import yaml
 from prometheus_client import CollectorRegistry
+from twisted.internet import defer, task
 
 from server.metrics import HotlineMetrics
 from tests.e2e_support import ROOT, Rig
@@ -26,7 +27,11 @@ def exported_names() -> set[str]:
     registry = CollectorRegistry()
     metrics = HotlineMetrics(registry, calls=rig.cc, events=rig.events,
                              ami=SimpleNamespace(connected=True, reconnects=0),
-                             records=SimpleNamespace(backlog=0))
+                             records=SimpleNamespace(backlog=0),
+                             case_counts=lambda: defer.succeed(
+                                 {"open": 0, "overdue": 0, "state": {}, "type": {},
+                                  "grade": {}}),
+                             clock=task.Clock())
     try:
         return {family.name + suffix for family in registry.collect()
                 for suffix in SUFFIXES[family.type]}
@@ -55,12 +60,14 @@ def test_dashboard_and_rules_use_only_exported_names():
     shown = {re.sub(r"(_total|_bucket|_sum|_count)$", "", n) for n in used}
     assert families - shown <= {"hotline_queue_service_level_threshold_seconds",
                                 "hotline_queue_calls_handled", "hotline_calls_ended",
-                                "hotline_records_written"}
+                                "hotline_records_written", "hotline_cases_counts_up",
+                                "hotline_cases_counts_age_seconds"}
 
 
 def test_rules_alert_on_service_level_and_abandon_rate():
     by_name = {r.get("alert") or r.get("record"): r for r in rules()}
     recorded = {r["record"] for r in rules() if "record" in r}
+    assert by_name["HotlineCasesOverdue"]["expr"].startswith("hotline_cases_overdue > 0")
     for name in ("HotlineServiceLevelLow", "HotlineAbandonRateHigh"):
         rule = by_name[name]
         assert rule["labels"]["severity"] and rule["annotations"]["summary"]

@@ -41,6 +41,14 @@ MATRIX = [
     ("POST", "/api/records/c1/qa", {"scores": {}}, {"reviewer", "supervisor"}),
     ("GET", "/api/recordings/c1.wav", None, {"reviewer", "supervisor"}),
     ("GET", "/api/scorecards", None, {"reviewer", "supervisor"}),
+    ("GET", "/api/cases", None, {"agent", "supervisor", "reviewer"}),
+    ("GET", "/api/cases/GD19990101-000001", None, {"agent", "supervisor", "reviewer"}),
+    ("POST", "/api/cases", {"type": "enquiry", "phone": "13900000000"},
+     {"agent", "supervisor", "other_agent"}),
+    ("POST", "/api/cases/GD19990101-000001/transition", {"input": "note"},
+     {"agent", "supervisor", "other_agent"}),
+    ("POST", "/api/cases/GD19990101-000001/visit", {"reached": False},
+     {"agent", "supervisor", "other_agent"}),
 ]
 PRINCIPALS = {"none": None, "agent": ("1001",), "other_agent": ("1002",),
               "supervisor": ("supervisor1",), "reviewer": ("reviewer1",)}

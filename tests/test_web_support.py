@@ -22,8 +22,11 @@ from twisted.internet import defer, reactor, task
 
 from server.ami.router import EventRouter
 from server.call.center import CallCenter
+from server.cases.service import CaseService
+from server.cases.store import CaseStore
 from server.config import hash_secret, load_config
 from server.notify import Notifier
+from server.records.spool import DurableRecords
 from server.records.store import RecordStore, make_client
 from server.web import WebOptions, build_web
 
@@ -70,7 +73,8 @@ def flush_db(url: str) -> None:
 class WebRig:
     def __init__(self, redis_url: str, recordings: Path, options: WebOptions | None = None,
                  cfg=None, ami=None, calls=None, notifier=None, clock=None,
-                 verify_in_thread=None, audit=None) -> None:
+                 verify_in_thread=None, audit=None, with_cases: bool = True,
+                 cases_url: str | None = None) -> None:
         flush_db(redis_url)
         self.cfg = cfg or cheap_config(recordings)
         if clock is None:
@@ -84,10 +88,17 @@ class WebRig:
         self.saved: list[dict] = []
         self.calls = calls or CallCenter(reactor, self.cfg, self.ami, save=self.saved.append,
                                          bills=None, notifier=self.notifier)
+        # Service cases on the same redis (or ``cases_url``), the spool beside the recordings.
+        self.case_store = CaseStore.from_url(cases_url or redis_url, timeout=1.0)
+        self.case_writer = DurableRecords(self.case_store,
+                                          recordings.parent / f"{recordings.name}-cases.spool",
+                                          self.clock)
+        self.cases = CaseService(self.case_store, self.case_writer, self.cfg.cases,
+                                 self.clock) if with_cases else None
         self.web = build_web(self.cfg, self.calls, self.notifier, self.clock,
                              redis_client=self.client, put_record=self.store.put,
                              options=options or WebOptions(),
-                             verify_in_thread=verify_in_thread, audit=audit)
+                             verify_in_thread=verify_in_thread, audit=audit, cases=self.cases)
         self.port = reactor.listenTCP(0, self.web.site, interface="127.0.0.1")
         self.base = f"http://127.0.0.1:{self.port.getHost().port}"
 
@@ -99,6 +110,8 @@ class WebRig:
                 call.cancel()
         await defer.Deferred.fromFuture(asyncio.ensure_future(self.client.aclose()))
         await self.store.close()
+        self.case_writer.stop()
+        await self.case_store.close()
 
     # ------------------------------------------------------------ HTTP helpers
     async def request(self, method: str, path: str, body=None, token: str | None = None,

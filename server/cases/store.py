@@ -144,8 +144,10 @@ class CaseStore:
         self._put_call = client.register_script(_PUT_CALL)
 
     @classmethod
-    def from_url(cls, url: str, timeout: float = 2.0, keep: int = 50) -> CaseStore:
-        return cls(make_client(url, timeout), keep)
+    def from_url(cls, url: str, timeout: float = 2.0, keep: int = 50, *,
+                 username: str | None = None, password: str | None = None) -> CaseStore:
+        """``username``/``password``: the Redis ACL user, as for the record store."""
+        return cls(make_client(url, timeout, username=username, password=password), keep)
 
     def put(self, entry: Mapping[str, Any]) -> defer.Deferred:
         """Write a ``case_entry`` or ``call_entry``.  Fires with True when applied, False

@@ -11,6 +11,9 @@ agent (self only) or supervisor            agent state and current call, pending
 supervisor                                 snapshot, supervise, force, outages, queues,
                                            DELETE /api/followups/{id}, GET /api/audit
 reviewer or supervisor                     records, recordings, QA
+any signed-in role (agent: own cases)      GET /api/cases, GET /api/cases/{id}
+agent (own cases) or supervisor            POST /api/cases, .../transition, .../visit
+                                           (see server/web/cases_api.py)
 =========================================  =========================================
 """
 
@@ -29,6 +32,7 @@ from server.config import Config
 from .api import QUEUE_PARAMS, DeskApi
 from .audit import AuditLog
 from .auth import COOKIE, Authenticator, Sessions, set_cookie, token_of
+from .cases_api import CasesApi, case_routes
 from .feed import Feed, FeedLimits
 from .http import ApiError, ApiRequest, Field, JsonResource, Route
 from .live import LiveFigures
@@ -71,10 +75,12 @@ class Web:
 
 def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
               put_record, options: WebOptions = WebOptions(), verify_in_thread=None,
-              audit=None) -> Web:
+              audit=None, cases=None) -> Web:
     """Wire the HTTP side.  ``clock`` times sessions, rate limits and the SSE heartbeat;
     ``verify_in_thread`` defaults to ``threads.deferToThread``; ``audit`` (with
-    ``record(who, action, target, detail)``) defaults to an ``AuditLog`` on Redis."""
+    ``record(who, action, target, detail)``) defaults to an ``AuditLog`` on Redis;
+    ``cases`` is the CaseService (server/cases/service.py), or None: the case routes
+    then answer 503 ``cases_disabled``."""
     sessions = Sessions(clock, options.idle_timeout_s, options.max_session_s)
     proxies = TrustedProxies(cfg.server.http.trusted_proxies)
     auth = Authenticator(cfg, sessions, LoginThrottle(clock, options.throttle),
@@ -121,6 +127,11 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
         out["wrapup_default_s"] = pol.wrapup_default_s
         out["dispositions"] = [{"code": c.code, "label": c.label} for c in pol.dispositions]
         out["queues"] = sorted(calls.cfg.acd.queues)
+        # The case forms' choices (cases.yaml); "cases" says whether the routes work.
+        out["cases"] = cases is not None
+        out["case_types"] = [{"type": str(t.type), "label": t.label,
+                              "grades": [{"name": g.name, "label": g.label} for g in t.grades]}
+                             for t in cfg.cases.types.values()]
         if s.role == "agent":
             agent = calls.cfg.acd.agents[s.subject]
             out["phone"] = agent.interface
@@ -185,6 +196,7 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
               body={"scores": Field(D, True), "comments": Field(S)}),
         Route("GET", "/api/recordings/{file}", review.recording, REVIEW),
         Route("GET", "/api/scorecards", review.scorecards, REVIEW),
+        *case_routes(CasesApi(cases, cfg, clock), readers=ANYONE, writers=AGENT_OR_SUP),
     ]
     root = static.File(str(STATIC_DIR))
     root.putChild(b"api", JsonResource(routes, auth.session_for))

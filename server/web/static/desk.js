@@ -186,8 +186,94 @@ async function submitWrap() {
   } catch (e) { say("wrap-msg", errText(e), true); }
 }
 
+// ------------------------------------------------------------ service cases (工单)
+// The IVR intent suggests the case type; the agent may change it.
+const TYPE_FOR_INTENT = { complaint: "complaint", fault: "fault_repair", service: "service_application",
+  suggestion: "suggestion" };
+let CASES = [], CASE = null;
+
+function fillCaseGrades() {
+  const type = document.getElementById("cn-type").value;
+  const info = (ME.case_types || []).find((c) => c.type === type);
+  const grades = (info && info.grades) || [];
+  const g = document.getElementById("cn-grade"), keep = g.value;
+  g.replaceChildren(...grades.map((x) => el("option", { value: x.name, text: tc("grade", x.name, x.label) })));
+  if (grades.some((x) => x.name === keep)) g.value = keep;
+  document.getElementById("cn-grade-box").hidden = !grades.length;
+}
+
+function fillCaseTypes() {
+  const s = document.getElementById("cn-type"), keep = s.value;
+  s.replaceChildren(...(ME.case_types || []).map((c) => el("option", { value: c.type, text: tc("case_type", c.type, c.label) })));
+  if (keep) s.value = keep;
+  fillCaseGrades();
+}
+
+// "Open a case" from the current call: prefilled from the screen-pop.
+function startCase() {
+  if (!POP) return;
+  document.getElementById("cn-type").value = TYPE_FOR_INTENT[POP.intent] || "enquiry";
+  fillCaseGrades();
+  document.getElementById("cn-account").value = POP.account || "";
+  document.getElementById("cn-phone").value = POP.caller || "";
+  document.getElementById("cn-call").textContent = POP.call_id;
+  document.getElementById("cn-intent").textContent = tc("intent", POP.intent);
+  document.getElementById("case-form").dataset.callId = POP.call_id;
+  document.getElementById("case-form").dataset.intent = POP.intent || "";
+  say("cn-msg", "");
+  document.getElementById("case-new").hidden = false;
+  document.getElementById("cn-type").focus();
+}
+
+async function submitCase() {
+  const form = document.getElementById("case-form"), callId = form.dataset.callId;
+  const body = {
+    type: document.getElementById("cn-type").value,
+    account: document.getElementById("cn-account").value.trim(),
+    phone: document.getElementById("cn-phone").value.trim(),
+    summary: document.getElementById("cn-summary").value,
+  };
+  if (!document.getElementById("cn-grade-box").hidden) body.grade = document.getElementById("cn-grade").value;
+  if (callId) Object.assign(body, { call_id: callId, intent: form.dataset.intent || undefined,
+    client_key: `desk:${callId}` });  // one case per call: a repeat returns the first
+  try {
+    const c = await api("POST", "/api/cases", body);
+    say("cn-msg", `${t(c.created ? "case_created" : "case_exists")} ${c.id}`);
+    await loadMyCases();
+  } catch (e) { say("cn-msg", errText(e), true); }
+}
+
+function renderMyCases() {
+  caseRows(document.getElementById("my-cases"), CASES, pickCase, false);
+}
+
+async function loadMyCases() {
+  try {
+    CASES = (await api("GET", "/api/cases")).cases;
+    say("my-cases-msg", "");
+  } catch (e) { say("my-cases-msg", errText(e), true); }
+  renderMyCases();
+}
+
+function showCase(c, text) {
+  CASE = c;
+  caseDetail(document.getElementById("case-detail"), c, { role: "agent", onChanged: (n, m) => {
+    showCase(n, m);
+    loadMyCases();
+  } });
+  if (text) say("case-msg", text);
+}
+
+async function pickCase(id) {
+  try {
+    showCase(await api("GET", `/api/cases/${encodeURIComponent(id)}`));
+    document.getElementById("case-title").focus();
+  } catch (e) { say("my-cases-msg", errText(e), true); }
+}
+
 // ------------------------------------------------------------ wiring
 function fillSelects() {
+  fillCaseTypes();
   const pr = document.getElementById("pause-reason"), keep = pr.value;
   pr.replaceChildren(...ME.pause_reasons.filter((c) => !["device_offline", "missed_call"].includes(c.code))
     .map((c) => el("option", { value: c.code, text: tc("pause", c.code, c.label) })));
@@ -213,6 +299,10 @@ function wire() {
   on("btn-cancel-pending", () => act(() => api("DELETE", path("/pending-pause"))));
   const ws = document.getElementById("wrap-submit");
   document.getElementById("wrap-form").addEventListener("submit", once(ws, submitWrap));
+  document.getElementById("btn-case-open").addEventListener("click", startCase);
+  document.getElementById("cn-type").addEventListener("change", fillCaseGrades);
+  const cs = document.getElementById("cn-submit");
+  document.getElementById("case-form").addEventListener("submit", once(cs, submitCase));
   const fb = document.getElementById("fu-create");
   document.getElementById("fu-form").addEventListener("submit", once(fb, async () => {
     try {
@@ -241,6 +331,7 @@ document.addEventListener("DOMContentLoaded", () => {
     if (!wired) { wire(); wired = true; }
     await loadAgent();
     refreshStats().catch(() => {});
+    loadMyCases();
     const handlers = {
       agent: () => loadAgent().catch(() => {}),
       offer: (o) => showPop(o.screen),
@@ -249,9 +340,12 @@ document.addEventListener("DOMContentLoaded", () => {
     if (FEED) FEED.restart(); else FEED = liveFeed(handlers, onLink);
   });
   setInterval(tick, 1000);
+  setInterval(() => { if (ME) loadMyCases(); }, 60000);  // due times turn overdue
 });
 document.addEventListener("langchange", () => {
   if (!ME) return;
   fillSelects();
+  renderMyCases();
+  if (CASE) showCase(CASE);
   if (AGENT) showAgent(Object.assign({}, AGENT, { in_state_s: AGENT.in_state_s + (Date.now() - fetchedAt) / 1000 }));
 });
