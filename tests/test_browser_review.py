@@ -86,6 +86,9 @@ async def _story(rig: WebRig, t0: float) -> None:
         await expect(page.locator("#qa-msg")).to_contain_text("90")
         await expect(page.locator("#qa-history li")).to_have_count(1)
         await page.click("#qa-submit")  # the same again: still one
+        # the page sends one submit at a time (aria-busy while it is out): wait for the
+        # answer, or the next click is dropped as a double submit
+        await expect(page.locator("#qa-submit")).not_to_have_attribute("aria-busy", "true")
         await expect(page.locator("#qa-history li")).to_have_count(1)
         await page.fill("#qa-greeting", "5")
         await page.click("#qa-submit")
