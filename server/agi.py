@@ -33,7 +33,8 @@ from twisted.logger import Logger
 
 from ivr.commands import AgiResult
 
-from .ami.codec import Message, decode_env, parse_agi_result
+from .ami.asyncagi import decode_env, parse_agi_result
+from .ami.codec import Message
 
 
 class AgiSessionEnded(Exception):

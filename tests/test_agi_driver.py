@@ -7,7 +7,8 @@ from twisted.internet import defer
 
 from ivr.commands import AgiResult
 from server.agi import AgiDriver, AgiSessionEnded
-from server.ami.codec import Message, percent_encode
+from server.ami.asyncagi import percent_encode
+from server.ami.codec import Message
 from server.ami.protocol import AmiActionError
 from server.ami.router import EventRouter
 

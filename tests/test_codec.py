@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from server.ami.asyncagi import decode_env, parse_agi_result, percent_decode, percent_encode
 from server.ami.codec import (
     ACTION,
     BANNER,
@@ -17,12 +18,8 @@ from server.ami.codec import (
     AmiParser,
     FrameTooLarge,
     Message,
-    decode_env,
     encode_action,
     encode_message,
-    parse_agi_result,
-    percent_decode,
-    percent_encode,
 )
 from tests.trace_util import ALL_TRACES, SMALL_TRACES, header, reference, trace, wire_bytes
 

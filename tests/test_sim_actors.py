@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from twisted.internet.task import Clock
 
-from server.ami.codec import parse_agi_result
+from server.ami.asyncagi import parse_agi_result
 from server.sim import (
     COMMAND,
     DIE,

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet.task import Clock
 
-from server.ami.codec import decode_env, parse_agi_result
+from server.ami.asyncagi import decode_env, parse_agi_result
 from server.sim import COMMAND, AgentBehaviour, CallerScript, Press, PromptCatalog, Simulator
 from server.sim.dialplan import load
 from server.sim.simulator import DEFAULT_DIALPLAN

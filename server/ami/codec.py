@@ -14,10 +14,9 @@ Framing, as recorded from Asterisk 22 (see tests/fixtures/ami-traces):
 * the pre-14 ``Response: Follows`` form of Command output carries raw lines
   (which may even be blank) up to ``--END COMMAND--``; it is kept whole.
 
-The module (about 430 lines) is the whole wire format that the client and the
-simulator share: framing, message access, action encoding, and AsyncAGI's
-value encodings (``Env``, ``Result``); the last could move out once the
-simulator's imports can change with it.
+The module is the wire format that the client and the simulator share: framing,
+message access and action encoding.  AsyncAGI's value encodings (``Env``,
+``Result``) are in ``server/ami/asyncagi.py``.
 
 Speed: a block is only split into lines and decoded when somebody reads its
 headers.  Classification needs just the first line (``Event: X`` in the common
@@ -28,7 +27,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from typing import overload
-from urllib.parse import quote, unquote
 
 __all__ = [
     "ACTION",
@@ -39,12 +37,8 @@ __all__ = [
     "AmiParser",
     "FrameTooLarge",
     "Message",
-    "decode_env",
     "encode_action",
     "encode_message",
-    "parse_agi_result",
-    "percent_decode",
-    "percent_encode",
 ]
 
 EVENT = "event"
@@ -391,53 +385,6 @@ def encode_action(
     if action_id is not None:
         head.append(("ActionID", action_id))
     return encode_message([*head, *items])
-
-
-# -- AsyncAGI payloads ------------------------------------------------------
-
-# Asterisk encodes AsyncAGI Env/Result with ast_uri_encode(..., ast_uri_http),
-# which leaves RFC 3986's unreserved marks unescaped: '-', '_', '.', '!', '~',
-# '*', "'", '(', ')'.  The traces show '(', ')', '.', '-', '_' left as they are;
-# the others do not occur in them and follow Asterisk's source.
-_AGI_SAFE = "-_.!~*'()"
-
-
-def percent_encode(text: str) -> str:
-    """Encode like Asterisk's ``ast_uri_encode`` does for AsyncAGI fields."""
-    return quote(text, safe=_AGI_SAFE)
-
-
-def percent_decode(text: str) -> str:
-    return unquote(text, errors="replace")
-
-
-def decode_env(env: str) -> dict[str, str]:
-    """Decode an ``AsyncAGIStart`` ``Env`` header into ``agi_*`` variables."""
-    out: dict[str, str] = {}
-    for line in percent_decode(env).split("\n"):
-        key, sep, value = line.partition(": ")
-        if sep:
-            out[key] = value
-    return out
-
-
-def parse_agi_result(result: str) -> tuple[int, str, str]:
-    """Decode an ``AsyncAGIExec`` ``Result`` into ``(code, result, data)``.
-
-    ``"200%20result%3D1%20(NOANSWER)%0A"`` gives ``(200, "1", "(NOANSWER)")``;
-    ``"200 result= (timeout)"`` gives ``(200, "", "(timeout)")``;
-    ``"510 Invalid or unknown command"`` gives ``(510, "", "Invalid or unknown command")``.
-    """
-    line = percent_decode(result).strip("\n")
-    code_text, _, rest = line.partition(" ")
-    try:
-        code = int(code_text)
-    except ValueError:
-        return 0, "", line
-    if rest.startswith("result="):
-        value, _, data = rest[7:].partition(" ")
-        return code, value, data
-    return code, "", rest
 
 
 def iter_blocks(data: bytes, expect_banner: bool = True) -> Iterator[Message]:

@@ -43,13 +43,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from server.ami.codec import (
-    AmiParser,
-    FrameTooLarge,
-    Message,
-    decode_env,
-    parse_agi_result,
-)
+from server.ami.asyncagi import decode_env, parse_agi_result
+from server.ami.codec import AmiParser, FrameTooLarge, Message
 
 TRACE_DIR = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "ami-traces"
 LOOKUP_KEYS = ("Event", "Response", "ActionID", "Channel", "Uniqueid", "CommandId",

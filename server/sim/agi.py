@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from server.ami.codec import percent_encode
+from server.ami.asyncagi import percent_encode
 from server.sim.channel import Channel
 from server.sim.events import chan_event
 
