@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 
-from server.soak.runner import KINDS, Options, execute, print_report
+from server.soak.report import print_report
+from server.soak.runner import KINDS, Options, execute
 
 
 def _parser() -> argparse.ArgumentParser:

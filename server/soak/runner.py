@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import secrets
@@ -30,6 +29,7 @@ from server.soak.check import (
 )
 from server.soak.config import SUPERVISOR, supervisor_password, write_config
 from server.soak.procs import AmiProxy, DaemonProcess, Http, ProcSampler, RigError, SimProcess
+from server.soak.report import ms, rss_table
 
 REPO = Path(__file__).resolve().parents[2]
 KINDS = ("daemon_kill", "link_cut", "redis_restart")
@@ -349,8 +349,8 @@ class Run:
         v = judge(callers, entries, seen, live, snap, self.chaos, status.get("calls_active"),
                   phases, stuck_after_s=self.longest_talk * 1.5 + 60.0)
         buckets = add_buckets(self.buckets_done, self.buckets_now)
-        v.figures["routing_p50_ms"] = _ms(bucket_quantile(0.5, buckets))
-        v.figures["routing_p99_ms"] = _ms(bucket_quantile(0.99, buckets))
+        v.figures["routing_p50_ms"] = ms(bucket_quantile(0.5, buckets))
+        v.figures["routing_p99_ms"] = ms(bucket_quantile(0.99, buckets))
         v.figures["routing_decisions"] = int(max(buckets.values(), default=0))
         v.figures["sim_entered"] = status.get("entered")
         v.figures["sim_calls_up_at_end"] = status.get("calls_active")
@@ -374,18 +374,6 @@ def _built(part: T | None, name: str) -> T:
     if part is None:
         raise RigError(f"the {name} is not running: Run.start() has not built it")
     return part
-
-
-def _ms(x: float | None) -> float | None:
-    return None if x is None else round(x * 1000, 3)
-
-
-def rss_table(samples: list[dict[str, Any]], rows: int = 12) -> list[dict[str, Any]]:
-    have = [s for s in samples if "rss_mb" in s]
-    if len(have) <= rows:
-        return have
-    step = (len(have) - 1) / (rows - 1)
-    return [have[round(i * step)] for i in range(rows)]
 
 
 def execute(o: Options) -> dict[str, Any]:
@@ -423,33 +411,3 @@ def execute(o: Options) -> dict[str, Any]:
     report["warnings"] = verdict.warnings
     report["ok"] = not verdict.violations
     return report
-
-
-def print_report(r: dict[str, Any]) -> None:
-    print(f"\n==== {r['mode']} report  {json.dumps(r['parameters'])}")
-    for key in ("entered", "handled", "abandoned", "other_outcomes", "lost",
-                "lost_still_on_line", "lost_on_line_by_phase", "records_in_stream",
-                "distinct_calls_in_stream",
-                "records_not_matching_a_caller", "duplicated_entries", "routing_decisions",
-                "routing_p50_ms", "routing_p99_ms", "answer_wait_p50_s", "answer_wait_p99_s",
-                "cpu_pct_mean", "cpu_pct_max", "sim_cpu_pct_max", "rss_mb_first_last_max",
-                "drain_s",
-                "sim_calls_up_at_end", "live_records_left", "stale_live_call_state",
-                "live_state_left", "agents_stuck",
-                "agents_at_end", "daemon_starts"):
-        print(f"  {key:30} {r.get(key)}")
-    print("  RSS over time (s after go, daemon MB, daemon CPU%, simulator CPU%):")
-    for s in r["rss_over_time"]:
-        print(f"    {s['t']:8.1f}  {s['rss_mb']:8.1f}  {s.get('cpu_pct')}  {s.get('sim_cpu_pct')}"
-              f"  (daemon start {s['daemon_start']})")
-    for e in r["chaos"]:
-        print(f"  chaos at {e['at_s']:7.1f} s: {e['kind']:14} back after {e['back_after_s']} s"
-              f"  {e['detail']}")
-    for n in r["notes"]:
-        print(f"  note: {n}")
-    for w in r.get("warnings", []):
-        print(f"  warning: {w}")
-    print(f"  violations: {len(r['violations'])}")
-    for line in r["violations"][:200]:
-        print(f"    - {line}")
-    print("  VERDICT: " + ("OK" if r["ok"] else "FAILED"))
