@@ -112,7 +112,7 @@ async def _browser_story(base: str, sim: Simulator, expect) -> None:
         await expect(desk.locator("#pop-queue")).to_have_text("General")
         await expect(desk.locator("#pop-prev")).to_contain_text("Information given")
         await expect(desk.locator("#pop-prev")).to_contain_text("Self-service")
-        await expect(desk.locator("#pop-cases")).to_contain_text("not available yet")
+        await expect(desk.locator("#pop-cases")).to_have_text("The caller has no open case.")
         await expect(state).to_have_attribute("data-state", "on_call", timeout=15000)
         await expect(desk.locator("body")).to_have_class("desk")  # the ring stops
         assert await desk.title() == "95598 坐席工作台 / Agent desk"
@@ -157,6 +157,9 @@ async def _browser_story(base: str, sim: Simulator, expect) -> None:
         await expect(desk.locator("#pop")).to_have_attribute("data-call-id", call_id)
         await expect(desk.locator("#pop-caller")).to_have_text(CALLER)
         await expect(desk.locator("#pop-ivr")).to_have_text("Main menu key 0 → an agent")
+        # the customer's cases (GET /api/customers/history): none yet, no repeat
+        await expect(desk.locator("#pop-cases")).to_have_text("The caller has no open case.")
+        await expect(desk.locator("#pop-repeat")).to_be_hidden()
         await expect(desk.locator("#pending")).to_be_visible()
         await expect(desk.locator("#login")).to_be_hidden()
 
@@ -206,6 +209,10 @@ async def _browser_story(base: str, sim: Simulator, expect) -> None:
         await expect(desk.locator("#pop")).to_have_attribute("data-call-id", call_id)
         await expect(desk.locator("#wrap-code")).to_have_value("resolved")
         await expect(desk.locator("#wrap-notes")).to_have_value("<b>已解答</b> answered")
+        # the case opened above is the customer's open case now: a repeat contact
+        await expect(desk.locator("#pop-cases")).to_contain_text("GD")
+        await expect(desk.locator("#pop-repeat")).to_be_visible()
+        await expect(desk.locator("#pop-repeat")).to_contain_text("1 open cases")
         # A double click on submit: saved once, no false error; the pending pause follows.
         await desk.dblclick("#wrap-submit")
         await expect(desk.locator("#wrap-msg")).to_have_text("Wrap-up saved")

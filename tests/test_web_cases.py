@@ -206,3 +206,31 @@ async def test_cases_redis_down_is_a_clear_503_and_nothing_is_lost(redis_server,
         assert rig.case_writer.backlog == 0  # nothing half-written to replay later
     finally:
         await rig.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_screen_pop_history_shows_earlier_calls_open_cases_and_the_repeat(rig):
+    from cases.history import CallSummary
+
+    t = await rig.login("1001", phone="PJSIP/1001")
+    code, body, _ = await rig.request("GET", "/api/customers/history", token=t)
+    assert (code, body["code"]) == (400, "bad_filter")
+    code, body, _ = await rig.request("GET", "/api/customers/history?account=12345", token=t)
+    assert (code, body["code"]) == (400, "bad_account")
+    code, clean, _ = await rig.request(
+        "GET", f"/api/customers/history?account={ACCOUNT}&intent=fault", token=t)
+    assert code == 200 and (clean["calls"], clean["cases"], clean["repeat"]) == ([], [], False)
+
+    earlier = rig.clock.seconds() - 3600
+    await rig.cases.record_call(CallSummary("1700000000.1", earlier, ACCOUNT, "13900000001",
+                                            "fault", "answered", 2))
+    code, again, _ = await rig.request(
+        "GET", "/api/customers/history?phone=13900000001&intent=fault"
+               "&exclude_call=1700000000.9", token=t)
+    assert code == 200 and [c["call_id"] for c in again["calls"]] == ["1700000000.1"]
+    assert again["repeat"] is True and again["same_intent_calls"] == ["1700000000.1"]
+    _, case, _ = await _open(rig, t, call_id="1700000000.1", intent="fault", type="fault_repair")
+    code, with_case, _ = await rig.request(
+        "GET", f"/api/customers/history?account={ACCOUNT}&intent=billing", token=t)
+    assert [c["id"] for c in with_case["cases"]] == [case["id"]]
+    assert with_case["open_cases"] == [case["id"]] and with_case["repeat"] is True

@@ -26,6 +26,7 @@ translate (server/web/static/common.js): ``bad_account``, ``bad_phone``, ``unkno
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 from typing import Any
 
 from twisted.internet import defer
@@ -137,6 +138,32 @@ class CasesApi:
 
     # -- handlers -----------------------------------------------------------------------
 
+    def history(self, req: ApiRequest) -> defer.Deferred:
+        """The customer's earlier calls and cases, by account number and by phone, with
+        the repeat flag (the same intent within cases.yaml's window, or a case still
+        open): what the screen pop shows."""
+        return defer.ensureDeferred(self._history(req))
+
+    async def _history(self, req: ApiRequest) -> dict[str, Any]:
+        svc, q = self._svc(), req.query
+        account, phone = q.get("account") or "", q.get("phone") or ""
+        if account and not valid_account(account, self._cfg.ivr.account):
+            raise ApiError(400, f"account '{account[:40]}' is not a valid account number",
+                           code="bad_account")
+        if phone and not _PHONE.fullmatch(phone):
+            raise ApiError(400, "phone must be 3-20 digits, optionally after '+'",
+                           code="bad_phone")
+        if not account and not phone:
+            raise ApiError(400, "query 'account' or 'phone' is needed", code="bad_filter")
+        intent, exclude = (q.get("intent") or "")[:40], (q.get("exclude_call") or "")[:80]
+        hist, flag = await self._read(svc.history(account=account, phone=phone, intent=intent,
+                                                  exclude_call=exclude))
+        now = self._clock.seconds()
+        return {"calls": [asdict(c) for c in hist.calls],
+                "cases": [case_json(c, now) for c in hist.cases],
+                "repeat": flag.repeat, "same_intent_calls": list(flag.same_intent_calls),
+                "open_cases": list(flag.open_cases)}
+
     def find(self, req: ApiRequest) -> defer.Deferred:
         return defer.ensureDeferred(self._find(req))
 
@@ -240,6 +267,7 @@ def case_routes(api: CasesApi, *, readers: frozenset[str], writers: frozenset[st
     """The case routes for ``build_web``'s table; per-case rules are in the handlers."""
     inputs = AGENT_INPUTS + SUPERVISOR_INPUTS
     return [
+        Route("GET", "/api/customers/history", api.history, readers),
         Route("GET", "/api/cases", api.find, readers),
         Route("GET", "/api/cases/{id}", api.get, readers),
         Route("POST", "/api/cases", api.create, writers,

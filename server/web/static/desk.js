@@ -107,8 +107,41 @@ function showPop(screen) {
     say("wrap-msg", "");
   }
   renderPop();
+  loadHistory(screen);
   document.getElementById("pop").hidden = false;
   document.getElementById("wrap").hidden = false;
+}
+
+// The customer's open cases and the repeat flag (GET /api/customers/history), kept so
+// that a language switch renders them again.
+let HISTORY = null;  // {screen, answer} or {screen, failed: true}
+async function loadHistory(screen) {
+  HISTORY = null;
+  const q = new URLSearchParams();
+  if (screen.account) q.set("account", screen.account);
+  if (screen.caller) q.set("phone", screen.caller);
+  if ([...q.keys()].length) {
+    q.set("intent", screen.intent || ""); q.set("exclude_call", screen.call_id);
+    try { HISTORY = { screen, answer: await api("GET", "/api/customers/history?" + q) }; } catch (e) {
+      HISTORY = { screen, failed: true };
+    }
+  }
+  if (POP === screen) renderHistory();
+}
+
+function renderHistory() {
+  const list = document.getElementById("pop-cases"), badge = document.getElementById("pop-repeat");
+  const h = HISTORY && HISTORY.screen === POP ? HISTORY.answer : null;
+  badge.hidden = !(h && h.repeat);
+  if (HISTORY && HISTORY.failed) {
+    list.replaceChildren(el("li", { class: "muted", text: t("cases_unknown") }));
+    return;
+  }
+  if (h) badge.textContent = `${t("repeat_contact")}: ${t("repeat_why", { n: h.same_intent_calls.length, c: h.open_cases.length })}`;
+  const open = h ? h.cases.filter((c) => h.open_cases.includes(c.id)) : [];
+  list.replaceChildren(...(open.length ? open.map((c) => el("li", {},
+    el("span", { text: `${c.id} · ${tc("case_type", c.type)} · ${tc("case_status", c.state)}` })))
+    : [el("li", { class: "muted", text: t("cases_none") })]));
 }
 
 function renderPop() {
@@ -127,6 +160,7 @@ function renderPop() {
     el("tr", {}, el("td", { text: fmtTime(p.arrived) }), el("td", { text: tc("intent", p.intent) }),
       el("td", { text: tc("outcome", p.outcome) }), el("td", { text: tc("disposition", p.disposition) })))
     : [el("tr", {}, el("td", { colspan: 4, class: "muted", text: t("none") }))]));
+  renderHistory();
   const note = document.getElementById("wrap-note");
   note.hidden = !(AGENT && !BUSY.includes(AGENT.state) && !SUBMITTED.has(s.call_id));
   note.textContent = t("call_done");
