@@ -88,6 +88,7 @@ def _progress(hotline: Hotline, started: float, reactor) -> None:
 
 
 def run_demo(args) -> int:
+    # Long on purpose: one linear script, start to summary, in the order the demo runs.
     from twisted.internet import reactor
 
     try:

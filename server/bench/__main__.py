@@ -63,6 +63,7 @@ def summary(figures: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Long on purpose: the command line and one branch per benchmark part, in the order they run.
     parser = argparse.ArgumentParser(prog="python -m server.bench", description=__doc__)
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--only", default=",".join(ALL),

@@ -132,6 +132,7 @@ def run(rates: Sequence[float] = (10, 20, 40, 60, 80), step_s: float = 25.0,
     Installs Twisted's asyncio reactor, as ``python -m server run`` does (the
     record store's redis client is asyncio).
     """
+    # Long on purpose: the ramp is one measured script (set-up, steps, figures) read top to bottom.
     from twisted.internet import asyncioreactor
 
     asyncioreactor.install()
@@ -188,6 +189,7 @@ def run(rates: Sequence[float] = (10, 20, 40, 60, 80), step_s: float = 25.0,
 
     @defer.inlineCallbacks
     def main():
+        # Long on purpose: the benchmark process's whole run, in order; it runs once per process.
         sim = SimProto()
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         transport = reactor.spawnProcess(

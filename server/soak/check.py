@@ -166,6 +166,7 @@ def judge(callers: dict[str, Caller], entries: list[StreamEntry], seen: dict[str
     up in the simulator, or reserved over 60 s (ringing gives up long before),
     or on a call longer than ``stuck_after_s`` (the longest scripted talk + hold).
     """
+    # Long on purpose: one short block per invariant, so the verdict reads as a checklist.
     v = Verdict()
     by_call: dict[str, list[StreamEntry]] = defaultdict(list)
     for e in entries:

@@ -109,6 +109,7 @@ class Feed:
         self.dropped = 0  # streams aborted because the client stopped reading
 
     def handle(self, req: ApiRequest):
+        # Long on purpose: the stream's limits, heartbeat and teardown share this one closure scope.
         request, session = req.request, req.session
         if self._by_session[session.token] >= self.limits.per_session:
             raise ApiError(429, f"at most {self.limits.per_session} open event streams per "

@@ -81,6 +81,7 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
     ``record(who, action, target, detail)``) defaults to an ``AuditLog`` on Redis;
     ``cases`` is the CaseService (server/cases/service.py), or None: the case routes
     then answer 503 ``cases_disabled``."""
+    # Long on purpose: the whole route table in one place, so the roles read at once.
     sessions = Sessions(clock, options.idle_timeout_s, options.max_session_s)
     proxies = TrustedProxies(cfg.server.http.trusted_proxies)
     auth = Authenticator(cfg, sessions, LoginThrottle(clock, options.throttle),
