@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import pytest
 import pytest_twisted
-import redis
 from twisted.internet import task
 
 from server.case_flow import CaseFlow, summary_of
@@ -26,13 +25,8 @@ START = shanghai(2026, 12, 7, 10, 0)  # a Monday morning: business hours
 
 
 @pytest.fixture
-def cases_url(redis_server):
-    """A database of its own (13), emptied."""
-    url = redis_server.url.rsplit("/", 1)[0] + "/13"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    client.close()
-    return url
+def cases_url(redis_db):
+    return redis_db(13)  # a database of its own, emptied
 
 
 def final_record(call_id: str, disposition: str | None, intent: str = "complaint") -> dict:

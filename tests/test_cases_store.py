@@ -26,13 +26,8 @@ START = shanghai(2026, 12, 6, 9, 0)
 
 
 @pytest.fixture
-def cases_url(redis_server):
-    """A database of its own (14), emptied."""
-    url = redis_server.url.rsplit("/", 1)[0] + "/14"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    client.close()
-    return url
+def cases_url(redis_db):
+    return redis_db(14)  # a database of its own, emptied
 
 
 @pytest.fixture

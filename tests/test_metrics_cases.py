@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 import pytest_twisted
-import redis
 import treq
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
@@ -23,12 +22,8 @@ START = shanghai(2026, 12, 7, 9, 0)
 
 
 @pytest.fixture
-def cases_url(redis_server):
-    url = redis_server.url.rsplit("/", 1)[0] + "/13"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    client.close()
-    return url
+def cases_url(redis_db):
+    return redis_db(13)  # a database of its own, emptied
 
 
 async def _scrape(port) -> dict[tuple[str, tuple], float]:
