@@ -46,6 +46,16 @@ class Tier:
 
 
 @dataclass(frozen=True)
+class Team:
+    """A team (班组) under a lead; teams mix tiers.  Reports and appraisal group by it."""
+
+    id: str
+    name: str
+    lead: str  # an agent id (usually of the team_lead tier)
+    members: tuple[str, ...]  # agent ids, the lead included; an agent is in one team
+
+
+@dataclass(frozen=True)
 class SkillRequirement:
     skill: str
     min_level: int  # 1-5
@@ -146,6 +156,11 @@ class AcdConfig:
     queues: Mapping[str, Queue]
     agents: Mapping[str, Agent]
     policy: AcdPolicy
+    teams: tuple[Team, ...] = ()
+
+    def team_of(self, agent_id: str) -> Team | None:
+        """The agent's team, or None (an agent outside every team)."""
+        return next((t for t in self.teams if agent_id in t.members), None)
 
     def tier_rank(self, name: str) -> int:
         return next(t.rank for t in self.tiers if t.name == name)

@@ -199,3 +199,16 @@ def test_shipped_dialplan_speaks_the_default_language(monkeypatch: pytest.Monkey
     assert check_config_main(GOOD, out=io.StringIO(), err=err,
                              dialplan=tmp_path / "none.conf", allow_weak_secrets=True) == 1
     assert "cannot read the dialplan" in err.getvalue()
+
+
+def test_teams_mix_tiers_under_a_lead(config: Config) -> None:
+    acd = config.acd
+    assert [t.id for t in acd.teams] == ["team-1", "team-2"]
+    one = acd.teams[0]
+    assert one.lead == "1019" and one.lead in one.members
+    # teams mix tiers (分层): every shipped team has more than one tier in it
+    for team in acd.teams:
+        assert len({acd.agents[m].tier for m in team.members}) > 1
+    team_of_1003 = acd.team_of("1003")
+    assert team_of_1003 is not None and team_of_1003.id == "team-2"
+    assert acd.team_of("no-such-agent") is None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from types import MappingProxyType
 from typing import Literal
 
@@ -23,6 +23,7 @@ from queues.model import (
     ServiceLevel,
     SkillRequirement,
     Strategy,
+    Team,
     Tier,
     TimeRange,
 )
@@ -63,7 +64,7 @@ def _levels(sec: Section, key: str, skills: Collection[str]) -> dict[str, int]:
 
 
 def parse_agents(top: Section) -> tuple[dict[str, str], tuple[Tier, ...], dict[str, Agent],
-                                        tuple[User, ...]]:
+                                        tuple[User, ...], tuple[Team, ...]]:
     skills = {name: str(desc) for name, desc in top.items("skills")}
     raw_tiers = top.get("tiers", list) or []
     tiers = tuple(Tier(str(name), i) for i, name in enumerate(raw_tiers))
@@ -107,7 +108,36 @@ def parse_agents(top: Section) -> tuple[dict[str, str], tuple[Tier, ...], dict[s
             sec.error("name", f"duplicate user '{name}'")
         elif None not in (name, role, pw) and device is not False:
             users.append(User(name, role, pw, device))
-    return skills, tiers, agents, tuple(users)
+    return skills, tiers, agents, tuple(users), _teams(top, agents)
+
+
+def _teams(top: Section, agents: Mapping[str, Agent]) -> tuple[Team, ...]:
+    """``teams``: optional; each with a lead and members who are agents, an agent in
+    one team at most (a report's team figures must add up to the centre's)."""
+    teams: list[Team] = []
+    team_of: dict[str, str] = {}
+    for _, sec in top.entries("teams", ("id", "name", "lead", "members"), required=False):
+        tid, name, lead = sec.get("id", str), sec.get("name", str), sec.get("lead", str)
+        members = [str(m) for m in (sec.get("members", list) or [])]
+        if tid is not None and tid in {t.id for t in teams}:
+            sec.error("id", f"duplicate team id '{tid}'")
+            tid = None
+        if lead is not None and lead not in agents:
+            sec.error("lead", f"unknown agent '{lead}'; the lead is an agent id")
+        if not members:
+            sec.error("members", "a team needs at least one member (agent ids)")
+        for member in members:
+            if member not in agents:
+                sec.error("members", f"unknown agent '{member}'")
+            elif member in team_of and tid is not None:
+                sec.error("members", f"agent {member} is already in team '{team_of[member]}'")
+            elif tid is not None:
+                team_of[member] = tid
+        if lead is not None and members and lead not in members:
+            sec.error("lead", f"the lead {lead} must be one of the team's members")
+        if None not in (tid, name, lead) and members:
+            teams.append(Team(tid, name, lead, tuple(members)))
+    return tuple(teams)
 
 
 def _user_device(sec: Section, role: str | None, users: list[User],

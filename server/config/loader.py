@@ -35,7 +35,7 @@ _TOP_KEYS = {
     "ivr.yaml": ("languages", "prompts", "entry", "agent", "menus", "input", "account",
                  "bill_lookup", "survey", "outage"),
     "queues.yaml": ("policy", "queues"),
-    "agents.yaml": ("skills", "tiers", "agents", "users"),
+    "agents.yaml": ("skills", "tiers", "agents", "users", "teams"),
     "cases.yaml": CASES_KEYS,
 }
 
@@ -97,7 +97,7 @@ def load_config(path: str | os.PathLike[str],
         sink = problems if raw is not None else Problems()
         tops[name] = Section(sink, shown, "", body, _TOP_KEYS[name] if raw else None)
 
-    skills, tiers, agents, users = parse_agents(tops["agents.yaml"])
+    skills, tiers, agents, users, teams = parse_agents(tops["agents.yaml"])
     policy = parse_policy(tops["queues.yaml"])
     skill_names = _names(data["agents.yaml"], "skills")
     tier_names = _names(data["agents.yaml"], "tiers")
@@ -115,7 +115,7 @@ def load_config(path: str | os.PathLike[str],
     acd = None
     if policy is not None:
         acd = AcdConfig(MappingProxyType(skills), tiers, MappingProxyType(queues),
-                        MappingProxyType(agents), policy)
+                        MappingProxyType(agents), policy, teams)
         _check_staffing(acd, tops["queues.yaml"])
     if ivr is not None and acd is not None:
         _check_intents(ivr, acd, tops["ivr.yaml"])
