@@ -19,6 +19,7 @@ from server.config import (
     load_config,
     verify_secret,
 )
+from server.config.derive import prune_teams
 from server.config.secrets import is_hash
 
 from .test_config_support import GOOD, broken_copy
@@ -212,3 +213,15 @@ def test_teams_mix_tiers_under_a_lead(config: Config) -> None:
     team_of_1003 = acd.team_of("1003")
     assert team_of_1003 is not None and team_of_1003.id == "team-2"
     assert acd.team_of("no-such-agent") is None
+
+
+def test_a_derived_config_keeps_only_the_teams_it_can() -> None:
+    doc = {"agents": [{"id": "1"}, {"id": "2"}, {"id": "3"}],
+           "teams": [{"id": "a", "name": "A", "lead": "1", "members": ["1", "2", "9"]},
+                     {"id": "b", "name": "B", "lead": "8", "members": ["8", "3"]}]}
+    prune_teams(doc)
+    # team a loses the missing member 9; team b's lead is gone, so team b goes
+    assert doc["teams"] == [{"id": "a", "name": "A", "lead": "1", "members": ["1", "2"]}]
+    lone = {"agents": [{"id": "3"}], "teams": doc["teams"]}
+    prune_teams(lone)
+    assert "teams" not in lone

@@ -20,6 +20,7 @@ import yaml
 
 from server.config import check_config_main, hash_secret
 from server.config import strength as strength_mod
+from server.config.derive import prune_teams
 from server.config.strength import CACHE_NAME, plain_secret_problem
 from server.daemon import run_daemon
 
@@ -35,6 +36,7 @@ def small_config(tmp: Path, *, spool: Path | None = None) -> Path:
     shutil.copytree(GOOD, d)
     doc = yaml.safe_load((d / "agents.yaml").read_text(encoding="utf-8"))
     doc["agents"] = doc["agents"][:3]
+    prune_teams(doc)
     doc["agents"][2]["pin_hash"] = hash_secret("804713")
     for u in doc["users"]:
         if u["name"] == "reviewer1":

@@ -192,6 +192,8 @@ def render_server_config(repo: Path, dest: Path, run: Path, sec: dict, ports: di
         base.update(tier=agents_cfg["tiers"][-1], skills=dict(skills), pin_hash=pin_hash)
         lab_agents.append(base)
     agents_cfg["agents"] = lab_agents
+    # the shipped teams name agents the lab does not have (their leads 1019/1020)
+    agents_cfg.pop("teams", None)
     for user, pw_hash in zip(users, hashes[len(ids):], strict=False):
         user["password_hash"] = pw_hash
     (dest / "agents.yaml").write_text(yaml.safe_dump(agents_cfg, sort_keys=False,

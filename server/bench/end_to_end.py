@@ -41,6 +41,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from server.config.derive import prune_teams
+
 if TYPE_CHECKING:
     from server.bench.clock import Loop
 
@@ -79,6 +81,7 @@ def write_config(dest: Path, agents: int, first_id: int = 2000, wrapup_s: int = 
         out.append({**t, "id": aid, "name": f"{t['name']}{i}", "interface": f"PJSIP/{aid}",
                     "pin_hash": hash_secret(aid, iterations=1000)})
     doc["agents"] = out
+    prune_teams(doc)
     path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
     qpath = dest / "queues.yaml"
     qdoc = yaml.safe_load(qpath.read_text(encoding="utf-8"))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from server.config.derive import prune_teams
 from server.config.secrets import hash_secret
 
 SUPERVISOR = "supervisor1"
@@ -44,6 +45,7 @@ def write_config(src: str | Path, dest: Path, *, agents: int, ami_endpoint: str,
                     "interface": f"PJSIP/{aid}", "skills": dict(t["skills"]),
                     "capacity": t.get("capacity", 1), "pin_hash": hash_secret(aid, 1)})
     doc["agents"] = out
+    prune_teams(doc)
     for user in doc.get("users", []):
         user["password_hash"] = hash_secret(supervisor_password(user["name"]), 1)
     _dump(dest / "agents.yaml", doc)
