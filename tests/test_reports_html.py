@@ -208,3 +208,21 @@ def test_a_period_without_calls_says_no_data(report):
 def test_even_an_empty_dict_renders():
     page = Page(html.render({}))
     assert "groups" in page.ids() and "headline" in page.ids()
+
+
+def test_a_month_of_hours_draws_one_bar_an_hour(report):
+    day = report["hourly"]
+    report["hourly"] = [{**day[i % 24], "start": day[0]["start"] + 3600 * i,
+                         "label": f"2026-12-{i // 24 + 1:02d} {i % 24:02d}:00"}
+                        for i in range(31 * 24)]
+    text = html.render(report)
+    (chart,) = [c for c in re.findall(r"<svg .*?</svg>", text, re.S) if 'id="chart-hourly"' in c]
+    root = ET.fromstring(chart)
+    bars = root.findall(f".//{{{SVG_NS}}}rect[@class='bar']")
+    assert len(bars) == 31 * 24  # offered only: three bars an hour would be sub-pixel
+    assert all(b.find(f"{{{SVG_NS}}}title").text.split(" · ")[1].startswith("呼入 offered")
+               for b in bars)
+    points = root.findall(f".//{{{SVG_NS}}}circle[@class='point']")
+    assert len(points) == 31 * sum(h["service_level"] is not None for h in day)
+    labels = [t.text for t in root.iter(f"{{{SVG_NS}}}text") if t.get("class") == "xlabel"]
+    assert labels[0] == "12-01 00:00"  # days differ: month-day and hour

@@ -38,6 +38,8 @@ HEADLINE = (("connection_rate", "total", True), ("service_level", "total", True)
             ("abandon_rate", "total", False), ("aht_s", "total", False),
             ("offered", "total", True), ("answered", "total", True), ("asa_s", "total", False),
             ("opened", "cases", True), ("overdue", "cases", False))
+#: over three days of hours, the hourly chart shows offered calls only (with the SL)
+DENSE_HOURS = 72
 TEAM_FIGURES = ("handled", "connection_rate", "service_level", "satisfaction_rate", "aht_s",
                 "occupancy", "missed_offers")
 
@@ -139,14 +141,18 @@ def _hourly(report: Mapping[str, Any]) -> str:
     sl_target = (report.get("targets") or {}).get("service_level")
     targets = ([svg.Target(sl_target, f"服务水平目标 SL target {fmt('service_level', sl_target)}",
                            RED, on_lines=True)] if isinstance(sl_target, int | float) else [])
+    volume = [svg.Series("呼入 offered", [h.get("offered") for h in hourly], BLUE),
+              svg.Series("接通 answered", [h.get("answered") for h in hourly], GREEN),
+              svg.Series("放弃 abandoned", [h.get("abandoned") for h in hourly], RED)]
+    if len(hourly) > DENSE_HOURS:
+        volume = volume[:1]  # three bars an hour would be under a pixel each: offered only
     chart = svg.Chart(
         "chart-hourly", "服务水平与话务量（按小时） Service level and volume by hour",
-        f"{len(hourly)} 个小时的呼入量、接通量、放弃量（左轴）与服务水平（右轴）。"
-        f" Offered, answered and abandoned calls per hour (left) and the service level (right).",
+        f"{len(hourly)} 个小时的{'、'.join(v.name.split()[0] for v in volume)}量（左轴）与服务水平"
+        f"（右轴）。 {', '.join(v.name.split()[1] for v in volume)} calls per hour (left)"
+        " and the service level (right).",
         _hour_labels(hourly),
-        bars=[svg.Series("呼入 offered", [h.get("offered") for h in hourly], BLUE),
-              svg.Series("接通 answered", [h.get("answered") for h in hourly], GREEN),
-              svg.Series("放弃 abandoned", [h.get("abandoned") for h in hourly], RED)],
+        bars=volume,
         lines=[svg.Series("服务水平 SL", [h.get("service_level") for h in hourly], PURPLE)],
         bar_axis=svg.Axis("通话 calls"), line_axis=svg.Axis("服务水平 SL", True, 1.0),
         targets=targets)

@@ -155,7 +155,11 @@ async function run() {
     document.getElementById("rp-html").setAttribute("href", query("html"));
     document.getElementById("rp-result").hidden = false;
     render();
-  } catch (e) { say("rp-msg", errText(e), true); }
+  } catch (e) {
+    REPORT = null;  // never a previous period's figures under this one's error
+    document.getElementById("rp-result").hidden = true;
+    say("rp-msg", errText(e), true);
+  }
   await chartsDone;
 }
 
