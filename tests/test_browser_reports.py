@@ -47,8 +47,13 @@ async def test_supervisor_runs_a_report_and_opens_the_printable_one(rig):
             await page.click('a[href="/reports.html"]')
             await expect(page.locator("#main")).to_be_visible()
             assert await unlabelled(page) == []
-            await page.fill("#rp-from", "2026-12-01")
+            await page.fill("#rp-from", "2026-12-02")
             await page.fill("#rp-to", "2026-12-01")
+            await page.click("#rp-run")  # the end before the start: said, nothing asked
+            await expect(page.locator("#rp-msg")).to_have_text(
+                "请选择开始和结束日期，且开始不晚于结束。")
+            assert seen == [] and await page.locator("#rp-result").is_hidden()
+            await page.fill("#rp-from", "2026-12-01")
             await page.select_option("#rp-by", "queue")
             await page.click("#rp-run")
             kpi = page.locator('#rp-headline [data-figure="connection_rate"]')
