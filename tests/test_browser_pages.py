@@ -32,7 +32,8 @@ import playwright.async_api as playwright_api  # noqa: E402
 
 expect = playwright_api.expect
 PAGES = {"wallboard.html": {"supervisor"}, "desk.html": {"agent"},
-         "review.html": {"reviewer", "supervisor"}, "cases.html": {"reviewer", "supervisor"}}
+         "review.html": {"reviewer", "supervisor"}, "cases.html": {"reviewer", "supervisor"},
+         "reports.html": {"supervisor"}}
 USERS = {"agent": "1001", "supervisor": "supervisor1", "reviewer": "reviewer1"}
 
 
@@ -322,7 +323,7 @@ async def test_pages_work_under_a_strict_content_security_policy(rig):
         async with chromium() as browser:
             for path, user in (("/wallboard.html", "supervisor1"), ("/desk.html", "1001"),
                                ("/review.html", "reviewer1"), ("/cases.html", "supervisor1"),
-                               ("/index.html", None)):
+                               ("/reports.html", "supervisor1"), ("/index.html", None)):
                 page = await new_page(browser, "en")
                 refused: list[str] = []
                 page.on("console", lambda m, r=refused: r.append(m.text)
@@ -370,7 +371,7 @@ async def test_every_text_code_and_error_has_zh_and_en(rig):
         async with chromium() as browser:
             page = await new_page(browser, "zh")
             for path in ("/wallboard.html", "/desk.html", "/review.html", "/index.html",
-                         "/cases.html"):
+                         "/cases.html", "/reports.html"):
                 await page.goto(rig.base + path)
                 missing = await page.evaluate("""() => {
                   const sel = '[data-i18n],[data-i18n-ph],[data-i18n-label]';

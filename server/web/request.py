@@ -1,7 +1,8 @@
 """The Site's request: security headers on every response, and a body cut off at the limit.
 
 * Every response gets a Content-Security-Policy without inline scripts or styles
-  (the pages load /common.js, /<page>.js and /common.css only),
+  (the pages load /common.js, /<page>.js and /common.css only) unless its handler
+  set one itself (the printable report: server/web/reports_page.py),
   ``frame-ancestors 'none'`` (no clickjacking frame around the desk),
   ``nosniff``, a Referrer-Policy, and no ``Server`` header naming Twisted's
   version.

@@ -50,6 +50,7 @@ const I18N = {
     created: "创建时间", calls: "关联通话", case_detail: "工单详情", case_status: "工单状态",
     case_list: "工单列表", open_cases: "在办工单", who: "处理人", visits: "回访记录",
     visit_reason: "原因",
+    reports: "服务报表",
   },
   en: {
     lang: "中文", signin: "Sign in", signout: "Sign out", user: "Agent id / user name",
@@ -103,6 +104,7 @@ const I18N = {
     no_cases: "No cases", refresh: "Refresh", read_only: "Read only", created: "Opened",
     calls: "Calls", case_detail: "Case details", case_status: "Case status", case_list: "Cases",
     open_cases: "Open cases", who: "By", visits: "Return visits", visit_reason: "Reason",
+    reports: "Reports",
   },
 };
 
