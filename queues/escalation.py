@@ -83,7 +83,8 @@ class Escalation:
             ahead = [next_boundary(q, waited, call)]
             hard = q.max_wait_s + self.config.policy.max_wait_grace_s
             if call and hard > waited:
-                ahead.append(hard)
+                # (a restored caller already past max_wait_s without the mark: now)
+                ahead.append(hard if it.past_max_wait or q.max_wait_s > waited else waited)
             times = [it.queue_entered_at + b for b in ahead if b is not None]
             if it.preferred is not None and it.prefer_until > now:
                 times.append(it.prefer_until)

@@ -299,3 +299,19 @@ def test_no_callback_offer_at_max_wait_in_quiet_hours():
     assert r.waiting() and not r.max_wait_callback("c")
     clock.advance(120)
     assert out.take("overflowed") == [("overflowed", "c", "q", None)]
+
+
+def test_a_caller_restored_past_max_wait_is_still_offered_the_callback():
+    qs = [make_queue("q", {"s": 1}, max_wait_s=300)]
+    r, clock, out = build(qs, [], max_wait_grace_s=120)
+    r.enqueue("c", "q")
+    data = r.snapshot()  # taken before the maximum wait
+    later = Clock()  # the restarted process's
+    later.advance(clock.seconds() + 310)
+    r2 = Router.restore(r.config, later, out, data)
+    later.advance(0)
+    assert r2.max_wait_callback("c")
+    later.advance(109)
+    assert out.take("overflowed") == []
+    later.advance(1)
+    assert out.take("overflowed") == [("overflowed", "c", "q", None)]

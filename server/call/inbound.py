@@ -282,6 +282,7 @@ class Inbound(Part):
                 self.cfg.acd.policy.case_owner_first_s)
             call.record.case_owner(self.clock.seconds(), case_id, owner, until)
             self.lifecycle.persist(call)
+            self.livestate.schedule_router_save()  # a restart keeps the owner's turn
 
     def start_hold(self, call: Call, now: float) -> None:
         queue = self.cfg.acd.queues.get(call.queue or "")
