@@ -93,6 +93,16 @@ class Escalation:
             at = min(times)
         it.timer = self.clock.callLater(max(0.0, at - now), self._on_timer, it.id)
 
+    def prefer(self, it: WaitingItem, agent_id: str, case_id: str | None) -> bool:
+        """Its case owner first, until ``policy.case_owner_first_s`` after its enqueue
+        (one more time on its timer); False if it rings or that time is over."""
+        until = it.enqueued_at + self.config.policy.case_owner_first_s
+        if it.offered_to is not None or until <= self.clock.seconds():
+            return False
+        self.waiting.prefer(it, agent_id, until, case_id)
+        self.arm(it)
+        return True
+
     def _on_timer(self, item_id: str) -> None:
         it = self.waiting.get(item_id)
         if it is None:

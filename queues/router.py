@@ -189,10 +189,10 @@ class Router:
                          min_tier=q.min_tier)
         if since is None:
             self.stats.offered(queue)  # a re-entry was counted when it first came
-        with self.batch():
-            self._escalation.admit(it)
-            if preferred is not None:
-                self.prefer(call_id, preferred, case_id)
+        self._escalation.admit(it)
+        if preferred is not None and self._roster.get(preferred) is not None:
+            self._escalation.prefer(it, preferred, case_id)
+        self.dispatch()
         return it.view()
 
     def prefer(self, item_id: str, agent_id: str, case_id: str | None = None) -> bool:
@@ -201,12 +201,9 @@ class Router:
         when the owner counts).  False, changing nothing, if the item is not waiting
         or rings, the agent is unknown, or that time is over."""
         it = self._waiting.get(item_id)
-        until = (it.enqueued_at if it else 0.0) + self.policy.case_owner_first_s
-        if (it is None or it.offered_to is not None or self._roster.get(agent_id) is None
-                or until <= self.clock.seconds()):
+        if (it is None or self._roster.get(agent_id) is None
+                or not self._escalation.prefer(it, agent_id, case_id)):
             return False
-        self._waiting.prefer(it, agent_id, until, case_id)
-        self._escalation.arm(it)
         self.dispatch()
         return True
 
