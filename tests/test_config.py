@@ -199,3 +199,13 @@ def test_shipped_dialplan_speaks_the_default_language(monkeypatch: pytest.Monkey
     assert check_config_main(GOOD, out=io.StringIO(), err=err,
                              dialplan=tmp_path / "none.conf", allow_weak_secrets=True) == 1
     assert "cannot read the dialplan" in err.getvalue()
+
+
+def test_a_grace_shorter_than_the_music_between_announcements_is_a_warning(tmp_path: Path
+                                                                            ) -> None:
+    case = {"file": "queues.yaml", "set": {"policy.max_wait_grace_s": 50}}
+    config = load_config(broken_copy(case, tmp_path), environ=ENV)
+    (warning,) = config.warnings
+    assert warning.path == "policy.max_wait_grace_s"
+    assert "of service, suggestions:" in warning.message  # announce_interval_s 60 > 50
+    assert config.acd.policy.max_wait_grace_s == 50

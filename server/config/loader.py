@@ -119,6 +119,7 @@ def load_config(path: str | os.PathLike[str],
                         MappingProxyType(agents), policy)
         _check_staffing(acd, tops["queues.yaml"])
         _check_overflow_floors(acd, tops["queues.yaml"])
+        _check_max_wait_grace(acd, tops["queues.yaml"])
     if ivr is not None and acd is not None:
         _check_intents(ivr, acd, tops["ivr.yaml"])
     if ivr is not None:
@@ -202,6 +203,17 @@ def _check_overflow_floors(acd: AcdConfig, top: Section) -> None:
     for q in acd.queues.values():
         if q.min_tier is None or q.min_tier in tiers:
             walk(q, q.min_tier, (q.name,))
+
+
+def _check_max_wait_grace(acd: AcdConfig, top: Section) -> None:
+    """The keep-place callback is offered at the first announcement after max_wait_s:
+    a grace shorter than the music chunk between announcements may end first."""
+    grace = acd.policy.max_wait_grace_s
+    short = [q.name for q in acd.queues.values() if 0 < grace < q.announce_interval_s]
+    if short:
+        top.warn("policy.max_wait_grace_s", f"{grace} s is shorter than the "
+                 f"announce_interval_s of {', '.join(short)}: the goodbye may come before "
+                 "the callback offer at the maximum wait")
 
 
 def _check_engine_prompts(ivr: IvrConfig, top: Section) -> None:
