@@ -4,7 +4,11 @@
 runs one command at a time, so the wait is a loop: a chunk of music, then
 "you are number <n> in the queue, the expected wait is <m> minutes", then
 music again.  When the expected wait passes a threshold the caller is
-offered a callback once, so nobody must hold through an outage storm.
+offered a callback once, so nobody must hold through an outage storm; and
+once more when they reach the queue's maximum wait (a callback that keeps
+their place in line, instead of the goodbye).  Declining, or giving no key or
+no usable number, the caller keeps waiting: the ACD says goodbye only after
+its grace time.
 
 The ACD owns the queue; it answers ``status(now)`` with the caller's place,
 or None once the call is no longer queued.  When the router connects the
@@ -32,6 +36,9 @@ __all__ = ["HoldLoop", "HoldPrompts", "HoldState", "QueueStatus"]
 class QueueStatus:
     position: int  # 1 = next to be served
     ewt_s: float  # estimated wait, seconds
+    #: the caller reached the queue's maximum wait: offer the callback that keeps
+    #: their place (the ACD says when; not in quiet hours)
+    max_wait: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,11 +48,15 @@ class HoldPrompts:
     wait: str = "queue-wait"  # "the expected wait is about"
     minutes: str = "minutes"
     offer: str = "hold-callback-offer"  # "press 1 to be called back instead of waiting"
+    # "sorry for the long wait; press 1 for a call back that keeps your place".  The
+    # name starts like ``offer`` so scripted callers who answer one answer both.
+    max_wait_offer: str = "hold-callback-keep-place"
     callback: CallbackPrompts = field(default_factory=CallbackPrompts)
 
     def names(self) -> tuple[str, ...]:
         """Every prompt file the loop may play (for check-config and the synthesis script)."""
-        own = (self.position, self.in_queue, self.wait, self.minutes, self.offer)
+        own = (self.position, self.in_queue, self.wait, self.minutes, self.offer,
+               self.max_wait_offer)
         return own + tuple(n for n in self.callback.names() if n not in own)
 
 
@@ -73,6 +84,8 @@ class HoldLoop:
         self.prompts = prompts or HoldPrompts()
         self.state = HoldState.DONE
         self.offered = False  # the offer is made once: asking every minute would nag
+        # ... and once more at the maximum wait, where the alternative is the goodbye
+        self.max_wait_offered = False
         self._seq = Sequence()
         self._dialog: CallbackDialog | None = None
 
@@ -130,8 +143,9 @@ class HoldLoop:
             return self.stop()
         p = self.prompts
         minutes = max(1, math.ceil(status.ewt_s / 60))  # "about 0 minutes" helps nobody
-        offer = (self._threshold is not None and not self.offered
-                 and status.ewt_s > self._threshold)
+        at_max = status.max_wait and not self.max_wait_offered
+        offer = at_max or (self._threshold is not None and not self.offered
+                           and status.ewt_s > self._threshold)
         # Before the offer's digit entry a key cuts the announcement short and
         # answers it (type-ahead); without the offer the caller just listens.
         escape = KEYS if offer else ""
@@ -139,7 +153,10 @@ class HoldLoop:
                                       SayNumber(status.position, escape),
                                       Play(p.in_queue, escape), Play(p.wait, escape),
                                       SayNumber(minutes, escape), Play(p.minutes, escape)]
-        if offer:
+        if at_max:
+            self.offered = self.max_wait_offered = True
+            commands.append(Ask(p.max_wait_offer, self._timeout_ms, 1))
+        elif offer:
             self.offered = True
             commands.append(Ask(p.offer, self._timeout_ms, 1))
         return self._run(HoldState.ANNOUNCE, commands)

@@ -76,9 +76,12 @@ class Callbacks:
         if existing is not None:
             self.output.callback_requested(it.view(), None)
             return self.waiting[existing].view()
+        # Its place (enqueue time, sequence, priority), escalation clock, tier floor
+        # and case owner are the caller's: it is served when the caller would have been.
         cb = WaitingItem(
             f"{call_id}:cb", Kind.CALLBACK, it.queue, it.enqueued_at, it.seq, it.priority,
-            it.queue_entered_at, it.intent, number,
+            it.queue_entered_at, it.intent, number, min_tier=it.min_tier,
+            preferred=it.preferred, prefer_until=it.prefer_until, case_id=it.case_id,
         )  # fmt: skip
         self._numbers[number] = cb.id
         self.escalation.admit(cb)
@@ -102,7 +105,8 @@ class Callbacks:
         q = config.queues[queue]
         seq = self.waiting.next_seq()
         it = WaitingItem(item_id, Kind.FOLLOW_UP, queue, due_at, seq, q.priority, due_at,
-                         None, number, due_at, note, not_before=due_at)  # fmt: skip
+                         None, number, due_at, note, not_before=due_at,
+                         min_tier=q.min_tier)  # fmt: skip
         self.escalation.admit(it)
         self._dispatch()
         return it.view()

@@ -24,9 +24,15 @@ from queues.selection import Step, rank, step_in_force
 from queues.stats import AcdStats
 from queues.waiting import OrderKey, WaitingItem, WaitingList
 
-__all__ = ["Dispatcher", "Offer", "QuietWait"]
+__all__ = ["OWNER_STEP", "Dispatcher", "Offer", "QuietWait"]
 
 S = AgentState
+#: the Decision step of an offer to the caller's case owner
+OWNER_STEP = "case owner first"
+# The owner is worth waiting for while logged in and not paused: ready now, or
+# busy with a call that will end.  Logged out, paused or with a pause asked for
+# after this call: the queue's rule at once.
+_OWNER_AROUND = (S.READY, S.RESERVED, S.ON_CALL, S.WRAP_UP)
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,15 @@ class Dispatcher:
         if not self.roster.any_ready():
             return
         quiet = self.quiet.active(now)
+        # A ready case owner takes their own caller before anyone earlier in line
+        # takes them: the point of the preference (一通就服务到底).
+        for pref in self.waiting.preferring():
+            owner = self.owner_for(pref, now)
+            if (owner is not None and owner.offerable() and pref.offered_to is None
+                    and pref.not_before <= now and (pref.kind is Kind.CALL or not quiet)):
+                yield self._owner_offer(pref, owner, now)
+                if not self.roster.any_ready():
+                    return
         qorder = self.waiting.queue_orders()
         dead_from: dict[str, float] = {}
         heads: list[tuple[OrderKey, str, int]] = [
@@ -94,6 +109,8 @@ class Dispatcher:
                 pass  # removed by a re-entrant output; the pass after this one sees it
             elif it.offered_to is not None or it.not_before > now:
                 pass
+            elif self.owner_for(it, now) is not None:
+                pass  # waits for its case owner (offered above once they are ready)
             elif (th := dead_from.get(qn)) is not None and it.queue_entered_at >= th:
                 pass
             elif it.kind is not Kind.CALL and quiet:
@@ -101,11 +118,13 @@ class Dispatcher:
             else:
                 q = self.config.queues[qn]
                 step = step_in_force(q, now - it.queue_entered_at)
-                cands = self.roster.candidates(q, step)
+                cands = self.roster.candidates(q, step, it.min_tier)
                 if cands:
                     yield self._decide(it, q, step, cands, now)
                     if not self.roster.any_ready():
                         return
+                elif self.roster.floor_rank(q, it.min_tier) > self.roster.floor_rank(q):
+                    pass  # a floor stricter than the queue's (overflowed in): only this one
                 else:
                     dead_from[qn] = it.queue_entered_at
                     # Without overflowed-in items a queue's order is its entry order, so
@@ -115,6 +134,30 @@ class Dispatcher:
                     )
             if go_on and idx + 1 < len(lst):
                 heapq.heappush(heads, (lst[idx + 1], qn, idx + 1))
+
+    def owner_for(self, it: WaitingItem, now: float) -> AgentRuntime | None:
+        """The case owner ``it`` waits for now, if its turn runs and the owner is
+        around (logged in, not paused), has not missed it, and meets the tier floor.
+
+        The owner followed this case, so their skills do not matter; the tier floor
+        does (docs/architecture.md, "Case owner first").
+        """
+        if it.preferred is None or now >= it.prefer_until or it.preferred in it.missed_by:
+            return None
+        owner = self.roster.get(it.preferred)
+        if owner is None or owner.state not in _OWNER_AROUND or owner.pending_pause:
+            return None
+        q = self.config.queues[it.queue]
+        if not self.roster.tier_ok(owner, self.roster.floor_rank(q, it.min_tier)):
+            return None
+        return owner
+
+    def _owner_offer(self, it: WaitingItem, owner: AgentRuntime, now: float) -> Offer:
+        case = f" of case {it.case_id}" if it.case_id else ""
+        d = Decision(it.id, owner.spec.id, it.queue, now - it.enqueued_at, OWNER_STEP, (), 1,
+                     "case-owner", f"owner{case}, tried first for "
+                     f"{max(0.0, it.prefer_until - now):.0f}s more")
+        return Offer(it, owner, d)
 
     def _decide(
         self, it: WaitingItem, q: Queue, step: Step, cands: list[AgentRuntime], now: float
@@ -149,7 +192,8 @@ class Dispatcher:
         staffed = sum(
             1
             for a in self.roster.runtimes()
-            if a.state not in (S.LOGGED_OUT, S.PAUSED) and self.roster.qualifies(a, q, step)
+            if a.state not in (S.LOGGED_OUT, S.PAUSED)
+            and self.roster.qualifies(a, q, step, it.min_tier)
         )
         return self.waiting.position(item_id) * aht / max(1, staffed)
 
@@ -159,16 +203,22 @@ class Dispatcher:
         q = self.config.queues[it.queue]
         step = step_in_force(q, self._waited(it))
         qual = [a for a in self.roster.runtimes()
-                if a.state is not S.LOGGED_OUT and self.roster.qualifies(a, q, step)]  # fmt: skip
+                if a.state is not S.LOGGED_OUT
+                and self.roster.qualifies(a, q, step, it.min_tier)]  # fmt: skip
         ready = sum(1 for a in qual if a.offerable())
         busy = sum(1 for a in qual if a.state in BUSY_STATES or a.device is not Device.FREE)
         paused = sum(1 for a in qual if a.state is S.PAUSED)
         need = ", ".join(f"{s} >= {lvl}" for s, lvl in step.levels) or "any skill"
-        if q.min_tier:
-            need += f", tier {q.min_tier}+"
+        floor = self.config.stricter_tier(q.min_tier, it.min_tier)
+        if floor:
+            need += f", tier {floor}+"
         pos = self.waiting.position(item_id)
+        owner = self.owner_for(it, now)
         if it.offered_to:
             text = f"ringing agent {it.offered_to}"
+        elif owner is not None:
+            text = (f"waiting {it.prefer_until - now:.0f}s more for case owner "
+                    f"{owner.spec.id} ({owner.state})")
         elif it.not_before > now:
             text = f"not before {it.not_before - now:.0f}s from now ({it.kind} due/retry time)"
         elif it.kind is not Kind.CALL and self.quiet.active(now):

@@ -147,6 +147,12 @@ class AcdPolicy:
     dispositions: tuple[Code, ...]
     # pause code -> seconds after which the desk and the wallboard raise an alarm
     pause_limits_s: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    # A caller with an open case waits this long for its owner (logged in, not paused)
+    # before the queue's own rule applies; 0: no preference.
+    case_owner_first_s: int = 0
+    # A caller who reaches a queue's max_wait_s is offered a callback that keeps their
+    # place, and keeps waiting this much longer if they decline; 0: the goodbye at once.
+    max_wait_grace_s: int = 0
 
 
 @dataclass(frozen=True)
@@ -164,3 +170,9 @@ class AcdConfig:
 
     def tier_rank(self, name: str) -> int:
         return next(t.rank for t in self.tiers if t.name == name)
+
+    def stricter_tier(self, a: str | None, b: str | None) -> str | None:
+        """The higher of two tier floors (None: no floor)."""
+        if a is None or b is None:
+            return a if b is None else b
+        return a if self.tier_rank(a) >= self.tier_rank(b) else b

@@ -83,6 +83,8 @@ class Offers:
         agent = self.roster.clear_offer(it)
         assert agent is not None  # result() checked that it was ringing
         it.missed_by.add(agent.spec.id)
+        if it.preferred == agent.spec.id:
+            self.waiting.clear_preference(it)  # the case owner let it ring: the queue's rule
         agent.misses += 1
         if agent.misses >= self.policy.missed_calls_before_pause:
             self.roster.go(agent, E.PAUSE, f"{outcome} on {it.id}", MISSED_CALL)

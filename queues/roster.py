@@ -81,17 +81,26 @@ class Roster:
     def active_items(self) -> Iterator[WaitingItem]:
         return iter(self._active.values())
 
-    def qualifies(self, a: AgentRuntime, q: Queue, step: Step) -> bool:
-        """Skill levels of the step in force, and the queue's minimum tier."""
-        if q.min_tier and self._tier_rank[a.spec.tier] < self._tier_rank[q.min_tier]:
+    def floor_rank(self, q: Queue, floor: str | None = None) -> int:
+        """The lowest tier rank that may answer: the stricter of the queue's
+        ``min_tier`` and the item's own ``floor`` (kept through overflow); -1: none."""
+        return max(self._tier_rank[q.min_tier] if q.min_tier else -1,
+                   self._tier_rank[floor] if floor else -1)
+
+    def tier_ok(self, a: AgentRuntime, min_rank: int) -> bool:
+        return self._tier_rank[a.spec.tier] >= min_rank
+
+    def qualifies(self, a: AgentRuntime, q: Queue, step: Step, floor: str | None = None) -> bool:
+        """Skill levels of the step in force, and the tier floor (queue's or item's)."""
+        if not self.tier_ok(a, self.floor_rank(q, floor)):
             return False
         return all(a.spec.skills.get(s, 0) >= lvl for s, lvl in step.levels)
 
-    def candidates(self, q: Queue, step: Step) -> list[AgentRuntime]:
+    def candidates(self, q: Queue, step: Step, floor: str | None = None) -> list[AgentRuntime]:
         """Offerable agents who qualify, drawn from the smallest skill pool."""
         pools = [self._ready.get(s, _EMPTY) for s, _ in step.levels]
         pool = min(pools, key=len) if pools else self._ready_ids
-        min_rank = self._tier_rank[q.min_tier] if q.min_tier else -1
+        min_rank = self.floor_rank(q, floor)
         out = []
         for aid in pool:
             a = self._agents[aid]

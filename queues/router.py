@@ -147,6 +147,13 @@ class Router:
         limit = self.config.queues[it.queue].callback_offer_after_s
         return limit is not None and self.estimated_wait(item_id) >= limit
 
+    def max_wait_callback(self, item_id: str) -> bool:
+        """The caller reached ``max_wait_s``: offer the callback that keeps their place
+        (not while ringing, nor in quiet hours: they wait out the grace instead)."""
+        it = self._waiting.get(item_id)
+        return (it is not None and it.kind is Kind.CALL and it.past_max_wait
+                and it.offered_to is None and not self.quiet.active(self.clock.seconds()))
+
     def queue_kpis(self, queue: str) -> QueueKpis:
         now = self.clock.seconds()
         waits = [now - i.enqueued_at for i in self._waiting.items()
@@ -160,6 +167,7 @@ class Router:
     def enqueue(
         self, call_id: str, queue: str, *, intent: str | None = None, number: str | None = None,
         priority: int | None = None, since: float | None = None,
+        preferred: str | None = None, case_id: str | None = None,
     ) -> WorkItem:
         """A caller enters a queue from the IVR.
 
@@ -167,6 +175,8 @@ class Router:
         it the queue's own priority applies.  ``since`` is for a caller who was
         already waiting when a restarted server found the router's snapshot
         without them: they keep their original enqueue time, hence their place.
+        ``preferred``: the owner of the caller's open case ``case_id``, tried
+        first (see ``prefer``).
         """
         if call_id in self._waiting or self._roster.active(call_id) is not None:
             raise ValueError(f"{call_id} already routed")
@@ -175,12 +185,27 @@ class Router:
         at = now if since is None else min(since, now)
         prio = q.priority if priority is None else priority
         seq = self._waiting.next_seq()
-        it = WaitingItem(call_id, Kind.CALL, queue, at, seq, prio, at, intent, number)
+        it = WaitingItem(call_id, Kind.CALL, queue, at, seq, prio, at, intent, number,
+                         min_tier=q.min_tier)
         if since is None:
             self.stats.offered(queue)  # a re-entry was counted when it first came
         self._escalation.admit(it)
+        if preferred is not None and self._roster.get(preferred) is not None:
+            self._escalation.prefer(it, preferred, case_id)
         self.dispatch()
         return it.view()
+
+    def prefer(self, item_id: str, agent_id: str, case_id: str | None = None) -> bool:
+        """Offer the waiting ``item_id`` to ``agent_id`` (its case owner) first, for
+        ``policy.case_owner_first_s`` from its enqueue (``Dispatcher.owner_for`` says
+        when the owner counts).  False, changing nothing, if the item is not waiting
+        or rings, the agent is unknown, or that time is over."""
+        it = self._waiting.get(item_id)
+        if (it is None or self._roster.get(agent_id) is None
+                or not self._escalation.prefer(it, agent_id, case_id)):
+            return False
+        self.dispatch()
+        return True
 
     def abandon(self, call_id: str) -> bool:
         """The caller hung up before being connected; False if not waiting."""
@@ -290,7 +315,9 @@ class Router:
 
     def pause(self, agent_id: str, reason: str) -> AgentView:
         """Pause now, or after the current call and its wrap-up if busy."""
-        return self._roster.pause(agent_id, reason)
+        view = self._roster.pause(agent_id, reason)
+        self.dispatch()  # callers waiting for this agent as their case owner go on
+        return view
 
     def unpause(self, agent_id: str) -> AgentView:
         return self._roster.unpause(agent_id)

@@ -30,6 +30,11 @@ _ITEM_FIELDS = (
     "due_at", "note", "attempt", "not_before", "offered_to", "agent_id", "answered_at",
     "ended_at", "hold_s",
 )  # fmt: skip
+# Added with issue 14's routing; a snapshot written before them restores with these.
+_NEW_ITEM_FIELDS: dict[str, Any] = {
+    "min_tier": None, "preferred": None, "prefer_until": 0.0, "case_id": None,
+    "past_max_wait": False,
+}
 _AGENT_FIELDS = (
     "state", "since", "pause_reason", "resume_reason", "device", "item_id", "misses",
     "idle_since", "pending_pause", "wrap_ends_at",
@@ -59,7 +64,7 @@ R = TypeVar("R", bound=RouterState)
 
 
 def _item(i: WaitingItem) -> dict[str, Any]:
-    d = {f: getattr(i, f) for f in _ITEM_FIELDS}
+    d = {f: getattr(i, f) for f in (*_ITEM_FIELDS, *_NEW_ITEM_FIELDS)}
     d["kind"] = str(i.kind)
     d["missed_by"] = sorted(i.missed_by)
     return d
@@ -82,8 +87,13 @@ def snapshot(r: RouterState) -> dict[str, Any]:
     }
 
 
-def _mk(d: dict[str, Any]) -> WaitingItem:
+def _mk(d: dict[str, Any], config: AcdConfig) -> WaitingItem:
     kw = {f: d[f] for f in _ITEM_FIELDS if f != "offered_to"}
+    kw.update({f: d.get(f, default) for f, default in _NEW_ITEM_FIELDS.items()})
+    if "min_tier" not in d and d["queue"] in config.queues:
+        kw["min_tier"] = config.queues[d["queue"]].min_tier  # older snapshot: its queue's
+    if kw["min_tier"] is not None and kw["min_tier"] not in {t.name for t in config.tiers}:
+        kw["min_tier"] = None  # a tier removed from the config
     return WaitingItem(kind=Kind(d["kind"]), missed_by=set(d["missed_by"]), **kw)
 
 
@@ -112,11 +122,11 @@ def restore(r: R, data: dict[str, Any]) -> R:
     for d in data["waiting"]:
         if d["queue"] not in r.config.queues:
             continue  # a queue removed from the config: nothing can serve it
-        it = _mk(d)
+        it = _mk(d, r.config)
         top = max(top, it.seq)
         r.restore_waiting(it)
     for d in data["active"]:
-        it = _mk(d)
+        it = _mk(d, r.config)
         top = max(top, it.seq)
         r.restore_answered(it)
     for d in data["agents"]:

@@ -55,6 +55,14 @@ class WaitingItem:
     ended_at: float | None = None
     hold_s: float = 0.0
     hold_since: float | None = None
+    # The tier floor of the queue the caller first entered; overflow keeps the
+    # stricter of it and the new queue's (docs/architecture.md, "Tiers and overflow").
+    min_tier: str | None = None
+    # The owner of the caller's open case, tried first until prefer_until.
+    preferred: str | None = None
+    prefer_until: float = 0.0
+    case_id: str | None = None
+    past_max_wait: bool = False  # reached max_wait_s: offer the callback that keeps the place
 
     def key(self) -> OrderKey:
         return (-self.priority, self.enqueued_at, self.seq, self.id)
@@ -76,6 +84,7 @@ class WaitingList:
         # queue -> sorted queue_entered_at of its items
         self._entered: dict[str, list[float]] = {}
         self._moved_in: dict[str, int] = {}  # items overflowed in: entered != enqueued
+        self._preferring: dict[str, WaitingItem] = {}  # items waiting for a preferred agent
         self._seq = itertools.count()
 
     # ------------------------------------------------------------- reading
@@ -104,6 +113,10 @@ class WaitingList:
         """Queue -> its items' keys in routing order (read only; for the dispatch walk)."""
         return self._qorder
 
+    def preferring(self) -> list[WaitingItem]:
+        """Items with a preferred agent, in routing order (few: the case owners')."""
+        return sorted(self._preferring.values(), key=WaitingItem.key)
+
     def moved_in(self, queue: str) -> int:
         """How many of the queue's items overflowed in from another queue."""
         return self._moved_in.get(queue, 0)
@@ -126,8 +139,19 @@ class WaitingList:
         """New items get sequence numbers above ``seq`` (after a restore)."""
         self._seq = itertools.count(seq + 1)
 
+    def prefer(self, it: WaitingItem, agent_id: str, until: float, case_id: str | None) -> None:
+        """``it`` (waiting here) is offered to ``agent_id`` first until ``until``."""
+        it.preferred, it.prefer_until, it.case_id = agent_id, until, case_id
+        self._preferring[it.id] = it
+
+    def clear_preference(self, it: WaitingItem) -> None:
+        it.preferred, it.prefer_until = None, 0.0
+        self._preferring.pop(it.id, None)
+
     def insert(self, it: WaitingItem) -> None:
         self._items[it.id] = it
+        if it.preferred is not None:
+            self._preferring[it.id] = it
         bisect.insort(self._order, it.key())
         bisect.insort(self._qorder.setdefault(it.queue, []), it.key())
         bisect.insort(self._entered.setdefault(it.queue, []), it.queue_entered_at)
@@ -136,6 +160,7 @@ class WaitingList:
 
     def remove(self, it: WaitingItem) -> None:
         del self._items[it.id]
+        self._preferring.pop(it.id, None)
         k = it.key()
         del self._order[bisect.bisect_left(self._order, k)]
         qorder = self._qorder[it.queue]

@@ -167,7 +167,8 @@ class Hotline:
         side = build_call_side(
             reactor, cfg, self.ami, save=self.records.put,
             bills=make_bill_lookup(reactor, cfg.ivr.bill_lookup, cfg.acd.policy.timezone),
-            notifier=self.notifier, live=_StoreLiveState(self.store), outages=self.outages)
+            notifier=self.notifier, live=_StoreLiveState(self.store), outages=self.outages,
+            case_owner=self.cases.open_case_owner)
         self.calls, self.features, self.resync = side.calls, side.features, side.resync
         self.outbound = side.outbound
         # Started after the records writer, and it starts the AMI link itself once

@@ -103,10 +103,13 @@ def build_call_side(clock: Any, cfg: Config, ami: Any, *, save: Callable[[dict[s
                     ring_timeout_s: int = 20, hold_chunk_s: int = 20,
                     verify: Verify = verify_in_thread, resync: bool = True,
                     outbound: bool = True, features: bool = True,
-                    wired: bool = True) -> CallSide:
+                    wired: bool = True, case_owner: Callable[..., Any] | None = None
+                    ) -> CallSide:
     """Build (and, ``wired``, subscribe) the call side.  ``resync``, ``outbound``,
     ``features``: also the resync after each login, the callback placer, the agents'
-    feature codes (the daemon has all three; a test rig may leave one out)."""
+    feature codes (the daemon has all three; a test rig may leave one out).
+    ``case_owner``: the case store's question whose open case a caller has
+    (``CaseService.open_case_owner``), for routing to the owner first."""
     notifier = notifier if notifier is not None else Notifier()
 
     def placer(acd: Router, agi: AgiDriver) -> OutboundPlacer:
@@ -117,7 +120,7 @@ def build_call_side(clock: Any, cfg: Config, ami: Any, *, save: Callable[[dict[s
                        ring_timeout_s=ring_timeout_s, hold_chunk_s=hold_chunk_s,
                        router=lambda output: Router(cfg.acd, clock, output),
                        agi=lambda **handlers: AgiDriver(ami, **handlers),
-                       placer=placer if outbound else None)
+                       placer=placer if outbound else None, case_owner=case_owner)
     placed = calls.outbound if isinstance(calls.outbound, OutboundPlacer) else None
     side = CallSide(calls, placed,
                     FeatureCodes(calls.agi, calls.acd, verify=verify) if features else None,

@@ -88,6 +88,7 @@ class Rig:
     def _call_side(self, clock, ami, **kw) -> CallSide:
         """The call side as the daemon builds it (server/wiring.py), with ``SIDE``'s parts."""
         kw.setdefault("verify", getattr(self, "verify", verify_in_thread))
+        kw.setdefault("case_owner", getattr(self, "case_owner", None))
         side = build_call_side(clock, self.cfg, ami, save=self.saved.append,
                                bills=FixtureBills(self.cfg.ivr.bill_lookup.fixture_path or ""),
                                **self.SIDE, **kw)
@@ -95,7 +96,9 @@ class Rig:
         return side
 
     def __init__(self, start: float | None = None, cfg=None, seed: int = 1,
-                 prompt_seconds: float | None = None) -> None:
+                 prompt_seconds: float | None = None, case_owner=None) -> None:
+        """``case_owner``: the case store's lookup the adapter asks (server/wiring.py)."""
+        self.case_owner = case_owner
         self.clock = Clock()
         self.clock.advance(start if start is not None else shanghai(2026, 11, 25, 10, 0))
         self.cfg = cfg or load_config(ROOT / "config", environ={})

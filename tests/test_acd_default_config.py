@@ -38,3 +38,22 @@ def test_every_queue_routes_on_the_default_config():
     for w in r.waiting():
         r.abandon(w.id)
     assert r.waiting() == [] and clock.getDelayedCalls() == []
+
+
+def test_shipped_complaint_overflows_to_general_but_never_rings_trainee_1001():
+    """Issue 14: after 180 s a complaint overflowed to general and rang trainee 1001."""
+    from server.config import load_config
+
+    acd = load_config(CONFIG).acd
+    clock = Clock()
+    clock.advance(T0)
+    out = RecordingOutput()
+    r = Router(acd, clock, out)
+    r.enqueue("complaint", "complaints")
+    clock.advance(180)
+    assert out.take("overflowed") == [("overflowed", "complaint", "complaints", "general")]
+    r.login("1001")  # trainee, general 2
+    r.login("1005")  # agent, general 3
+    assert out.take("offer") == []
+    r.login("1014")  # senior, general 4 (and complaint 4)
+    assert [(e[1], e[2]) for e in out.take("offer")] == [("complaint", "1014")]

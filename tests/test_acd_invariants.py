@@ -95,6 +95,9 @@ def storm(seed: int, steps: int) -> None:
                    rnd.choice(tiers))
         for i in range(8)
     ]  # fmt: skip
+    # An overflowed complaint keeps its senior floor in general (issue 14), and
+    # check-config refuses an overflow nobody at that floor can take: one senior who can.
+    agents.append(make_agent("a8", {"general": 1, "complaint": 2}, "senior"))
     clock = Clock()
     clock.advance(T0)
     out = Checker()

@@ -4,6 +4,7 @@ and nothing lost through a Redis outage or a kill -9 of the daemon (the spool re
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import pytest_twisted
@@ -19,7 +20,7 @@ from server.cases.store import DEADLINE, DUE, CaseStore, case_entry, index_key
 from server.records.spool import DurableRecords
 from server.redisproc import RedisProcess, free_port
 
-from .cases_support import H, rules, shanghai
+from .cases_support import H, in_state, rules, shanghai
 
 RULES = rules()
 START = shanghai(2026, 12, 6, 9, 0)
@@ -290,5 +291,29 @@ async def test_auto_open_from_a_disposition_is_idempotent_per_call(cases_url, tm
         fault = await s.auto_open(disposition="work_order", intent="fault",
                                   **{**kw, "call_id": "1700000000.6"})
         assert fault.type == "fault_repair" and fault.grade is None
+    finally:
+        await rig.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_open_case_owner_is_the_newest_open_case_with_its_owner(cases_url, tmp_path):
+    """What the routing asks (issue 14, point 6): the caller's open case and its owner."""
+    rig = Rig(cases_url, tmp_path / "cases.spool")
+    s = rig.service
+    try:
+        assert await s.open_case_owner(phone="13800000000") is None  # no case yet
+        assert await s.open_case_owner() is None
+        older = await _open(s, 1, phone="13800000000")
+        rig.clock.advance(60)
+        newer = await _open(s, 2, account="9876543210", phone="13800000000")
+        await s.transition(newer.id, "reassign", actor="lead1", owner="1002")
+        assert await s.open_case_owner(phone="13800000000") == (newer.id, "1002")
+        assert await s.open_case_owner(account="1234567890") == (older.id, "1001")
+        # a closed case no longer routes anyone (written as the store keeps it)
+        closed = in_state(await s.get(newer.id), CaseState.CLOSED)
+        await rig.store.put(case_entry(replace(closed, version=closed.version + 1).to_dict(),
+                                       None))
+        fresh = CaseService(rig.store, rig.writer, RULES, rig.clock)  # reads the store
+        assert await fresh.open_case_owner(phone="13800000000") == (older.id, "1001")
     finally:
         await rig.close()

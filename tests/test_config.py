@@ -225,3 +225,13 @@ def test_a_derived_config_keeps_only_the_teams_it_can() -> None:
     lone = {"agents": [{"id": "3"}], "teams": doc["teams"]}
     prune_teams(lone)
     assert "teams" not in lone
+
+
+def test_a_grace_shorter_than_the_music_between_announcements_is_a_warning(tmp_path: Path
+                                                                            ) -> None:
+    case = {"file": "queues.yaml", "set": {"policy.max_wait_grace_s": 50}}
+    config = load_config(broken_copy(case, tmp_path), environ=ENV)
+    (warning,) = config.warnings
+    assert warning.path == "policy.max_wait_grace_s"
+    assert "of service, suggestions:" in warning.message  # announce_interval_s 60 > 50
+    assert config.acd.policy.max_wait_grace_s == 50

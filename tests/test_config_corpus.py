@@ -67,7 +67,8 @@ def garbage(rng, name, text):
         rng.randbytes(rng.randint(1, 4096)),
         b"\xef\xbb\xbf" + rng.randbytes(64),
         text.encode("utf-16"),
-        text.encode("gbk", "replace"),
+        # (a Chinese comment, so that an all-ASCII file is not its own GBK encoding)
+        (text + "\n# 说明\n").encode("gbk", "replace"),
         b"\x00" * 100,
         rng.randbytes(200).replace(b"\n", b":"),
     ])}

@@ -118,6 +118,32 @@ def test_callback_with_no_usable_number_keeps_the_place():
     assert r.outcomes == []
 
 
+def test_max_wait_offers_the_keep_place_callback_after_the_early_offer():
+    # the early offer (declined with a timeout), then at the maximum wait the other one
+    acd = Acd(QueueStatus(9, 400), QueueStatus(3, 100, max_wait=True))
+    r = Recorder(HoldLoop("fault", "13864101234", acd, callback_above_ewt_s=300,
+                          intent="fault"))
+    r.take(r.loop.start(r.now))
+    r.run(PLAYED, *[PLAYED] * 6, TIMEOUT, PLAYED, *[PLAYED] * 6, key("1"), PLAYED, PLAYED,
+          key("1"), PLAYED, DONE)
+    assert r.agi == [MOH, *announce(9, 7, KEYS), "GET DATA hold-callback-offer 5000 1",
+                     MOH, *announce(3, 2, KEYS), "GET DATA hold-callback-keep-place 5000 1",
+                     f"STREAM FILE callback-confirm {KEYS}", f"SAY DIGITS 13864101234 {KEYS}",
+                     "GET DATA callback-confirm-keys 5000 1", 'STREAM FILE callback-done ""',
+                     "HANGUP"]
+    assert r.outcomes == [CallbackRequested("fault", "13864101234", "fault", None)]
+
+
+def test_declining_at_max_wait_keeps_waiting_and_is_not_asked_again():
+    acd = Acd(QueueStatus(1, 30, max_wait=True), QueueStatus(1, 30, max_wait=True))
+    r = Recorder(HoldLoop("general", "13864101234", acd))  # no early offer configured
+    r.take(r.loop.start(r.now))
+    r.run(PLAYED, *[PLAYED] * 6, key("9"), PLAYED, *[PLAYED] * 6)
+    assert r.agi == [MOH, *announce(1, 1, KEYS), "GET DATA hold-callback-keep-place 5000 1",
+                     MOH, *announce(1, 1), MOH]
+    assert r.outcomes == []
+
+
 def test_hangup_while_holding():
     r = Recorder(HoldLoop("fault", None, Acd()))
     r.take(r.loop.start(r.now))

@@ -31,13 +31,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def small_config(tmp: Path, *, spool: Path | None = None) -> Path:
     """The shipped config with three agents: 1001 and 1002 keep their demo PINs, 1003
-    gets a strong one; reviewer1 a one-iteration hash, supervisor1 a strong password."""
+    (a senior here) gets a strong one; reviewer1 a one-iteration hash, supervisor1 a
+    strong password."""
     d = tmp / "config"
     shutil.copytree(GOOD, d)
     doc = yaml.safe_load((d / "agents.yaml").read_text(encoding="utf-8"))
     doc["agents"] = doc["agents"][:3]
     prune_teams(doc)
     doc["agents"][2]["pin_hash"] = hash_secret("804713")
+    # a senior in general: an overflowed complaint keeps its floor (check-config)
+    doc["agents"][2]["tier"] = "senior"
     for u in doc["users"]:
         if u["name"] == "reviewer1":
             u["password_hash"] = hash_secret("Long enough but cheap", iterations=1)

@@ -69,11 +69,14 @@ def write_config(dest: Path, agents: int, first_id: int = 2000, wrapup_s: int = 
                  source: Path = ROOT / "config") -> Path:
     """The shipped config with ``agents`` agents PJSIP/<first_id>.. and a short wrap-up."""
     from server.config import hash_secret
+    from server.soak.config import mixed_tiers
 
     shutil.copytree(source, dest, dirs_exist_ok=True)
     path = dest / "agents.yaml"
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    templates = doc["agents"]
+    # Tiers in turn: a tier floor travels through overflow, so even ten agents need a
+    # senior in general for the complaints (check-config refuses the config otherwise).
+    templates = mixed_tiers(doc["agents"], doc.get("tiers", []))
     out = []
     for i in range(agents):
         t = templates[i % len(templates)]

@@ -71,12 +71,15 @@ class CallCenter:
                  live: LiveState | None = None,
                  router: Callable[[Any], Router] | None = None,
                  agi: Callable[..., AgiDriver] | None = None,
-                 placer: Callable[[Router, AgiDriver], CallbackPlacer] | None = None) -> None:
+                 placer: Callable[[Router, AgiDriver], CallbackPlacer] | None = None,
+                 case_owner: Callable[..., Any] | None = None) -> None:
         """``router``, ``agi`` and ``placer`` build the collaborators that talk back to this
         object (the root passes them; server/wiring.py): ``router(output)`` the ACD router
         with this object as its output, ``agi(on_start=, on_end=, on_orphan=)`` the AGI
         driver, ``placer(acd, agi)`` what places callbacks (None: none is placed; the
-        router gets each back).  The defaults build a plain Router and AgiDriver."""
+        router gets each back).  The defaults build a plain Router and AgiDriver.
+        ``case_owner(account=, phone=)``: a Deferred firing with the caller's open case
+        and its owner, tried first (``CaseService.open_case_owner``; None: no cases)."""
         self.clock = clock
         self.ami = ami
         self.acd = (router or (lambda out: Router(cfg.acd, clock, out)))(self)
@@ -90,7 +93,7 @@ class CallCenter:
             notifier=notifier if notifier is not None else Notifier(),
             outages=outages if outages is not None else OutageBoard(), bills=bills,
             save=save, ring_timeout_s=ring_timeout_s, hold_chunk_s=hold_chunk_s,
-            sync=SyncState())
+            sync=SyncState(), case_owner=case_owner)
         self.lifecycle = Lifecycle(self.deps, self)
         self.inbound = Inbound(self.deps, self.lifecycle, self)
         self.connector = Connector(self.deps, self.inbound, self.lifecycle)

@@ -18,6 +18,7 @@ from twisted.internet import defer
 from twisted.internet.error import ConnectionLost
 from twisted.python.failure import Failure
 
+from queues.dispatch import OWNER_STEP
 from queues.items import Decision, Outcome, WorkItem
 from server.agi import AgiSession
 from server.ami.codec import Message
@@ -152,13 +153,19 @@ class Connector(Part):
         if status == "CANCEL":
             return  # the caller hung up while it rang: the Hangup handler abandons
         outcome = DIAL_OUTCOMES.get(status, Outcome.FAILED)
-        call.record.offer(now, call.agent_id, ring_start, OFFER_LABELS[outcome])
+        call.record.offer(now, call.agent_id, ring_start, OFFER_LABELS[outcome],
+                          self.to_case_owner(call))
         self.table.forget_agent_channel(call)
         # back to AsyncAGI: the hold loop resumes there
         self.lifecycle.set_phase(call, PhaseInput.DIAL_FAILED)
         call.agent_id = None
         self.acd.offer_result(call.id, outcome)
         self.lifecycle.persist(call)
+
+    def to_case_owner(self, call: Call) -> bool:
+        """Whether the offer now ringing went to the caller's case owner, first."""
+        decision = self.acd.decision(call.id)
+        return decision is not None and decision.step == OWNER_STEP
 
     def connected(self, call: Call, now: float, at: float | None = None) -> None:
         """The agent answered (``at``, if known to be earlier than now)."""
@@ -167,7 +174,7 @@ class Connector(Part):
         ring_start = min(call.ring_start if call.ring_start is not None else at, at)
         call.talked, call.wrap_done = True, False
         self.lifecycle.set_phase(call, PhaseInput.ANSWERED)
-        call.record.offer(at, agent.id, ring_start, "answered")
+        call.record.offer(at, agent.id, ring_start, "answered", self.to_case_owner(call))
         call.record.answered(at, agent.id, agent.tier)
         call.record.update(recording=f"{call.id}.wav")  # MixMonitor in acd-connect
         self.table.last_of_agent[agent.id] = call

@@ -64,6 +64,9 @@ class CallDeps:
     counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
     #: dialplan contexts whose AsyncAGI callers are hotline calls (for adoption)
     entry_contexts: frozenset[str] = frozenset({"hotline", "acd-connect"})
+    #: ``case_owner(account=, phone=) -> Deferred[(case id, owner) | None]``: the
+    #: caller's open case and its owner (``CaseService.open_case_owner``); None: no cases
+    case_owner: Callable[..., Any] | None = None
 
 
 class CallOps(Protocol):

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from twisted.internet import defer
 from twisted.python.failure import Failure
 
 from ivr import outcomes as out
@@ -107,6 +108,9 @@ class Inbound(Part):
         self.table.add(call)
         self.counters["ivr_entered"] += 1
         self.lifecycle.persist(call)
+        # Asked now, while the caller is in the menus, so the answer is usually in by
+        # the time they are queued; the queue never waits for it.
+        self.look_up_owner(call, phone=caller)
         return call
 
     def agi_ended(self, session: AgiSession, event: Message) -> None:
@@ -132,6 +136,10 @@ class Inbound(Part):
 
     def result(self, result: AgiResult, call: Call) -> None:
         now = self.clock.seconds()
+        if call.in_farewell and call.farewell_due is not None:
+            first, call.farewell_due = call.farewell_due, None
+            self.send(call, first)
+            return
         if call.in_farewell:
             following, _ = call.farewell.advance(result)
             if following is not None:
@@ -179,7 +187,15 @@ class Inbound(Part):
     def farewell(self, call: Call) -> None:
         """Say goodbye and hang up: for calls the ACD gave up on."""
         call.in_farewell = True
-        self.send(call, call.farewell.start([Play(call.ivr.prompts.goodbye), Hangup()]))
+        first = call.farewell.start([Play(call.ivr.prompts.goodbye), Hangup()])
+        if call.session is not None and call.session.pending:
+            # A command runs (a music chunk, say) and a second one would be refused:
+            # the goodbye starts when it ends, instead of its result being taken for
+            # the goodbye's and the caller hung up on without a word.
+            call.farewell_due = first
+            return
+        call.farewell_due = None
+        self.send(call, first)
 
     def outcome(self, call: Call, item: Any) -> None:
         now = self.clock.seconds()
@@ -194,6 +210,8 @@ class Inbound(Part):
             call.queue, call.intent, call.account = item.queue, item.intent, item.account
             call.priority = item.priority
             self.enqueue(call, now)
+            if item.account and call.case_owner is None:
+                self.look_up_owner(call, account=item.account, phone=call.caller)
         elif isinstance(item, out.Deflected):
             self.counters["ivr_deflected"] += 1
             rec.update(outage_notice=item.notice_id)
@@ -224,10 +242,47 @@ class Inbound(Part):
     def enqueue(self, call: Call, now: float) -> None:
         self.lifecycle.set_phase(call, PhaseInput.ENQUEUED)
         call.record.enqueued(now, call.queue or "", call.priority)
-        self.acd.enqueue(call.id, call.queue or "", intent=call.intent, number=call.caller,
-                         priority=call.priority)
+        with self.acd.batch():  # the owner first, before anyone else is offered
+            self.acd.enqueue(call.id, call.queue or "", intent=call.intent,
+                             number=call.caller, priority=call.priority)
+            self.prefer_owner(call)
         if call.phase == P.QUEUED:  # not offered at once
             self.start_hold(call, now)
+
+    # -- the caller's open case (issue 14): its owner is tried first -------------------
+
+    def look_up_owner(self, call: Call, *, account: str = "", phone: str = "") -> None:
+        """Ask the case store, without waiting, whose open case this caller has."""
+        lookup = self.deps.case_owner
+        if lookup is None or not (account or phone):
+            return
+        d = defer.maybeDeferred(lookup, account=account, phone=phone)
+        d.addCallbacks(self.owner_found, self.owner_unknown, callbackArgs=(call,),
+                       errbackArgs=(call,))
+
+    def owner_found(self, found: tuple[str, str] | None, call: Call) -> None:
+        if found is None or call.case_owner is not None or call.caller_gone:
+            return
+        call.case_owner = (str(found[0]), str(found[1]))
+        if call.phase == P.QUEUED:
+            self.prefer_owner(call)  # queued before the answer came
+
+    def owner_unknown(self, failure: Failure, call: Call) -> None:
+        # Redis down or slow: the caller is routed by the queue's rule, nothing lost.
+        self.log.warn("{call}: open case not looked up ({err}); routing as usual",
+                      call=call.id, err=failure.getErrorMessage())
+
+    def prefer_owner(self, call: Call) -> None:
+        if call.case_owner is None:
+            return
+        case_id, owner = call.case_owner
+        if self.acd.prefer(call.id, owner, case_id):
+            item = self.acd.item(call.id)
+            until = (item.enqueued_at if item else self.clock.seconds()) + (
+                self.cfg.acd.policy.case_owner_first_s)
+            call.record.case_owner(self.clock.seconds(), case_id, owner, until)
+            self.lifecycle.persist(call)
+            self.livestate.schedule_router_save()  # a restart keeps the owner's turn
 
     def start_hold(self, call: Call, now: float) -> None:
         queue = self.cfg.acd.queues.get(call.queue or "")
@@ -243,7 +298,8 @@ class Inbound(Part):
         item = self.acd.item(call.id)
         if item is None or call.phase != P.QUEUED:
             return None
-        return QueueStatus(self.acd.position(call.id), self.acd.estimated_wait(call.id))
+        return QueueStatus(self.acd.position(call.id), self.acd.estimated_wait(call.id),
+                           self.acd.max_wait_callback(call.id))
 
     def callback_from_ivr(self, call: Call, item: out.CallbackRequested, now: float) -> None:
         call.record.callback_requested(now, item.number)

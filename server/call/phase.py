@@ -20,7 +20,10 @@ the phases its comment names:
 * ``caller_left_bridge_at`` (talking): the caller left the bridge first.
 * ``in_farewell`` (any but fallback): the goodbye sequence owns the AGI channel.  It is
   not a phase: a farewell runs in ``ivr`` after a refused command as well as in
-  ``ended``, and the phase keeps saying where the caller was.
+  ``ended``, and the phase keeps saying where the caller was.  ``farewell_due``: its
+  goodbye, held until the command then running (a music chunk) ends.
+* ``case_owner`` (ivr, queued): the caller's open case and its owner, once the case
+  store answered; the router tries the owner first.
 * ``needs_resume`` (any): a command was in flight when the link dropped.
 * ``caller_gone`` (ended): the caller's channel is gone.  ``ended`` alone is not
   enough: after an overflow or without a survey the server says goodbye in

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ivr.commands import AgiResult
+from ivr.commands import AgiCommand, AgiResult
 from ivr.engine import IvrSession
 from ivr.hold import HoldLoop
 from ivr.sequence import Sequence
@@ -50,6 +50,7 @@ class Call:
     outcome: str | None = None
     farewell: Sequence = field(default_factory=Sequence)
     in_farewell: bool = False
+    farewell_due: AgiCommand | None = None  # the goodbye, held while another command runs
     needs_resume: bool = False  # a command was in flight when the AMI link dropped
     offer_pending: bool = False  # offered while the link was down: connect after resync
     dial_unseen: bool = False  # a Dial may have ended while we were not listening
@@ -60,6 +61,8 @@ class Call:
     saved_step: tuple[str, str] | None = None  # the IVR step the live state holds
     ended_at: float | None = None  # when it ended, if earlier than we learnt (server/endfacts.py)
     wrap_end_at: float | None = None  # likewise its after-call work (server/call/reconcile.py)
+    #: (case id, owner agent) of the caller's open case, once the case store answered
+    case_owner: tuple[str, str] | None = None
 
     def in_phase(self, *phases: CallPhase) -> bool:
         """Whether the call is in one of ``phases`` (after a step that may have moved it:

@@ -219,6 +219,24 @@ class CaseService:
                            exclude_call=exclude_call)
         return CustomerHistory(summaries, cases), flag
 
+    def open_case_owner(self, *, account: str = "", phone: str = "") -> defer.Deferred:
+        """The routing's question (issue 14): whose open case is this caller's?
+
+        Fires with ``(case id, owner agent id)`` of the customer's newest open case
+        that has an owner (by account and phone together), or None; fails with
+        Redis's error when it is down (the caller is then routed as usual).
+        """
+        return defer.ensureDeferred(self._open_case_owner(account, phone))
+
+    async def _open_case_owner(self, account: str, phone: str) -> tuple[str, str] | None:
+        if not account and not phone:
+            return None
+        case_ids, _ = await self._store.customer(account=account, phone=phone, limit=20)
+        for case in await self._load_many(case_ids):  # newest first
+            if case is not None and case.is_open and case.owner:
+                return case.id, case.owner
+        return None
+
     # -- internals ----------------------------------------------------------------------
 
     async def _write(self, case: Case) -> None:

@@ -273,7 +273,7 @@ def parse_queues(top: Section, skills: Collection[str], tiers: Collection[str],
 def parse_policy(top: Section) -> AcdPolicy | None:
     sec = top.sub("policy", ("timezone", "wrapup_default_s", "missed_calls_before_pause",
                              "short_abandon_s", "quiet_hours", "pause_reasons", "dispositions",
-                             "pause_limits_s"))
+                             "pause_limits_s", "case_owner_first_s", "max_wait_grace_s"))
     if sec is None:
         return None
     quiet = sec.sub("quiet_hours", ("start", "end"))
@@ -296,9 +296,12 @@ def parse_policy(top: Section) -> AcdPolicy | None:
     missed = sec.number("missed_calls_before_pause", int, 2, lo=1)
     short = sec.number("short_abandon_s", int, 5, lo=0, hi=60)
     tz = _timezone(sec, "timezone", "Asia/Shanghai")
+    # A short turn for the case owner: the caller must not wait long for one person.
+    owner_first = sec.number("case_owner_first_s", int, 0, lo=0, hi=120)
+    grace = sec.number("max_wait_grace_s", int, 0, lo=0, hi=3600)
     if (wrap is None or missed is None or short is None or start is None or end is None
-            or tz is None):
+            or tz is None or owner_first is None or grace is None):
         return None
     quiet_range = TimeRange(start, end)
     return AcdPolicy(wrap, missed, short, quiet_range, tz, codes["pause_reasons"],
-                     codes["dispositions"], MappingProxyType(limits))
+                     codes["dispositions"], MappingProxyType(limits), owner_first, grace)

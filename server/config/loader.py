@@ -16,7 +16,8 @@ from typing import Any
 
 from cases.rules import CasesConfig
 from ivr.model import IvrConfig
-from queues.model import AcdConfig
+from queues.model import AcdConfig, Queue
+from queues.selection import step_in_force
 
 from .acd_parse import parse_agents, parse_policy, parse_queues
 from .cases_parse import CASES_KEYS, parse_cases
@@ -117,6 +118,8 @@ def load_config(path: str | os.PathLike[str],
         acd = AcdConfig(MappingProxyType(skills), tiers, MappingProxyType(queues),
                         MappingProxyType(agents), policy, teams)
         _check_staffing(acd, tops["queues.yaml"])
+        _check_overflow_floors(acd, tops["queues.yaml"])
+        _check_max_wait_grace(acd, tops["queues.yaml"])
     if ivr is not None and acd is not None:
         _check_intents(ivr, acd, tops["ivr.yaml"])
     if ivr is not None:
@@ -157,6 +160,60 @@ def _check_staffing(acd: AcdConfig, top: Section) -> None:
         if not any(all(a.skills.get(r.skill, 0) >= r.min_level for r in q.skills)
                    and acd.tier_rank(a.tier) >= floor for a in acd.agents.values()):
             top.warn(f"queues.{q.name}", "no agent has the skills and tier this queue needs")
+
+
+def _check_overflow_floors(acd: AcdConfig, top: Section) -> None:
+    """Refuse an overflow step no configured agent may answer.
+
+    A caller's tier floor travels with them through overflow (the stricter of every
+    queue they passed), so an overflow into a queue where no agent at that floor has
+    the skills (at the lowest level that queue ever accepts) takes the caller away
+    from the only agents allowed to answer them: they, and a callback they take
+    (which has no maximum wait), could only wait.  The queues contradict the agents,
+    like an unknown overflow target, so it is an error, not a warning.
+    """
+    def answerable(q: Queue, floor: str | None) -> bool:
+        levels = step_in_force(q, float("inf")).levels
+        rank = acd.tier_rank(floor) if floor else -1
+        return any(acd.tier_rank(a.tier) >= rank
+                   and all(a.skills.get(s, 0) >= lvl for s, lvl in levels)
+                   for a in acd.agents.values())
+
+    reported: set[str] = set()
+
+    def walk(q: Queue, floor: str | None, seen: tuple[str, ...]) -> None:
+        for i, step in enumerate(q.escalation):
+            target = acd.queues.get(step.overflow_to or "")
+            if target is None or target.name in seen:
+                continue
+            to_floor = acd.stricter_tier(floor, target.min_tier)
+            where = f"queues.{q.name}.escalation[{i}].overflow_to"
+            if answerable(target, to_floor):
+                walk(target, to_floor, (*seen, target.name))
+            elif to_floor != target.min_tier and where not in reported:
+                # (a target nobody could answer even at its own floor: _check_staffing)
+                reported.add(where)
+                top.error(where, f"no agent of tier {to_floor} or above has the skills of "
+                          f"queue '{target.name}': a caller overflowed there along "
+                          f"{' -> '.join((*seen, target.name))} keeps the tier floor "
+                          f"{to_floor}, so nobody there could answer them (give such an "
+                          "agent those skills, or remove the step)")
+
+    tiers = {t.name for t in acd.tiers}
+    for q in acd.queues.values():
+        if q.min_tier is None or q.min_tier in tiers:
+            walk(q, q.min_tier, (q.name,))
+
+
+def _check_max_wait_grace(acd: AcdConfig, top: Section) -> None:
+    """The keep-place callback is offered at the first announcement after max_wait_s:
+    a grace shorter than the music chunk between announcements may end first."""
+    grace = acd.policy.max_wait_grace_s
+    short = [q.name for q in acd.queues.values() if 0 < grace < q.announce_interval_s]
+    if short:
+        top.warn("policy.max_wait_grace_s", f"{grace} s is shorter than the "
+                 f"announce_interval_s of {', '.join(short)}: the goodbye may come before "
+                 "the callback offer at the maximum wait")
 
 
 def _check_engine_prompts(ivr: IvrConfig, top: Section) -> None:

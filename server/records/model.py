@@ -44,6 +44,7 @@ SURVEY = "survey"
 ABANDONED = "abandoned"
 OVERFLOW = "overflow"
 CALLBACK_REQUESTED = "callback_requested"
+CASE_OWNER = "case_owner"  # the caller's open case: its owner is tried first
 FALLBACK = "fallback"  # left the server for the dialplan's fallback queue
 ENDED = "ended"
 
@@ -218,11 +219,19 @@ class CallRecorder:
         self._add_queue(to_queue)
         self._event(now, OVERFLOW, from_queue=from_queue, to_queue=to_queue)
 
-    def offer(self, now: float, agent: str, ring_start: float, outcome: str) -> None:
-        """One offer, recorded when its outcome is known (``now`` ends the ringing)."""
+    def offer(self, now: float, agent: str, ring_start: float, outcome: str,
+              case_owner: bool = False) -> None:
+        """One offer, recorded when its outcome is known (``now`` ends the ringing);
+        ``case_owner``: it went to the owner of the caller's open case, first."""
         if outcome not in OFFER_OUTCOMES:
             raise ValueError(f"call {self.call_id}: unknown offer outcome {outcome!r}")
-        self._event(now, OFFER, agent=agent, ring_start=ring_start, outcome=outcome)
+        extra = {"case_owner": True} if case_owner else {}
+        self._event(now, OFFER, agent=agent, ring_start=ring_start, outcome=outcome, **extra)
+
+    def case_owner(self, now: float, case_id: str, agent: str, until: float) -> None:
+        """The caller has open case ``case_id``: ``agent``, its owner, is tried first
+        until ``until`` (the router's ``policy.case_owner_first_s``)."""
+        self._event(now, CASE_OWNER, case=case_id, agent=agent, until=until)
 
     def answered(self, now: float, agent: str, tier: str | None = None) -> None:
         self._bump(agent_id=agent, agent_tier=tier)

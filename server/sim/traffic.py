@@ -67,6 +67,8 @@ def plan_callers(rng: random.Random, duration_s: float, profile: TrafficProfile 
         lang = "2" if rng.random() < profile.english_share else "1"
         presses = _menu_presses(rng, lang)
         if rng.random() < profile.callback_share:
+            # "hold-callback" also starts the offer at the queue's maximum wait
+            # (hold-callback-keep-place): such a caller takes whichever comes first.
             presses += [Press("1", 1.0, after=COMMAND, command="GET DATA hotline/hold-callback"),
                         Press("1", 1.0, after=COMMAND, command="GET DATA hotline/callback-conf")]
         if rng.random() < profile.survey_answer_share:

@@ -36,7 +36,7 @@ def write_config(src: str | Path, dest: Path, *, agents: int, ami_endpoint: str,
     for f in src.glob("*.yaml"):
         shutil.copy(f, dest / f.name)
     doc = yaml.safe_load((src / "agents.yaml").read_text(encoding="utf-8"))
-    templates = _mixed(doc["agents"], doc.get("tiers", []))
+    templates = mixed_tiers(doc["agents"], doc.get("tiers", []))
     out = []
     for i in range(agents):
         t = templates[i % len(templates)]
@@ -71,7 +71,9 @@ def write_config(src: str | Path, dest: Path, *, agents: int, ami_endpoint: str,
     return dest
 
 
-def _mixed(agents: list[dict], tiers: list[str]) -> list[dict]:
+def mixed_tiers(agents: list[dict], tiers: list[str]) -> list[dict]:
+    """The agents in turns of tier from the top (team lead, senior, agent, trainee,
+    team lead, ...), so that the first few already cover every tier floor."""
     by_tier: dict[str, list[dict]] = {}
     for a in agents:
         by_tier.setdefault(a["tier"], []).append(a)

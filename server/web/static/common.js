@@ -152,6 +152,7 @@ const CODES = {
     wrap_up_end: ["话后处理结束", "Wrap-up ended"], survey: ["满意度评价", "Survey"],
     abandoned: ["放弃", "Abandoned"], overflow: ["溢出", "Overflow"],
     callback_requested: ["请求回电", "Callback requested"], ended: ["结束", "Ended"],
+    case_owner: ["工单跟进人优先", "Case owner first"],
   },
   satisfaction: {
     satisfied: ["满意", "Satisfied"], fairly_satisfied: ["较满意", "Fairly satisfied"],
@@ -184,6 +185,7 @@ const CODES = {
     ring_start: ["振铃开始", "ringing from"], hung_up_by: ["挂机方", "hung up by"],
     satisfaction: ["满意度", "satisfaction"], to: ["转至", "to"], from: ["来自", "from"],
     disposition: ["处理结果", "disposition"], answer: ["评价", "answer"],
+    case: ["工单", "case"], case_owner: ["跟进人优先", "case owner first"], until: ["直至", "until"],
   },
 };
 
