@@ -16,9 +16,11 @@ from typing import Any
 
 from cases.rules import CasesConfig
 from ivr.model import IvrConfig
+from queues.appraisal import AppraisalConfig
 from queues.model import AcdConfig
 
 from .acd_parse import parse_agents, parse_policy, parse_queues
+from .appraisal_parse import parse_appraisal
 from .cases_parse import CASES_KEYS, parse_cases
 from .ivr_parse import parse_ivr
 from .problems import ConfigError, Problem, Problems
@@ -34,7 +36,7 @@ _TOP_KEYS = {
     "server.yaml": ("ami", "redis", "http", "metrics", "logging", "recordings", "records"),
     "ivr.yaml": ("languages", "prompts", "entry", "agent", "menus", "input", "account",
                  "bill_lookup", "survey", "outage"),
-    "queues.yaml": ("policy", "queues"),
+    "queues.yaml": ("policy", "queues", "appraisal"),
     "agents.yaml": ("skills", "tiers", "agents", "users", "teams"),
     "cases.yaml": CASES_KEYS,
 }
@@ -49,6 +51,7 @@ class Config:
     cases: CasesConfig  # service cases (工单): grades, limits, 催办, 回访
     users: tuple[User, ...]  # supervisors and reviewers (agents sign in with their PIN)
     warnings: tuple[Problem, ...]  # things that do not stop a load but an admin should see
+    appraisal: AppraisalConfig = AppraisalConfig()  # 绩效: per-tier weights (queues.yaml)
 
 
 class _Anything:
@@ -104,6 +107,7 @@ def load_config(path: str | os.PathLike[str],
     tz = policy.timezone if policy else "Asia/Shanghai"
     queues = parse_queues(tops["queues.yaml"], skill_names, tier_names, tz)
     queue_names = _names(data["queues.yaml"], "queues")
+    appraisal = parse_appraisal(tops["queues.yaml"], tier_names)
     ivr = parse_ivr(tops["ivr.yaml"], queue_names, skill_names, base)
     server = parse_server(tops["server.yaml"])
     codes = [c.code for c in policy.dispositions] if policy else _names(None, "")
@@ -126,7 +130,8 @@ def load_config(path: str | os.PathLike[str],
         order = {str(base / name): i for i, name in enumerate(FILES)}
         errors = sorted(problems.errors, key=lambda p: order.get(p.file, len(FILES)))
         raise ConfigError(errors or [Problem(str(base), "", "configuration unusable")])
-    return Config(str(base), server, ivr, acd, cases, users, tuple(problems.warnings))
+    return Config(str(base), server, ivr, acd, cases, users, tuple(problems.warnings),
+                  appraisal)
 
 
 def _resolve_secret(server: ServerSettings, base: Path, top: Section,
