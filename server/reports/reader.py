@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import math
 from collections.abc import AsyncIterator
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -64,10 +65,11 @@ async def read_records(client: aioredis.Redis, start: float, end: float, *,
                        chunk: int = CHUNK) -> AsyncIterator[CallRecord]:
     """Yield the newest final version of every call that arrived in [start, end).
 
+    ``start``/``end`` may be -inf/inf (open ends: the whole stream that way).
     Memory: one chunk at a time. Fails with the Redis error (connection, timeout).
     """
-    low = f"{max(_ms(start - slack_s), 0)}-0"
-    high = f"{_ms(end + max_lag_s)}-18446744073709551615"
+    low = f"{max(_ms(start - slack_s), 0)}-0" if math.isfinite(start) else "-"
+    high = f"{_ms(end + max_lag_s)}-18446744073709551615" if math.isfinite(end) else "+"
     while True:
         entries = cast(_Entries, await client.xrange(STREAM, min=low, max=high, count=chunk))
         if not entries:
