@@ -27,7 +27,6 @@ from .kpi import (
     call_facts,
     case_tally,
     figures,
-    opening_grade,
 )
 
 __all__ = ["BY", "NO_AGENT", "NO_QUEUE", "NO_TEAM", "Directory", "ReportBuilder",
@@ -148,7 +147,7 @@ class ReportBuilder:
         self.cases.add(t)
         kind = case.type.value
         self.case_types[kind] = self.case_types.get(kind, 0) + 1
-        row = (kind, opening_grade(case) or "-")
+        row = (kind, case.grade or "-")  # the grade it has now (escalation may raise it)
         self.case_grades.setdefault(row, CaseTally()).add(t)
 
     # --- keys ------------------------------------------------------------------------

@@ -55,7 +55,7 @@ from server.records.durations import compute_durations
 from server.records.model import CallRecord
 
 __all__ = ["FIGURES", "SATISFIED", "CallFacts", "CaseTally", "Policy", "RepeatWindow", "Tally",
-           "call_facts", "case_tally", "figures", "opening_grade", "total"]
+           "call_facts", "case_tally", "figures", "grade_at", "total"]
 
 FIGURES = ("offered", "answered", "abandoned", "short_abandoned", "self_service", "deflected",
            "callbacks", "overflowed", "handled", "connection_rate", "service_level", "asa_s",
@@ -338,23 +338,27 @@ class CaseTally:
                 "on_time_closure_rate": ratio(self.resolved_on_time, self.handle_due)}
 
 
-def opening_grade(case: Case) -> str | None:
-    """The grade the case had when it opened: escalation may have raised it since
-    (its audit note says "grade <old> -> <new>"); the limits that applied are the old ones."""
-    for entry in case.audit:
-        if entry.input == "escalate" and entry.note.startswith("grade "):
-            return entry.note.split(" ", 2)[1]
-    return case.grade
+def grade_at(case: Case, at: float) -> str | None:
+    """The grade the case had at ``at``: escalation may have raised it since (its audit
+    note says "grade <old> -> <new>"). A limit runs with the grade of the moment its
+    phase began, as the case machine sets it."""
+    grade = case.grade
+    for entry in reversed(case.audit):
+        if entry.input == "escalate" and entry.note.startswith("grade ") and entry.at > at:
+            grade = entry.note.split(" ", 2)[1]
+    return grade
 
 
 def case_tally(case: Case, rules: CasesConfig, now: float) -> CaseTally:
     """One case's counts.
 
     - overdue: open and past its running limit's due time (the overdue view's rule);
-    - on-time acceptance: first ``accept`` by created_at + the acceptance limit;
+    - on-time acceptance: first ``accept`` by created_at + the acceptance limit; a case
+      not yet accepted counts (as late) once that limit has passed;
     - on-time closure (办结及时): first ``resolve`` by accepted_at + the handling limit
-      (business-hour limits counted in business hours, as the case itself does);
-      a case not yet resolved counts (as late) once that limit has passed;
+      (business-hour limits counted in business hours, as the case itself does; the
+      grade of that moment); a case not yet resolved counts (as late) once that limit
+      has passed (from the acceptance due time if it was never accepted);
     - return visit (回访率): required once the case was resolved; made when a visit
       reached the customer, or when the configured attempts were all made.
     """
@@ -363,15 +367,15 @@ def case_tally(case: Case, rules: CasesConfig, now: float) -> CaseTally:
     first: dict[str, float] = {}
     for entry in case.audit:
         first.setdefault(entry.input, entry.at)
-    grade = opening_grade(case)
     accept_by = deadline(rules.hours, case.created_at,
-                         rules.limit(case.type, grade, Phase.ACCEPT))
+                         rules.limit(case.type, grade_at(case, case.created_at), Phase.ACCEPT))
     accepted = first.get("accept")
     if accepted is not None or now >= accept_by:
         t.accept_due = 1
         t.accepted_on_time = accepted is not None and accepted <= accept_by
-    resolve_by = deadline(rules.hours, accepted if accepted is not None else accept_by,
-                          rules.limit(case.type, grade, Phase.HANDLE))
+    handle_from = accepted if accepted is not None else accept_by
+    resolve_by = deadline(rules.hours, handle_from,
+                          rules.limit(case.type, grade_at(case, handle_from), Phase.HANDLE))
     resolved = first.get("resolve")
     if resolved is not None or now >= resolve_by:
         t.handle_due = 1
