@@ -41,6 +41,7 @@ MATRIX = [
     ("POST", "/api/records/c1/qa", {"scores": {}}, {"reviewer", "supervisor"}),
     ("GET", "/api/recordings/c1.wav", None, {"reviewer", "supervisor"}),
     ("GET", "/api/scorecards", None, {"reviewer", "supervisor"}),
+    ("GET", "/api/reports", None, {"supervisor"}),
     ("GET", "/api/customers/history", None, {"agent", "supervisor", "reviewer"}),
     ("GET", "/api/cases", None, {"agent", "supervisor", "reviewer"}),
     ("GET", "/api/cases/GD19990101-000001", None, {"agent", "supervisor", "reviewer"}),

@@ -33,7 +33,8 @@ __all__ = ["FILES", "Config", "load_config"]
 
 FILES = ("server.yaml", "ivr.yaml", "queues.yaml", "agents.yaml", "cases.yaml")
 _TOP_KEYS = {
-    "server.yaml": ("ami", "redis", "http", "metrics", "logging", "recordings", "records"),
+    "server.yaml": ("ami", "redis", "http", "metrics", "logging", "recordings", "records",
+                    "reports"),
     "ivr.yaml": ("languages", "prompts", "entry", "agent", "menus", "input", "account",
                  "bill_lookup", "survey", "outage"),
     "queues.yaml": ("policy", "queues", "appraisal"),

@@ -23,8 +23,9 @@ from twisted.web import static
 
 from server.records.durations import compute_durations
 from server.records.model import CallRecord
-from server.records.scorecards import agent_scorecards, is_complaint
+from server.records.scorecards import AgentScorecards, is_complaint
 from server.records.store import STREAM, call_key
+from server.reports.reader import DEFAULT_MAX_LAG_S, DEFAULT_SLACK_S, read_records
 
 from .http import HANDLED, ApiError, ApiRequest
 from .qa import QaForm
@@ -114,8 +115,11 @@ def summary(rec: CallRecord) -> dict[str, Any]:
 
 class Review:
     def __init__(self, client, form: QaForm, recordings_dir: str, clock,
-                 scan_limit: int = 20_000) -> None:
+                 scan_limit: int = 20_000, *, max_lag_s: float = DEFAULT_MAX_LAG_S,
+                 slack_s: float = DEFAULT_SLACK_S) -> None:
         self.client, self.form, self.clock = client, form, clock
+        # How far past `to` the scorecards read the stream (server.yaml reports:).
+        self.max_lag_s, self.slack_s = max_lag_s, slack_s
         self.recordings_dir = Path(recordings_dir)
         self.scan_limit = scan_limit
         self._qa_lock = asyncio.Lock()  # QA saves, one at a time (see post_qa)
@@ -189,23 +193,26 @@ class Review:
 
     def scorecards(self, req: ApiRequest) -> defer.Deferred:
         """Agent scorecards over the final records of a period (``from``/``to`` on
-        arrival; the same scan window as the list)."""
+        arrival; either may be left open). Read by time range through the reports'
+        reader (server/reports/reader.py): every record of the period, in bounded
+        memory, not the newest N."""
         q = req.query
         for key in q:
             if key not in ("from", "to", "agent"):
                 raise ApiError(400, f"unknown query '{key}'; known: from, to, agent")
         lo, hi = _number(q, "from"), _number(q, "to")
 
-        def in_period(rec: CallRecord) -> bool:
-            arrived = rec.timeline[0].t if rec.timeline else 0.0
-            return not ((lo is not None and arrived < lo) or (hi is not None and arrived >= hi))
-
-        def shape(found: dict[str, CallRecord]) -> dict[str, Any]:
-            records = [r for r in found.values() if in_period(r)]
-            cards = [asdict(c) for c in agent_scorecards(records).values()
+        async def read() -> dict[str, Any]:
+            cards = AgentScorecards()
+            async for rec in read_records(
+                    self.client, -math.inf if lo is None else lo,
+                    math.inf if hi is None else hi, max_lag_s=self.max_lag_s,
+                    slack_s=self.slack_s):
+                cards.add(rec)
+            shown = [asdict(c) for c in cards.cards().values()
                      if "agent" not in q or c.agent_id == q["agent"]]
-            return {"from": lo, "to": hi, "records": len(records), "agents": cards}
-        return _deferred(self._scan()).addCallback(shape)
+            return {"from": lo, "to": hi, "records": cards.records, "agents": shown}
+        return _deferred(read())
 
     def get_record(self, req: ApiRequest) -> defer.Deferred:
         call_id = req.params["call_id"]

@@ -9,7 +9,8 @@ any signed-in role                         POST /api/logout, GET /api/me, GET /a
 agent (self only) or supervisor            agent state and current call, pending pause,
                                            wrap-up, disposition, stats; POST /api/followups
 supervisor                                 snapshot, supervise, force, outages, queues,
-                                           DELETE /api/followups/{id}, GET /api/audit
+                                           DELETE /api/followups/{id}, GET /api/audit,
+                                           GET /api/reports (server/reports/api.py)
 reviewer or supervisor                     records, recordings, QA
 any signed-in role (agent: own cases)      GET /api/cases, GET /api/cases/{id}
 agent (own cases) or supervisor            POST /api/cases, .../transition, .../visit
@@ -28,6 +29,7 @@ from twisted.web import server, static
 
 from server.call.center import CallCenter
 from server.config import Config
+from server.reports.api import ReportsApi
 
 from .api import QUEUE_PARAMS, DeskApi
 from .audit import AuditLog
@@ -90,7 +92,9 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
     audit = audit if audit is not None else AuditLog(redis_client, clock)
     desk = DeskApi(calls, live, put_record, clock, audit=audit)
     review = Review(redis_client, load_qa_form(cfg.directory), cfg.server.recordings.directory,
-                    clock)
+                    clock, max_lag_s=cfg.server.reports.max_record_lag_s,
+                    slack_s=cfg.server.reports.clock_slack_s)
+    reports = ReportsApi(redis_client, cfg, clock)
     feed = Feed(notifier, clock, live, sessions, cfg.ivr, options.feed)
     unsubs = [notifier.subscribe(live.on_publish), notifier.subscribe(desk.on_publish)]
 
@@ -197,6 +201,7 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
               body={"scores": Field(D, True), "comments": Field(S)}),
         Route("GET", "/api/recordings/{file}", review.recording, REVIEW),
         Route("GET", "/api/scorecards", review.scorecards, REVIEW),
+        Route("GET", "/api/reports", reports.get, SUP),
         *case_routes(CasesApi(cases, cfg, clock), readers=ANYONE, writers=AGENT_OR_SUP),
     ]
     root = static.File(str(STATIC_DIR))
