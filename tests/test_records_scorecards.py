@@ -76,12 +76,12 @@ def test_agent_scorecards():
     assert (a.handled, a.talk_s, a.hold_s, a.acw_s, a.aht_s) == (2, 110, 10, 15, 67.5)
     assert a.hold_ratio == pytest.approx(10 / 120)
     assert (a.offers, a.missed_offers, a.surveyed, a.satisfaction_rate) == (3, 1, 2, 1.0)
-    assert a.complaints == 0
+    assert a.complaint_calls_handled == 0
     # Both answered only in fault: waits 8, 20, 42 (R5 after overflow), 1.
     assert a.asa_s == b.asa_s == pytest.approx(71 / 4)
     assert (b.handled, b.talk_s, b.acw_s, b.aht_s, b.hold_ratio) == (2, 130, 30, 80, 0)
     assert (b.offers, b.missed_offers, b.surveyed, b.satisfaction_rate) == (2, 0, 1, 0.0)
-    assert b.complaints == 1
+    assert b.complaint_calls_handled == 1
 
 
 def test_team_scorecard_adds_its_agents():

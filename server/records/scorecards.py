@@ -14,6 +14,10 @@ Counting rules:
   it counts for the agent who answered it. Missed offers are offers to that agent
   with outcome no_answer or rejected.
 - Satisfaction rate = (satisfied + fairly_satisfied) / surveyed with an answer.
+- QA: ``qa_score`` is the mean of the latest QA total (0-100, config/qa.yaml) of each
+  reviewed call the agent answered in the period; ``qa_reviewed`` how many those are.
+- ``complaint_calls_handled``: complaint calls (投诉) the agent handled, not
+  complaints made against the agent.
 - Which calls are handled, answered and surveyed is decided by
   ``server.reports.kpi.call_facts``, as in the period reports.
 - A call the dialplan's safety net took to Asterisk's fallback queue (timeline
@@ -56,10 +60,12 @@ class AgentScorecard:
     missed_offers: int
     surveyed: int
     satisfaction_rate: float | None
-    complaints: int
+    complaint_calls_handled: int  # complaint calls handled, not complaints about them
     asa_s: float | None  # ASA of the queues this agent answered in, whole period
     fallback_answered: int = 0  # answered in the dialplan's fallback queue
     fallback_talk_s: float = 0.0
+    qa_reviewed: int = 0  # the period's calls this agent answered that have a QA score
+    qa_score: float | None = None  # their mean QA total, 0-100
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -76,9 +82,11 @@ class _Tally:
     missed: int = 0
     surveyed: int = 0
     satisfied: int = 0
-    complaints: int = 0
+    complaint_calls: int = 0
     fallback: int = 0
     fallback_talk_s: float = 0.0
+    qa_n: int = 0
+    qa_sum: float = 0.0
 
     def card(self, agent_id: str, asa_s: float | None) -> AgentScorecard:
         return AgentScorecard(
@@ -89,8 +97,10 @@ class _Tally:
             hold_ratio=_ratio(self.hold_s, self.talk_s + self.hold_s),
             offers=self.offers, missed_offers=self.missed, surveyed=self.surveyed,
             satisfaction_rate=_ratio(self.satisfied, self.surveyed),
-            complaints=self.complaints, asa_s=asa_s, fallback_answered=self.fallback,
-            fallback_talk_s=round(self.fallback_talk_s, 3))
+            complaint_calls_handled=self.complaint_calls, asa_s=asa_s,
+            fallback_answered=self.fallback, fallback_talk_s=round(self.fallback_talk_s, 3),
+            qa_reviewed=self.qa_n,
+            qa_score=None if not self.qa_n else round(self.qa_sum / self.qa_n, 2))
 
 
 class AgentScorecards:
@@ -114,7 +124,8 @@ class AgentScorecards:
     def _key(self, agent: str) -> str:
         return self.team_of.get(agent, "(no team)") if self.team_of is not None else agent
 
-    def add(self, record: CallRecord) -> None:
+    def add(self, record: CallRecord, qa_total: float | None = None) -> None:
+        """``qa_total``: the call's latest QA total (0-100) if it was reviewed."""
         self.records += 1
         f = call_facts(record)
         for agent, missed in f.offers:
@@ -131,6 +142,9 @@ class AgentScorecards:
                 w[0] += f.wait_s
                 w[1] += 1
         t = self.tallies.setdefault(k, _Tally())
+        if qa_total is not None:
+            t.qa_n += 1
+            t.qa_sum += qa_total
         if record.outcome == "fallback_answered":
             t.fallback += 1
             t.fallback_talk_s += f.talk_s
@@ -142,7 +156,7 @@ class AgentScorecards:
             t.talk_s += f.talk_s
             t.hold_s += f.hold_s
             t.acw_s += f.acw_s
-            t.complaints += self.complaint(record)
+            t.complaint_calls += self.complaint(record)
 
     def _asa(self, k: str) -> float | None:
         waits = [self.queue_wait[q] for q in self.queues_of.get(k, ()) if q in self.queue_wait]
@@ -155,12 +169,14 @@ class AgentScorecards:
 def agent_scorecards(records: Iterable[CallRecord],
                      team_of: Mapping[str, str] | None = None,
                      complaint: Callable[[CallRecord], bool] = is_complaint,
+                     qa: Mapping[str, float] | None = None,
                      ) -> dict[str, AgentScorecard]:
     """Scorecards keyed by agent id, or by team when ``team_of`` (agent → team) is
-    given. ``records`` are the period's final records."""
+    given. ``records`` are the period's final records; ``qa`` maps a call id to its
+    latest QA total (calls never reviewed are absent)."""
     cards = AgentScorecards(team_of, complaint)
     for record in records:
-        cards.add(record)
+        cards.add(record, (qa or {}).get(record.call_id))
     return cards.cards()
 
 

@@ -93,7 +93,8 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
     desk = DeskApi(calls, live, put_record, clock, audit=audit)
     review = Review(redis_client, load_qa_form(cfg.directory), cfg.server.recordings.directory,
                     clock, max_lag_s=cfg.server.reports.max_record_lag_s,
-                    slack_s=cfg.server.reports.clock_slack_s)
+                    slack_s=cfg.server.reports.clock_slack_s, acd=cfg.acd,
+                    appraisal=cfg.appraisal)
     reports = ReportsApi(redis_client, cfg, clock)
     feed = Feed(notifier, clock, live, sessions, cfg.ivr, options.feed)
     unsubs = [notifier.subscribe(live.on_publish), notifier.subscribe(desk.on_publish)]
