@@ -4,10 +4,12 @@ Fed only by Notifier publications (``call`` phases and final ``record``s), so it
 needs no polling and no Redis round trip on the hot path:
 
 * arrivals per queue (``call`` phase ``queued``) for the Erlang C arrival rate;
-* a summary of each final call of the last 7 days (bounded), for an agent's
-  figures today, the service level of the last 15 minutes and the screen-pop's
-  previous calls from a number; the newest final records whole, for a
-  disposition set after the call.
+* a summary of each final call of the last 7 days (bounded), for the service
+  level of the last 15 minutes and the screen-pop's previous calls from a number;
+  the newest final records whole, for a disposition set after the call.
+
+The day's figures (an agent's, each queue's, the centre's) are not here: they come
+from the records in Redis (``server/today.py``), so a restart does not zero them.
 
 Only what happened since this process started is here: after a restart the
 15-minute figures refill within 15 minutes; the 7-day history starts empty
@@ -126,24 +128,6 @@ class LiveFigures:
     def day_start(self) -> float:
         now = dt.datetime.fromtimestamp(self.clock.seconds(), self.tz)
         return now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
-
-    def agent_today(self, agent_id: str) -> dict[str, Any]:
-        since = self.day_start()
-        handled = 0
-        talk = hold = acw = 0.0
-        missed = 0
-        for d in self._done.values():
-            if d.arrived < since:
-                continue
-            missed += d.missed_by.count(agent_id)
-            if d.agent_id != agent_id or d.answered is None:
-                continue
-            handled += 1
-            talk, hold, acw = talk + d.talk_s, hold + d.hold_s, acw + d.acw_s
-        return {"agent_id": agent_id, "since": since, "handled": handled,
-                "talk_s": talk, "hold_s": hold, "acw_s": acw,
-                "aht_s": (talk + hold + acw) / handled if handled else None,
-                "missed_offers": missed}
 
     def previous_calls(self, number: str, exclude: str | None = None) -> list[dict[str, Any]]:
         if not number:
