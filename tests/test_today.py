@@ -227,3 +227,44 @@ async def test_redis_down_at_start_says_so_and_retries(url):
 def test_service_level_colours():
     assert [sl_status(v, 0.8) for v in (None, 0.8, 0.92, 0.79, 0.75, 0.7499)] == [
         "none", "green", "green", "amber", "amber", "red"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_prometheus_gauges_read_todays_figures_at_scrape_time(url):
+    from prometheus_client import CollectorRegistry
+
+    from server.metrics_today import TodayCollector
+
+    store = _Store(url)
+    store.put(answered("m1", NOON - 600, satisfaction="dissatisfied"))
+    rig = _Rig(url)
+    registry = CollectorRegistry()
+    registry.register(TodayCollector(rig.today))
+    try:
+        await rig.start()
+        value = registry.get_sample_value
+        assert value("hotline_today_figures_up") == 1.0
+        assert (value("hotline_today_offered"), value("hotline_today_answered")) == (1.0, 1.0)
+        assert value("hotline_today_service_level") == 1.0
+        assert value("hotline_today_satisfaction_rate") == 0.0
+        assert value("hotline_today_target", {"figure": "satisfaction_rate"}) == 0.98
+        rig.today.on_publish("record", abandoned("m2", NOON - 300, after=60.0))
+        assert value("hotline_today_service_level") == 0.5  # read at scrape time
+        assert value("hotline_today_abandon_rate") == 0.5
+    finally:
+        await rig.close()
+        await store.close()
+
+
+def test_a_rate_without_calls_is_absent_not_nan():
+    from prometheus_client import CollectorRegistry
+
+    from server.metrics_today import TodayCollector
+
+    clock = task.Clock()
+    clock.advance(NOON)
+    registry = CollectorRegistry()
+    registry.register(TodayCollector(TodayFigures(clock, CFG, None)))
+    assert registry.get_sample_value("hotline_today_offered") == 0.0
+    assert registry.get_sample_value("hotline_today_service_level") is None
+    assert registry.get_sample_value("hotline_today_figures_up") == 0.0  # never read
