@@ -69,6 +69,7 @@ def shape_scorecards(agent_cards: Mapping[str, AgentScorecard],
         "weights": {"default": dict(appraisal.weights),
                     **{t: dict(w) for t, w in appraisal.tiers.items()}},
         "aht_target_s": appraisal.aht_target_s, "min_handled": appraisal.min_handled,
+        "tier_names": [t.name for t in acd.tiers],  # agents.yaml's, junior first
     }
     if team_cards is not None:
         teams = {t.id: t for t in acd.teams}
