@@ -64,3 +64,24 @@ def test_ranking_within_each_tier_with_its_own_weights_and_shared_ranks():
 def test_an_agent_with_nothing_to_judge_is_shown_unranked():
     (a,) = appraise([_in("x", "senior", handled=5, offers=0)], CFG)
     assert (a.score, a.rank, a.ranked_in_tier) == (None, None, 0)
+
+
+def test_the_shipped_weights_and_one_aht_target(tmp_path):
+    from server.config import load_config
+    from tests.test_config_support import broken_copy
+
+    env = {"HOTLINE_AMI_SECRET": "s3cret"}
+    shipped = load_config(broken_copy({"file": "queues.yaml", "set": {}}, tmp_path / "a"),
+                          environ=env).appraisal
+    assert (shipped.min_handled, shipped.aht_target_s) == (5, 300.0)
+    assert shipped.weights_for("trainee")["qa"] == 50.0
+    assert shipped.weights_for("senior") == shipped.weights  # no weights of its own
+    # The AHT target is the reports' unless the appraisal names its own.
+    moved = load_config(broken_copy({"file": "server.yaml",
+                                     "set": {"reports.targets.aht_s": 240}}, tmp_path / "b"),
+                        environ=env).appraisal
+    assert moved.aht_target_s == 240.0
+    own = load_config(broken_copy({"file": "queues.yaml",
+                                   "set": {"appraisal.aht_target_s": 200}}, tmp_path / "c"),
+                      environ=env).appraisal
+    assert own.aht_target_s == 200.0

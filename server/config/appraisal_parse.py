@@ -41,10 +41,12 @@ def _weights(sec: Section, key: str, raw: object) -> Mapping[str, float] | None:
     return MappingProxyType(out) if len(out) == len(w.data) else None
 
 
-def parse_appraisal(top: Section, tiers: Collection[str]) -> AppraisalConfig:
-    """The appraisal weights; problems go to ``top``'s collector (defaults stand in)."""
+def parse_appraisal(top: Section, tiers: Collection[str],
+                    aht_target_s: float = 300.0) -> AppraisalConfig:
+    """The appraisal weights; problems go to ``top``'s collector (defaults stand in).
+    ``aht_target_s``: the default AHT target (server.yaml ``reports.targets.aht_s``)."""
     sec = top.sub("appraisal", APPRAISAL_KEYS, required=False)
-    target = sec.number("aht_target_s", float, 300.0, lo=10, hi=3600)
+    target = sec.number("aht_target_s", float, aht_target_s, lo=10, hi=3600)
     min_handled = sec.number("min_handled", int, 1, lo=0, hi=100_000)
     weights = DEFAULT_WEIGHTS
     if "weights" in sec.data:
@@ -58,5 +60,5 @@ def parse_appraisal(top: Section, tiers: Collection[str]) -> AppraisalConfig:
         parsed = _weights(sec, f"tiers.{tier}", raw)
         if parsed is not None:
             per_tier[tier] = parsed
-    return AppraisalConfig(target or 300.0, 1 if min_handled is None else min_handled,
+    return AppraisalConfig(target or aht_target_s, 1 if min_handled is None else min_handled,
                            weights, MappingProxyType(per_tier))

@@ -108,9 +108,11 @@ def load_config(path: str | os.PathLike[str],
     tz = policy.timezone if policy else "Asia/Shanghai"
     queues = parse_queues(tops["queues.yaml"], skill_names, tier_names, tz)
     queue_names = _names(data["queues.yaml"], "queues")
-    appraisal = parse_appraisal(tops["queues.yaml"], tier_names)
     ivr = parse_ivr(tops["ivr.yaml"], queue_names, skill_names, base)
     server = parse_server(tops["server.yaml"])
+    # The appraisal's AHT target defaults to the reports' (server.yaml): one target.
+    aht_target = server.reports.targets.aht_s if server is not None else 300.0
+    appraisal = parse_appraisal(tops["queues.yaml"], tier_names, aht_target)
     codes = [c.code for c in policy.dispositions] if policy else _names(None, "")
     cases = parse_cases(tops["cases.yaml"], codes, skill_names)
 
