@@ -26,7 +26,6 @@ from zoneinfo import ZoneInfo
 
 from queues.erlang import agents_needed
 from server.config import Config
-from server.records.durations import compute_durations
 from server.records.model import CallRecord
 
 HISTORY_S = 7 * 86400.0
@@ -41,7 +40,7 @@ MAX_RECORDS = 2_000
 
 @dataclass(frozen=True, slots=True)
 class _Done:
-    """A final call, reduced to what the desk and the wallboard figures need."""
+    """A final call, reduced to what the screen-pop and the 15-minute figures need."""
 
     call_id: str
     version: int
@@ -53,16 +52,11 @@ class _Done:
     agent_id: str | None
     answered: float | None  # the first "answered"
     abandoned: float | None  # the first "abandoned"
-    talk_s: float
-    hold_s: float
-    acw_s: float
-    missed_by: tuple[str, ...]  # agents who were offered it and did not answer
     entered: tuple[tuple[str, float], ...]  # (queue, first time it entered that queue)
 
     @classmethod
     def of(cls, rec: CallRecord) -> _Done:
         answered = _first(rec, "answered")
-        d = compute_durations(rec.timeline) if answered is not None else None
         entered: dict[str, float] = {}
         for e in rec.timeline:
             queue = e.details.get("queue")
@@ -71,11 +65,7 @@ class _Done:
         return cls(
             rec.call_id, rec.version, rec.timeline[0].t if rec.timeline else 0.0, rec.caller,
             rec.intent, rec.outcome, rec.disposition, rec.agent_id, answered,
-            _first(rec, "abandoned"), d.talk_s if d else 0.0, d.hold_s if d else 0.0,
-            d.acw_s if d else 0.0,
-            tuple(str(e.details.get("agent")) for e in rec.timeline if e.kind == "offer"
-                  and e.details.get("outcome") != "answered"),
-            tuple(entered.items()))
+            _first(rec, "abandoned"), tuple(entered.items()))
 
 
 def _first(rec: CallRecord, kind: str) -> float | None:
