@@ -31,6 +31,7 @@ from server.config import Config
 from server.notify import Notifier
 from server.records.spool import DurableRecords
 from server.records.store import RecordStore
+from server.reports.agentlog import AgentLogStore, AgentStateLog
 from server.safety import SafetyNet
 from server.today import TodayFigures
 from server.wiring import build_call_side
@@ -56,7 +57,8 @@ class Overrides:
 class _RecordsService(Service):
     """Starts the durable writer (replaying a spool left by an earlier run) and stops it."""
 
-    def __init__(self, records: DurableRecords, store: RecordStore | CaseStore) -> None:
+    def __init__(self, records: DurableRecords,
+                 store: RecordStore | CaseStore | AgentLogStore) -> None:
         self.records = records
         self.store = store
 
@@ -176,6 +178,16 @@ class Hotline:
         self.case_writer = DurableRecords(self.case_store, case_spool / "spool.jsonl", reactor)
         _RecordsService(self.case_writer, self.case_store).setServiceParent(self.services)
         self.cases = CaseService(self.case_store, self.case_writer, cfg.cases, reactor)
+        # The agent-state log (server/reports/agentlog.py): every agent state change,
+        # durable like the records, so the reports can compute occupancy.
+        agent_spool = Path(spool_dir) / "agents"
+        agent_spool.mkdir(parents=True, exist_ok=True)
+        self.agent_log_store = AgentLogStore.from_url(redis_url, username=redis_auth.username,
+                                                      password=redis_auth.password)
+        self.agent_log = DurableRecords(self.agent_log_store, agent_spool / "spool.jsonl",
+                                        reactor)
+        _RecordsService(self.agent_log, self.agent_log_store).setServiceParent(self.services)
+        self.notifier.subscribe(AgentStateLog(self.agent_log.put).on_publish)
         CaseFlow(reactor, self.cases, self.notifier).setServiceParent(self.services)
         # Today's figures (wallboard, desk, /metrics) from the records in Redis, then
         # every final record published: a restart does not zero them.

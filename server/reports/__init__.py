@@ -14,7 +14,11 @@ from typing import Any
 from .build import Directory, ReportBuilder, Targets
 from .kpi import Policy
 
-__all__ = ["builder_for"]
+__all__ = ["HEADLINE", "builder_for", "headline"]
+
+# The centre-wide figures a summary shows (the demo's --summary, the wallboard).
+HEADLINE = ("offered", "answered", "abandoned", "connection_rate", "service_level",
+            "abandon_rate", "asa_s", "aht_s", "satisfaction_rate", "repeat_contact_rate")
 
 
 def builder_for(cfg: Any, start: float, end: float, by: str = "centre") -> ReportBuilder:
@@ -29,3 +33,10 @@ def builder_for(cfg: Any, start: float, end: float, by: str = "centre") -> Repor
     return ReportBuilder(start=start, end=end, by=by, policy=policy,
                          directory=Directory.from_acd(cfg.acd), timezone=rs.timezone,
                          targets=Targets(**vars(rs.targets)), cases_rules=cfg.cases)
+
+
+def headline(report: dict[str, Any]) -> dict[str, Any]:
+    """The period, the HEADLINE figures of the total, and the case figures."""
+    cases = {k: v for k, v in report["cases"].items() if k != "by_grade"}
+    return {"from": report["from"], "to": report["to"], "records": report["records"],
+            **{k: report["total"][k] for k in HEADLINE}, "cases": cases}

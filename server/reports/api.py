@@ -29,7 +29,8 @@ class ReportsApi:
         self.client, self.cfg, self.clock = client, cfg, clock
 
     def get(self, req: ApiRequest) -> defer.Deferred:
-        """Fires with the report dict (JSON) or HANDLED after writing the CSV."""
+        """Fires with the report dict (JSON) or HANDLED after writing the CSV; raises
+        ApiError 400 for a bad query, fails with ApiError 503 when Redis cannot be read."""
         q = req.query
         for key in q:
             if key not in _QUERY:

@@ -171,7 +171,9 @@ class RepeatWindow:
 
     def __init__(self, days: int) -> None:
         self.window_s = days * 86400.0
-        self._last: dict[tuple[str, str], float] = {}
+        # keyed by the pair's hash, not the pair: a month of a busy centre keeps about a
+        # million pairs, and an int key is a third of the memory of two strings
+        self._last: dict[int, float] = {}
         self._newest = float("-inf")
         self._since_prune = 0
 
@@ -182,7 +184,7 @@ class RepeatWindow:
         """True: a repeat; False: not; None: not countable (no caller or intent)."""
         if not caller or not intent:
             return None
-        key = (caller, intent)
+        key = hash((caller, intent))
         before = self._last.get(key)
         self._last[key] = at if before is None else max(before, at)
         self._newest = max(self._newest, at)

@@ -43,6 +43,7 @@ from server.cases.store import case_key
 from server.records.model import CallRecord
 from server.records.store import SEEN, STREAM
 
+from .agentlog import read_ready_idle
 from .build import ReportBuilder
 
 __all__ = ["DEFAULT_MAX_LAG_S", "DEFAULT_SLACK_S", "read_cases", "read_records",
@@ -132,6 +133,11 @@ async def fill_report(client: aioredis.Redis, builder: ReportBuilder, *, now: fl
     if cases_timezone is not None:
         async for case in read_cases(client, builder.start, builder.end, cases_timezone):
             builder.add_case(case, now)
+    # Occupancy's ready idle time, from the agent-state log (agentlog.py); when the
+    # log does not cover the period, occupancy stays null rather than a guess.
+    idle = await read_ready_idle(client, builder.start, builder.end)
+    for agent, seconds in sorted((idle or {}).items()):
+        builder.add_agent_time(agent, seconds)
     return builder.report(now)
 
 
