@@ -31,7 +31,9 @@ from server.config import Config
 from server.notify import Notifier
 from server.records.spool import DurableRecords
 from server.records.store import RecordStore
+from server.reports.agentlog import AgentLogStore, AgentStateLog
 from server.safety import SafetyNet
+from server.today import TodayFigures
 from server.wiring import build_call_side
 
 
@@ -55,7 +57,8 @@ class Overrides:
 class _RecordsService(Service):
     """Starts the durable writer (replaying a spool left by an earlier run) and stops it."""
 
-    def __init__(self, records: DurableRecords, store: RecordStore | CaseStore) -> None:
+    def __init__(self, records: DurableRecords,
+                 store: RecordStore | CaseStore | AgentLogStore) -> None:
         self.records = records
         self.store = store
 
@@ -81,6 +84,22 @@ class _StoreLiveState:
 
     def delete(self, kind: str, id: str) -> defer.Deferred:
         return self._store.delete_live_state(kind, id)
+
+
+class _TodayService(Service):
+    """Reads today's figures from Redis at start (retrying while it is down) and at
+    each local midnight; stops its timers with the server."""
+
+    def __init__(self, today: TodayFigures) -> None:
+        self.today = today
+
+    def startService(self) -> None:
+        super().startService()
+        self.today.start()
+
+    def stopService(self):
+        super().stopService()
+        self.today.stop()
 
 
 class _StartUp(Service):
@@ -159,7 +178,22 @@ class Hotline:
         self.case_writer = DurableRecords(self.case_store, case_spool / "spool.jsonl", reactor)
         _RecordsService(self.case_writer, self.case_store).setServiceParent(self.services)
         self.cases = CaseService(self.case_store, self.case_writer, cfg.cases, reactor)
+        # The agent-state log (server/reports/agentlog.py): every agent state change,
+        # durable like the records, so the reports can compute occupancy.
+        agent_spool = Path(spool_dir) / "agents"
+        agent_spool.mkdir(parents=True, exist_ok=True)
+        self.agent_log_store = AgentLogStore.from_url(redis_url, username=redis_auth.username,
+                                                      password=redis_auth.password)
+        self.agent_log = DurableRecords(self.agent_log_store, agent_spool / "spool.jsonl",
+                                        reactor)
+        _RecordsService(self.agent_log, self.agent_log_store).setServiceParent(self.services)
+        self.notifier.subscribe(AgentStateLog(self.agent_log.put).on_publish)
         CaseFlow(reactor, self.cases, self.notifier).setServiceParent(self.services)
+        # Today's figures (wallboard, desk, /metrics) from the records in Redis, then
+        # every final record published: a restart does not zero them.
+        self.today = TodayFigures(reactor, cfg, self.store.client, case_counts=self.cases.counts)
+        self.notifier.subscribe(self.today.on_publish)
+        _TodayService(self.today).setServiceParent(self.services)
         self.outages = OutageBoard()
         # The calls with the ACD router, the AGI driver, the callback placer, the
         # feature codes and the resync, each handed what it needs; the one AMI
@@ -217,7 +251,7 @@ class Hotline:
         registry = CollectorRegistry()
         metrics = HotlineMetrics(registry, calls=self.calls, events=self.events, ami=self.ami,
                                  records=self.records, case_counts=self.cases.counts,
-                                 clock=self.reactor)
+                                 clock=self.reactor, today=self.today)
         metrics_service(self.reactor, self.cfg.server.metrics.listen,
                         registry).setServiceParent(self.services)
         return metrics
@@ -234,7 +268,7 @@ class Hotline:
         # The review API reads records with the store's own redis.asyncio client.
         web = build_web(self.cfg, self.calls, self.notifier, self.reactor,
                         redis_client=self.store.client, put_record=self.records.put,
-                        cases=self.cases)
+                        cases=self.cases, today=self.today)
         strports.service(listen or self.cfg.server.http.listen, web.site).setServiceParent(
             self.services)
         return web

@@ -1,4 +1,4 @@
-"""Command line: run the daemon, run the demo, check the config, hash a secret.
+"""Command line: run the daemon, run the demo, check the config, report, hash a secret.
 
 Commands that run a reactor install Twisted's asyncio reactor first, because
 redis-py's non-blocking client is an asyncio client.
@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("records", add_help=False,
                    help="export or trim call records, expire recordings (see --help)")
 
+    sub.add_parser("report", add_help=False,
+                   help="KPIs of a period as JSON, CSV or HTML (see report --help)")
+
     hs = sub.add_parser("hash-secret", help="print a hash for a PIN (6+ digits) or password "
                                             "(12+ characters) in config")
     hs.add_argument("--stdin", action="store_true", help="read the secret from standard input")
@@ -57,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
         from server.records.cli import records_main
 
         return records_main(argv[1:])  # its --help included
+    if argv[:1] == ["report"]:
+        from server.reports.cli import report_main
+
+        return report_main(argv[1:])  # its --help included
     args = _parser().parse_args(argv)
     if args.command == "check-config":
         from server.config import check_config_main

@@ -13,6 +13,7 @@ secret instead of a random one, and ``HOTLINE_DEMO_LOG_LEVEL`` the log level
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -72,6 +73,25 @@ def summary(hotline: Hotline, sim: Simulator, elapsed: float) -> dict:
         "calls_ended": c["calls_ended"],
         "simulator": {"calls_started": sim.summary().calls_started},
     }
+
+
+def period_report(cfg, redis_url: str, start: float, end: float, now: float) -> defer.Deferred:
+    """The headline of the period report over the demo's Redis, by the same code as
+    ``python -m server report`` (server/reports). Fires with the headline dict."""
+    from server.records.store import make_client
+    from server.reports import builder_for, headline
+    from server.reports.reader import report_deferred
+
+    client = make_client(redis_url, timeout=30.0)
+    rs = cfg.server.reports
+    d = report_deferred(client, builder_for(cfg, start, end), now=now,
+                        cases_timezone=cfg.cases.timezone, max_lag_s=rs.max_record_lag_s,
+                        slack_s=rs.clock_slack_s)
+
+    def close(result):
+        return defer.Deferred.fromFuture(asyncio.ensure_future(client.aclose())).addBoth(
+            lambda _: result)
+    return d.addBoth(close).addCallback(headline)
 
 
 def _progress(hotline: Hotline, started: float, reactor) -> None:
@@ -168,6 +188,14 @@ def run_demo(args) -> int:
             ticker.stop()
         result.update(summary(hotline, sim, reactor.seconds() - started))
         yield hotline.services.stopService()
+        # After the stop, every record is in Redis: the report over the whole run
+        # (whole seconds around it, so `server report --from/--to` can repeat it).
+        now = reactor.seconds()
+        try:
+            result["report"] = yield period_report(cfg, redis_url, float(int(started)),
+                                                   float(int(now) + 1), now)
+        except Exception as exc:  # the summary still comes out; say why it has no report
+            result["report"] = {"error": f"{type(exc).__name__}: {exc}"}
         reactor.stop()
 
     reactor.callLater(args.duration, finish)

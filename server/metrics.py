@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 
 from queues.agents import AgentState
 from server.metrics_cases import CaseCollector
+from server.metrics_today import TodayCollector
 from server.records.durations import compute_durations
 from server.records.model import CallRecord
 
@@ -252,18 +253,23 @@ class HotlineMetrics:
     :param case_counts: ``CaseService.counts`` (a callable firing with the counts), for
         the case gauges (server/metrics_cases.py); None leaves them out.
     :param clock: the injected clock the case figures' age is read from.
+    :param today: ``server.today.TodayFigures``, for the ``hotline_today_*`` gauges
+        (server/metrics_today.py); None leaves them out.
     """
 
     def __init__(self, registry: CollectorRegistry, *, calls: Any, events: Any,
                  ami: Any = None, records: Any = None,
                  timer: Callable[[], float] = time.perf_counter,
-                 case_counts: Callable[[], Any] | None = None, clock: Any = None) -> None:
+                 case_counts: Callable[[], Any] | None = None, clock: Any = None,
+                 today: Any = None) -> None:
         self.registry = registry
         self.live = LiveCollector(calls, events, ami, records)
         registry.register(self.live)
         self.cases = CaseCollector(case_counts, clock) if case_counts is not None else None
         if self.cases is not None:
             registry.register(self.cases)
+        if today is not None:
+            registry.register(TodayCollector(today))
         self.histograms = RecordHistograms(registry)
         self.routing = Histogram(
             "hotline_routing_decision_seconds",

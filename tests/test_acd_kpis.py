@@ -40,8 +40,10 @@ def test_queue_kpis_hand_computed():
     clock.advance(10)  # full 10 s wrap-up
     k = r.queue_kpis("q")
     assert (k.offered, k.answered, k.abandoned, k.short_abandoned) == (4, 2, 2, 1)
-    # SL = answered within 20 s / (offered - short abandons) = 1 / (4 - 1)
+    # SL = answered within 20 s / (answered + abandoned - short) = 1 / (2 + 2 - 1)
     assert k.service_level == pytest.approx(1 / 3)
+    assert r.stats.service_level("q", SlDefinition.EXCLUDE_SHORT_ABANDONS) == pytest.approx(
+        1 / 3)  # within T / (offered - short) = 1 / (4 - 1)
     assert r.stats.service_level("q", SlDefinition.ALL_OFFERED) == pytest.approx(1 / 4)
     assert r.stats.service_level("q", SlDefinition.ANSWERED_ONLY) == pytest.approx(1 / 2)
     # ASA = (10 + 110) / 2

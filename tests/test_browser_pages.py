@@ -190,10 +190,32 @@ async def test_wallboard_says_disconnected_and_reconnects_with_backoff(rig):
     await as_deferred(story())
 
 
+def _answered_call(call_id: str, t0: float, wait: float) -> dict:
+    from server.records.model import CallRecorder
+
+    r = CallRecorder(call_id, t0, "13900000001", "95598")
+    r.ivr_end(t0 + 5)
+    r.enqueued(t0 + 5, "fault")
+    r.offer(t0 + 5 + wait, "1005", t0 + 6, "answered")
+    r.answered(t0 + 5 + wait, "1005", "agent")
+    r.bridge_end(t0 + 65 + wait, "caller")
+    r.wrap_up_end(t0 + 75 + wait, "resolved")
+    r.finish(t0 + 75 + wait, "answered")
+    return r.to_dict()
+
+
 @pytest_twisted.ensureDeferred
 async def test_wallboard_fits_one_screen_with_readable_badges_and_alarms(rig):
     """Points 3 and 11: 1920x1080 without scrolling in both languages; badge contrast
-    >= 4.5:1 for every state; a pause past its limit is flagged, its reason translated."""
+    >= 4.5:1 for every state; a pause past its limit is flagged, its reason translated.
+    Issue 15: the centre's headline today (from the records) with the SL in amber."""
+    # Four calls today, published as the adapter does: three answered within the fault
+    # queue's 20 s, one after 40 s: SL 75 %, within 5 points under the 80 % target.
+    start = rig.web.live.day_start() + 60
+    for i, wait in enumerate((5.0, 8.0, 12.0, 40.0)):
+        raw = _answered_call(f"w{i}", start + 100 * i, wait)
+        await rig.store.put(raw)
+        rig.notifier.publish("record", raw)
     acd = rig.calls.acd
     for i in ("1001", "1002", "1003", "1004"):
         acd.login(i)
@@ -211,6 +233,14 @@ async def test_wallboard_fits_one_screen_with_readable_badges_and_alarms(rig):
                 reason = "用餐" if lang == "zh" else "Meal"
                 await expect(page.locator('[data-agent="1002"]')).to_contain_text(reason)
                 await expect(page.locator('[data-agent="1003"] .alarm')).to_have_count(0)
+                sl = page.get_by_test_id("today_sl")
+                await expect(sl).to_have_attribute("data-status", "amber")
+                await expect(sl.locator("b")).to_have_text("75%")
+                await expect(page.get_by_test_id("today_offered").locator("b")).to_have_text("4")
+                await expect(page.get_by_test_id("today_answered").locator("b")).to_have_text("4")
+                await expect(page.get_by_test_id("today_conn").locator("b")).to_have_text("100%")
+                await expect(page.get_by_test_id("open_cases").locator("b")).to_have_text("0")
+                await expect(page.get_by_test_id("today-state")).to_have_count(0)  # read in full
                 height = await page.evaluate("document.documentElement.scrollHeight")
                 assert height <= 1080, height
                 assert await unlabelled(page) == []

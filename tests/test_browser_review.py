@@ -95,6 +95,15 @@ async def _story(rig: WebRig, t0: float) -> None:
         await expect(page.locator("#qa-history li")).to_have_count(2)
         await expect(page.locator("#qa-history li").last).to_contain_text("100")
         await expect(page.locator('[data-call="r2"] [data-testid="reviewed"]')).to_have_text("✓ 2")
+        # scorecards over the same period: QA folded in, the appraisal (issue 15)
+        await page.click("#sc-show")
+        agent = page.locator('[data-sc="1005"]')
+        await expect(agent).to_contain_text("100 (1)")  # r2's latest QA total, one call
+        await expect(agent).to_contain_text("not ranked")  # 3 handled < min_handled 5
+        await expect(page.locator("#sc-tier option")).to_have_count(5)  # any + 4 tiers
+        await page.select_option("#sc-by", "team")
+        await page.click("#sc-show")
+        await expect(page.locator('[data-sc="一班"]')).to_contain_text("1019 林霞")
         assert await unlabelled(page) == []  # every filter and score has a label
         await shot(page, "review-en")
         # a recording named but gone, and a call without one, are said in words

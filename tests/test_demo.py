@@ -47,6 +47,24 @@ def test_demo_runs_and_its_summary_adds_up(tmp_path, redis_server):
     assert len(rows) == s["records_written"] > 0
     assert {r["call_id"] for r in rows} and all(r["outcome"] for r in rows)
 
+    # "report": the period report's headline, computed from that Redis; the command
+    # over the same period gives the same figures (the same code, read back).
+    rep = s["report"]
+    assert rep["records"] == s["records_written"]
+    # ended calls only (the live figures also count calls still going at the end)
+    assert 0 < rep["offered"] <= calls["offered"] and rep["answered"] <= calls["answered"]
+    report = subprocess.run(
+        [sys.executable, "-m", "server", "report", "--redis-url", db, "--from",
+         str(rep["from"]), "--to", str(rep["to"])], cwd=ROOT, capture_output=True, text=True,
+        timeout=60)
+    assert report.returncode == 0, report.stderr
+    again = json.loads(report.stdout)
+    for key in ("offered", "answered", "abandoned", "connection_rate", "service_level",
+                "abandon_rate", "asa_s", "aht_s", "satisfaction_rate", "repeat_contact_rate"):
+        assert again["total"][key] == rep[key], key
+    assert again["records"] == rep["records"]
+    assert again["cases"]["opened"] == rep["cases"]["opened"]
+
 
 def test_demo_serves_metrics_and_prints_its_url(redis_server):
     """The URL the demo prints beside the pages answers with the hotline's metrics

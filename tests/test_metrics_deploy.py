@@ -22,6 +22,16 @@ NAME = re.compile(r"\bhotline_[a-z0-9_]+")
 SUFFIXES = {"counter": ("_total",), "gauge": ("",), "histogram": ("_bucket", "_sum", "_count")}
 
 
+class _StubToday:
+    """What TodayCollector reads: TodayFigures.headline() (a day with calls)."""
+
+    def headline(self) -> dict:
+        return {"state": "ok", "offered": 10, "answered": 9, "connection_rate": 0.95,
+                "service_level": 0.8, "abandon_rate": 0.1, "satisfaction_rate": 1.0,
+                "connection_rate_target": 0.95, "service_level_target": 0.8,
+                "abandon_rate_target": 0.05, "satisfaction_rate_target": 0.98}
+
+
 def exported_names() -> set[str]:
     rig = Rig()
     registry = CollectorRegistry()
@@ -31,7 +41,7 @@ def exported_names() -> set[str]:
                              case_counts=lambda: defer.succeed(
                                  {"open": 0, "overdue": 0, "state": {}, "type": {},
                                   "grade": {}}),
-                             clock=task.Clock())
+                             clock=task.Clock(), today=_StubToday())
     try:
         return {family.name + suffix for family in registry.collect()
                 for suffix in SUFFIXES[family.type]}
@@ -68,6 +78,10 @@ def test_rules_alert_on_service_level_and_abandon_rate():
     by_name = {r.get("alert") or r.get("record"): r for r in rules()}
     recorded = {r["record"] for r in rules() if "record" in r}
     assert by_name["HotlineCasesOverdue"]["expr"].startswith("hotline_cases_overdue > 0")
+    # today's figures against their targets (issue 15): SL for 15 minutes, satisfaction
+    sl, sat = by_name["HotlineServiceLevelBelowTarget"], by_name["HotlineSatisfactionBelowTarget"]
+    assert sl["for"] == "15m" and 'hotline_today_target{figure="service_level"}' in sl["expr"]
+    assert 'hotline_today_target{figure="satisfaction_rate"}' in sat["expr"]
     for name in ("HotlineServiceLevelLow", "HotlineAbandonRateHigh"):
         rule = by_name[name]
         assert rule["labels"]["severity"] and rule["annotations"]["summary"]

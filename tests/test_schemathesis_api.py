@@ -59,6 +59,7 @@ ROLES: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/api/records/{call_id}/qa"): {"reviewer", "supervisor"},
     ("GET", "/api/recordings/{file}"): {"reviewer", "supervisor"},
     ("GET", "/api/scorecards"): {"reviewer", "supervisor"},
+    ("GET", "/api/reports"): {"supervisor"},
     ("GET", "/api/customers/history"): EVERYONE,
     ("GET", "/api/cases"): EVERYONE,
     ("GET", "/api/cases/{id}"): EVERYONE,

@@ -181,7 +181,8 @@ async def test_scorecards_per_agent_over_a_period(rig):
     assert a1005["aht_s"] == pytest.approx((60 + 10 + 300 + 120 + 10) / 2)
     assert a1005["hold_ratio"] == pytest.approx(120 / 480)
     a1007 = cards["1007"]  # a2 only: the "old" call is before the period
-    assert (a1007["handled"], a1007["complaints"], a1007["satisfaction_rate"]) == (1, 1, 0.0)
+    assert (a1007["handled"], a1007["complaint_calls_handled"],
+            a1007["satisfaction_rate"]) == (1, 1, 0.0)
     code, body, _ = await rig.request("GET", "/api/scorecards?agent=1007", token=r)
     assert code == 200 and [c["handled"] for c in body["agents"]] == [2]
     code, body, _ = await rig.request("GET", "/api/scorecards?team=x", token=r)
@@ -189,3 +190,64 @@ async def test_scorecards_per_agent_over_a_period(rig):
     agent = await rig.login("1005")
     code, _, _ = await rig.request("GET", "/api/scorecards", token=agent)
     assert code == 403
+
+
+FULL = {"greeting": 5, "identity_check": 5, "correct_answer": 5, "courtesy": 5, "closing": 5}
+FOURS = dict.fromkeys(FULL, 4)
+
+
+@pytest_twisted.ensureDeferred
+async def test_scorecards_fold_in_qa_and_appraise_by_tier_and_team(redis_server, tmp_path):
+    from dataclasses import replace
+
+    from queues.appraisal import AppraisalConfig
+    from tests.test_web_support import cheap_config
+
+    (tmp_path / "rec").mkdir()
+    cfg = replace(cheap_config(tmp_path / "rec"), appraisal=AppraisalConfig(min_handled=1))
+    rig = WebRig(redis_server.url.rsplit("/", 1)[0] + "/6", tmp_path / "rec", cfg=cfg)
+    try:
+        await _seed(rig)  # a1, a3: 1005 (agent, team-1); a2: 1007 (agent, team-1)
+        await rig.store.put(record("b1", agent="1010", satisfaction="satisfied"))  # team-2
+        await rig.store.put(record("t1", agent="1001", talk=600.0))  # trainee, team-1
+        r = await rig.login("reviewer1")
+        for cid, scores in (("a1", FULL), ("a3", FOURS), ("a2", FOURS), ("a2", FULL)):
+            code, _, _ = await rig.request("POST", f"/api/records/{cid}/qa",
+                                           {"scores": scores}, token=r)
+            assert code == 201
+        code, body, _ = await rig.request("GET", f"/api/scorecards?from={T0}", token=r)
+        assert code == 200, body
+        cards = {c["agent_id"]: c for c in body["agents"]}
+        # 1005: a1 100, a3 80; 1007: a2's latest revision, 100; 1010 never reviewed
+        assert (cards["1005"]["qa_reviewed"], cards["1005"]["qa_score"]) == (2, 90.0)
+        assert (cards["1007"]["qa_reviewed"], cards["1007"]["qa_score"]) == (1, 100.0)
+        assert (cards["1010"]["qa_reviewed"], cards["1010"]["qa_score"]) == (0, None)
+        assert (cards["1005"]["tier"], cards["1005"]["team"]) == ("agent", "team-1")
+        # 1005: qa 90, no survey, AHT 245 s <= 300 -> 100, offers all answered -> 100:
+        # (40 x 90 + 15 x 100 + 15 x 100) / 70 = 94.29
+        a = cards["1005"]["appraisal"]
+        assert a["components"] == {"qa": 90.0, "satisfaction": None, "aht": 100.0,
+                                   "missed_offers": 100.0}
+        assert a["score"] == 94.29
+        # 1007: (40 x 100 + 30 x 0 + 1500 + 1500) / 100 = 70; 1010: (3000+1500+1500)/60 = 100
+        ranking = {t["tier"]: t["ranking"] for t in body["tiers"]}
+        assert [(x["agent_id"], x["score"], x["rank"]) for x in ranking["agent"]] == [
+            ("1010", 100.0, 1), ("1005", 94.29, 2), ("1007", 70.0, 3)]
+        # the trainee: AHT 610 s, past twice the target: 0; ranked among trainees only
+        assert [(x["agent_id"], x["rank"]) for x in ranking["trainee"]] == [("1001", 1)]
+
+        code, body, _ = await rig.request(
+            "GET", f"/api/scorecards?from={T0}&by=team&tier=agent", token=r)
+        assert code == 200, body
+        teams = {t["team"]: t for t in body["teams"]}
+        assert (teams["team-1"]["lead"], teams["team-1"]["name"]) == ("1019", "一班")
+        # tier=agent: team-1 counts 1005 and 1007 (3 calls), not the trainee 1001
+        assert (teams["team-1"]["handled"], teams["team-1"]["qa_reviewed"]) == (3, 3)
+        assert teams["team-1"]["qa_score"] == pytest.approx((100 + 80 + 100) / 3, abs=0.01)
+        assert teams["team-2"]["handled"] == 1
+        assert sorted(c["agent_id"] for c in body["agents"]) == ["1005", "1007", "1010"]
+        for bad in ("by=queue", "tier=expert"):
+            code, body, _ = await rig.request("GET", f"/api/scorecards?{bad}", token=r)
+            assert code == 400, body
+    finally:
+        await rig.close()

@@ -1,10 +1,12 @@
-"""``python -m server.bench [--only ami,routing,readopt,cases,e2e] [--json FILE] ...``.
+"""``python -m server.bench [--only ami,routing,readopt,cases,reports,e2e] [--json FILE] ...``.
 
 ami: AMI ingest (server/bench/ami_ingest.py); routing: ACD decisions with
 2,000 agents and 5,000 waiting calls (server/bench/routing.py); e2e: calls/s
 the server sustains against the simulator in another process, with CPU%
 (server/bench/end_to_end.py); cases: open and move 100,000 service cases in
-Redis, then time the tick that finds what is due (server/bench/cases.py).  Each
+Redis, then time the tick that finds what is due (server/bench/cases.py);
+reports: a month of 1.5 million records into one period report, time and peak
+memory, and the Redis read path per record (server/bench/reports.py).  Each
 prints a table; medians over ``--runs``.
 """
 
@@ -14,9 +16,9 @@ import argparse
 import json
 import sys
 
-from . import ami_ingest, cases, end_to_end, readopt, routing
+from . import ami_ingest, cases, end_to_end, readopt, reports, routing
 
-ALL = ("ami", "routing", "readopt", "cases", "e2e")
+ALL = ("ami", "routing", "readopt", "cases", "reports", "e2e")
 
 
 def summary(figures: dict) -> str:
@@ -47,6 +49,15 @@ def summary(figures: dict) -> str:
                      f"{rows[-1]['tick_ms']:.0f} ms with {rows[-1]['open_cases']:,} "
                      f"(wall {c['tick_growth']:.2f}x, CPU {c['tick_cpu_growth']:.2f}x); finding "
                      f"them {rows[-1]['find_due_ms']:.1f} ms.")
+    rp = figures.get("reports")
+    if rp:
+        big, rd = rp["aggregate"][-1], rp["redis"]
+        lines.append(f"- Reports: {big['records']:,} generated records (a month) into one "
+                     f"report in {big['seconds']:.0f} s, peak {big['peak_mb']:.0f} MB "
+                     f"({rp['aggregate'][0]['peak_mb']:.0f} MB for a tenth of them: the "
+                     f"repeat-contact window, not the records); read from Redis "
+                     f"{rd['us_per_record']:.0f} us per record ({rd['records']:,} measured; "
+                     f"1.5 million about {rd['extrapolated_1_5m_s']:.0f} s).")
     e = figures.get("end_to_end")
     if e and e.get("runs"):
         rates = ", ".join(
@@ -67,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m server.bench", description=__doc__)
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--only", default=",".join(ALL),
-                        help="comma-separated benchmarks to run: ami,routing,e2e (default all)")
+                        help="comma-separated benchmarks to run: "
+                                            f"{','.join(ALL)} (default all)")
     parser.add_argument("--runs", type=int, default=5, help="runs per measurement")
     parser.add_argument("--events", type=int, default=200_000, help="AMI ingest: events per run")
     parser.add_argument("--chunk", type=int, default=64 * 1024,
@@ -80,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", default="1000,10000,100000",
                         help="cases: open-case counts to measure the tick at")
     parser.add_argument("--cases-due", type=int, default=200, help="cases: due per tick")
+    parser.add_argument("--reports-records", type=int, default=1_500_000,
+                        help="reports: generated records aggregated (a month of a busy centre)")
+    parser.add_argument("--reports-redis", type=int, default=100_000,
+                        help="reports: records written to and read back from Redis")
     parser.add_argument("--e2e-runs", type=int, default=None,
                         help="end-to-end runs (default: --runs, at most 3: each takes minutes)")
     parser.add_argument("--e2e-rates", default="10,20,40,60,80", help="offered calls/s, ramped")
@@ -107,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         points = [int(x) for x in args.cases.split(",")]
         figures["cases"] = cases.run(points, args.cases_due, args.runs)
         print("\n" + cases.table(figures["cases"]), flush=True)
+    if "reports" in only:
+        figures["reports"] = reports.run(args.reports_records, args.reports_redis)
+        print("\n" + reports.table(figures["reports"]), flush=True)
     if "e2e" in only:
         runs = args.e2e_runs if args.e2e_runs is not None else min(args.runs, 3)
         rates = [float(r) for r in args.e2e_rates.split(",")]

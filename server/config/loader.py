@@ -16,10 +16,12 @@ from typing import Any
 
 from cases.rules import CasesConfig
 from ivr.model import IvrConfig
+from queues.appraisal import AppraisalConfig
 from queues.model import AcdConfig, Queue
 from queues.selection import step_in_force
 
 from .acd_parse import parse_agents, parse_policy, parse_queues
+from .appraisal_parse import parse_appraisal
 from .cases_parse import CASES_KEYS, parse_cases
 from .ivr_parse import parse_ivr
 from .problems import ConfigError, Problem, Problems
@@ -32,10 +34,11 @@ __all__ = ["FILES", "Config", "load_config"]
 
 FILES = ("server.yaml", "ivr.yaml", "queues.yaml", "agents.yaml", "cases.yaml")
 _TOP_KEYS = {
-    "server.yaml": ("ami", "redis", "http", "metrics", "logging", "recordings", "records"),
+    "server.yaml": ("ami", "redis", "http", "metrics", "logging", "recordings", "records",
+                    "reports"),
     "ivr.yaml": ("languages", "prompts", "entry", "agent", "menus", "input", "account",
                  "bill_lookup", "survey", "outage"),
-    "queues.yaml": ("policy", "queues"),
+    "queues.yaml": ("policy", "queues", "appraisal"),
     "agents.yaml": ("skills", "tiers", "agents", "users", "teams"),
     "cases.yaml": CASES_KEYS,
 }
@@ -50,6 +53,7 @@ class Config:
     cases: CasesConfig  # service cases (工单): grades, limits, 催办, 回访
     users: tuple[User, ...]  # supervisors and reviewers (agents sign in with their PIN)
     warnings: tuple[Problem, ...]  # things that do not stop a load but an admin should see
+    appraisal: AppraisalConfig = AppraisalConfig()  # 绩效: per-tier weights (queues.yaml)
 
 
 class _Anything:
@@ -107,6 +111,9 @@ def load_config(path: str | os.PathLike[str],
     queue_names = _names(data["queues.yaml"], "queues")
     ivr = parse_ivr(tops["ivr.yaml"], queue_names, skill_names, base)
     server = parse_server(tops["server.yaml"])
+    # The appraisal's AHT target defaults to the reports' (server.yaml): one target.
+    aht_target = server.reports.targets.aht_s if server is not None else 300.0
+    appraisal = parse_appraisal(tops["queues.yaml"], tier_names, aht_target)
     codes = [c.code for c in policy.dispositions] if policy else _names(None, "")
     cases = parse_cases(tops["cases.yaml"], codes, skill_names)
 
@@ -129,7 +136,8 @@ def load_config(path: str | os.PathLike[str],
         order = {str(base / name): i for i, name in enumerate(FILES)}
         errors = sorted(problems.errors, key=lambda p: order.get(p.file, len(FILES)))
         raise ConfigError(errors or [Problem(str(base), "", "configuration unusable")])
-    return Config(str(base), server, ivr, acd, cases, users, tuple(problems.warnings))
+    return Config(str(base), server, ivr, acd, cases, users, tuple(problems.warnings),
+                  appraisal)
 
 
 def _resolve_secret(server: ServerSettings, base: Path, top: Section,

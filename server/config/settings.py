@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .problems import ConfigError, Problem
+from .reports_parse import ReportSettings, parse_reports
 from .secrets import read_secret
 from .section import Section, describe
 
@@ -125,6 +126,7 @@ class ServerSettings:
     logging: LoggingSettings
     recordings: RecordingSettings
     records: RecordsSettings
+    reports: ReportSettings = ReportSettings()  # period reports: targets, timezone, lag
 
 
 @dataclass(frozen=True)
@@ -267,11 +269,12 @@ def parse_server(top: Section) -> ServerSettings | None:
     rdays = _retention(rec) if rec is not None else None
     spool = records.get("spool", str) if records is not None else None
     sdays = _retention(records) if records is not None else None
+    reports = parse_reports(top)
     if (ami is None or redis_settings is None or listen is None or mlisten is None
             or proxies is None or fmt is None or level is None or rdir is None or rdays is None
-            or spool is None or sdays is None):
+            or spool is None or sdays is None or reports is None):
         return None
     return ServerSettings(ami, redis_settings, HttpSettings(listen, proxies),
                           HttpSettings(mlisten),
                           LoggingSettings(fmt, level), RecordingSettings(rdir, rdays),
-                          RecordsSettings(spool, sdays))
+                          RecordsSettings(spool, sdays), reports)

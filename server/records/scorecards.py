@@ -14,6 +14,12 @@ Counting rules:
   it counts for the agent who answered it. Missed offers are offers to that agent
   with outcome no_answer or rejected.
 - Satisfaction rate = (satisfied + fairly_satisfied) / surveyed with an answer.
+- QA: ``qa_score`` is the mean of the latest QA total (0-100, config/qa.yaml) of each
+  reviewed call the agent answered in the period; ``qa_reviewed`` how many those are.
+- ``complaint_calls_handled``: complaint calls (投诉) the agent handled, not
+  complaints made against the agent.
+- Which calls are handled, answered and surveyed is decided by
+  ``server.reports.kpi.call_facts``, as in the period reports.
 - A call the dialplan's safety net took to Asterisk's fallback queue (timeline
   ``fallback``) moves, in the queue figures, from the server's queue it waited in
   (counted there as overflowed) to that queue, offered there, and is answered or
@@ -30,6 +36,7 @@ from dataclasses import dataclass
 from queues.stats import AcdStats, QueueKpis
 from server.records.durations import compute_durations
 from server.records.model import CallRecord
+from server.reports.kpi import call_facts
 
 SATISFIED = frozenset({"satisfied", "fairly_satisfied"})
 
@@ -53,10 +60,12 @@ class AgentScorecard:
     missed_offers: int
     surveyed: int
     satisfaction_rate: float | None
-    complaints: int
+    complaint_calls_handled: int  # complaint calls handled, not complaints about them
     asa_s: float | None  # ASA of the queues this agent answered in, whole period
     fallback_answered: int = 0  # answered in the dialplan's fallback queue
     fallback_talk_s: float = 0.0
+    qa_reviewed: int = 0  # the period's calls this agent answered that have a QA score
+    qa_score: float | None = None  # their mean QA total, 0-100
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -73,9 +82,11 @@ class _Tally:
     missed: int = 0
     surveyed: int = 0
     satisfied: int = 0
-    complaints: int = 0
+    complaint_calls: int = 0
     fallback: int = 0
     fallback_talk_s: float = 0.0
+    qa_n: int = 0
+    qa_sum: float = 0.0
 
     def card(self, agent_id: str, asa_s: float | None) -> AgentScorecard:
         return AgentScorecard(
@@ -86,73 +97,87 @@ class _Tally:
             hold_ratio=_ratio(self.hold_s, self.talk_s + self.hold_s),
             offers=self.offers, missed_offers=self.missed, surveyed=self.surveyed,
             satisfaction_rate=_ratio(self.satisfied, self.surveyed),
-            complaints=self.complaints, asa_s=asa_s, fallback_answered=self.fallback,
-            fallback_talk_s=round(self.fallback_talk_s, 3))
+            complaint_calls_handled=self.complaint_calls, asa_s=asa_s,
+            fallback_answered=self.fallback, fallback_talk_s=round(self.fallback_talk_s, 3),
+            qa_reviewed=self.qa_n,
+            qa_score=None if not self.qa_n else round(self.qa_sum / self.qa_n, 2))
+
+
+class AgentScorecards:
+    """Scorecards fed one final record at a time (:meth:`add`), so a period of any
+    length is read in bounded memory: one tally per agent (or team) and per queue.
+
+    Which calls count is ``server.reports.kpi.call_facts``, the reports' own rule,
+    so a scorecard and a period report agree: handled = answered, wrapped up, not
+    answered in the fallback queue (inbound or outbound); a survey answer counts
+    for the agent who answered.
+    """
+
+    def __init__(self, team_of: Mapping[str, str] | None = None,
+                 complaint: Callable[[CallRecord], bool] = is_complaint) -> None:
+        self.team_of, self.complaint = team_of, complaint
+        self.tallies: dict[str, _Tally] = {}
+        self.queues_of: dict[str, set[str]] = {}
+        self.queue_wait: dict[str, list[float]] = {}  # queue -> [answered wait sum, answered]
+        self.records = 0
+
+    def _key(self, agent: str) -> str:
+        return self.team_of.get(agent, "(no team)") if self.team_of is not None else agent
+
+    def add(self, record: CallRecord, qa_total: float | None = None) -> None:
+        """``qa_total``: the call's latest QA total (0-100) if it was reviewed."""
+        self.records += 1
+        f = call_facts(record)
+        for agent, missed in f.offers:
+            t = self.tallies.setdefault(self._key(agent), _Tally())
+            t.offers += 1
+            t.missed += missed
+        if f.agent is None:
+            return
+        k = self._key(f.agent)
+        if f.queue is not None:
+            self.queues_of.setdefault(k, set()).add(f.queue)
+            if f.inbound:
+                w = self.queue_wait.setdefault(f.queue, [0.0, 0])
+                w[0] += f.wait_s
+                w[1] += 1
+        t = self.tallies.setdefault(k, _Tally())
+        if qa_total is not None:
+            t.qa_n += 1
+            t.qa_sum += qa_total
+        if record.outcome == "fallback_answered":
+            t.fallback += 1
+            t.fallback_talk_s += f.talk_s
+        if f.rating is not None:
+            t.surveyed += 1
+            t.satisfied += f.rating in SATISFIED
+        if f.handled:
+            t.handled += 1
+            t.talk_s += f.talk_s
+            t.hold_s += f.hold_s
+            t.acw_s += f.acw_s
+            t.complaint_calls += self.complaint(record)
+
+    def _asa(self, k: str) -> float | None:
+        waits = [self.queue_wait[q] for q in self.queues_of.get(k, ()) if q in self.queue_wait]
+        return _ratio(sum(w[0] for w in waits), sum(w[1] for w in waits))
+
+    def cards(self) -> dict[str, AgentScorecard]:
+        return {k: t.card(k, self._asa(k)) for k, t in sorted(self.tallies.items())}
 
 
 def agent_scorecards(records: Iterable[CallRecord],
                      team_of: Mapping[str, str] | None = None,
                      complaint: Callable[[CallRecord], bool] = is_complaint,
+                     qa: Mapping[str, float] | None = None,
                      ) -> dict[str, AgentScorecard]:
     """Scorecards keyed by agent id, or by team when ``team_of`` (agent → team) is
-    given. ``records`` are the period's final records."""
-    def key(agent: str) -> str:
-        return team_of.get(agent, "(no team)") if team_of is not None else agent
-
-    tallies: dict[str, _Tally] = {}
-    queues_of: dict[str, set[str]] = {}
-    queue_wait: dict[str, list[float]] = {}  # queue -> [answered wait sum, answered]
+    given. ``records`` are the period's final records; ``qa`` maps a call id to its
+    latest QA total (calls never reviewed are absent)."""
+    cards = AgentScorecards(team_of, complaint)
     for record in records:
-        d = compute_durations(record.timeline)
-        for event in record.timeline:
-            if event.kind == "offer":
-                t = tallies.setdefault(key(event.details["agent"]), _Tally())
-                t.offers += 1
-                t.missed += event.details.get("outcome") != "answered"
-        answered_in = _answer_queue(record)
-        if answered_in is None or record.agent_id is None:
-            continue
-        if record.kind == "inbound":
-            w = queue_wait.setdefault(answered_in, [0.0, 0])
-            w[0] += d.queue_wait_s
-            w[1] += 1
-        k = key(record.agent_id)
-        queues_of.setdefault(k, set()).add(answered_in)
-        if record.outcome == "fallback_answered":
-            t = tallies.setdefault(k, _Tally())
-            t.fallback += 1
-            t.fallback_talk_s += d.talk_s
-            continue
-        if not any(e.kind == "wrap_up_end" for e in record.timeline):
-            continue
-        t = tallies.setdefault(k, _Tally())
-        t.handled += 1
-        t.talk_s += d.talk_s
-        t.hold_s += d.hold_s
-        t.acw_s += d.acw_s
-        t.complaints += complaint(record)
-        if record.satisfaction is not None:
-            t.surveyed += 1
-            t.satisfied += record.satisfaction in SATISFIED
-
-    def asa(k: str) -> float | None:
-        waits = [queue_wait[q] for q in queues_of.get(k, ()) if q in queue_wait]
-        return _ratio(sum(w[0] for w in waits), sum(w[1] for w in waits))
-
-    return {k: t.card(k, asa(k)) for k, t in sorted(tallies.items())}
-
-
-def _answer_queue(record: CallRecord) -> str | None:
-    """The queue the call was in when answered (after any overflow), else None."""
-    current = None
-    for event in record.timeline:
-        if event.kind in ("enqueued", "fallback"):
-            current = event.details["queue"]
-        elif event.kind == "overflow":
-            current = event.details["to_queue"]
-        elif event.kind == "answered":
-            return current
-    return None
+        cards.add(record, (qa or {}).get(record.call_id))
+    return cards.cards()
 
 
 def queue_intervals(records: Iterable[CallRecord], sl_threshold_s: Mapping[str, int],

@@ -19,6 +19,8 @@ from ivr.outage import OutageNotice
 from queues.agents import DEVICE_OFFLINE, MISSED_CALL, AgentState, AgentView, InvalidTransition
 from queues.items import Kind, dialable
 from server.call.center import CallCenter
+from server.records.model import CallRecord
+from server.today import TodayFigures
 
 from .audit import AuditLog
 from .http import ApiError, ApiRequest
@@ -47,8 +49,9 @@ class DeskApi:
     log = Logger()
 
     def __init__(self, calls: CallCenter, live: LiveFigures, put_record, clock, *,
-                 audit: AuditLog) -> None:
+                 audit: AuditLog, today: TodayFigures) -> None:
         self.calls, self.live, self.put_record, self.clock = calls, live, put_record, clock
+        self.today = today  # today's figures from the records (server/today.py)
         self.audit = audit  # .record(who, action, target, detail): supervisor actions
         # call_id -> (disposition, notes) set while the call was live: re-applied if
         # the adapter's wrap-up end writes its own "none" over it.
@@ -196,6 +199,7 @@ class DeskApi:
     def _rewrite(self, raw: dict[str, Any], code: str, notes: str) -> defer.Deferred:
         new = dict(raw, disposition=code, notes=notes, version=int(raw["version"]) + 1)
         self.live.add_record(new)
+        self.today.add(CallRecord.from_dict(new))
         return defer.maybeDeferred(self.put_record, new)
 
     def on_publish(self, topic: str, payload: dict[str, Any]) -> None:
@@ -210,7 +214,7 @@ class DeskApi:
 
     def stats(self, req: ApiRequest) -> dict[str, Any]:
         agent = self._agent(req.params["id"])
-        out = self.live.agent_today(agent.id)
+        out = self.today.agent_figures(agent.id)
         out["state"] = self._json(agent.id)
         return out
 
@@ -249,25 +253,28 @@ class DeskApi:
         waiting = acd.waiting()
         queues = []
         for name, q in cfg.acd.queues.items():
-            k = acd.queue_kpis(name)
+            k = acd.queue_kpis(name)  # what waits now; the day's figures are the records'
+            day = self.today.queue_figures(name)
             queues.append({
                 "name": name, "waiting": k.waiting, "longest_wait_s": k.oldest_wait_s,
                 "calls": [{"call_id": w.id, "kind": str(w.kind), "number": w.number,
                            "wait_s": now - w.enqueued_at} for w in waiting if w.queue == name],
-                "offered": k.offered, "answered": k.answered, "abandoned": k.abandoned,
-                "short_abandoned": k.short_abandoned, "service_level": k.service_level,
+                "offered": day["offered"], "answered": day["answered"],
+                "abandoned": day["abandoned"], "short_abandoned": day["short_abandoned"],
+                "service_level": day["service_level"],
                 "service_level_15m": self.live.recent_service_level(name),
                 "sl_target": q.service_level.target, "sl_threshold_s": q.service_level.threshold_s,
-                "asa_s": k.asa_s, "aht_s": k.aht_s, "abandon_rate": k.abandon_rate,
+                "asa_s": day["asa_s"], "aht_s": day["aht_s"], "abandon_rate": day["abandon_rate"],
                 "arrivals_per_hour": self.live.arrival_rate(name) * 3600,
-                "agents_needed": self.live.agents_needed(name, k.aht_s),
+                "agents_needed": self.live.agents_needed(name, day["aht_s"]),
                 "priority": q.priority, "announce_interval_s": q.announce_interval_s,
             })
         agents = [self._json(a.id) for a in cfg.acd.agents.values()]
         by_state: dict[str, int] = {str(s): 0 for s in AgentState}
         for a in agents:
             by_state[a["state"]] += 1
-        return {"at": now, "queues": queues, "agents": agents, "agents_by_state": by_state,
+        return {"at": now, "today": self.today.headline(), "queues": queues, "agents": agents,
+                "agents_by_state": by_state,
                 "outages": [n.to_dict() for n in self.calls.outages.notices()]}
 
     def supervise(self, req: ApiRequest):

@@ -4,10 +4,12 @@ Fed only by Notifier publications (``call`` phases and final ``record``s), so it
 needs no polling and no Redis round trip on the hot path:
 
 * arrivals per queue (``call`` phase ``queued``) for the Erlang C arrival rate;
-* a summary of each final call of the last 7 days (bounded), for an agent's
-  figures today, the service level of the last 15 minutes and the screen-pop's
-  previous calls from a number; the newest final records whole, for a
-  disposition set after the call.
+* a summary of each final call of the last 7 days (bounded), for the service
+  level of the last 15 minutes and the screen-pop's previous calls from a number;
+  the newest final records whole, for a disposition set after the call.
+
+The day's figures (an agent's, each queue's, the centre's) are not here: they come
+from the records in Redis (``server/today.py``), so a restart does not zero them.
 
 Only what happened since this process started is here: after a restart the
 15-minute figures refill within 15 minutes; the 7-day history starts empty
@@ -24,7 +26,6 @@ from zoneinfo import ZoneInfo
 
 from queues.erlang import agents_needed
 from server.config import Config
-from server.records.durations import compute_durations
 from server.records.model import CallRecord
 
 HISTORY_S = 7 * 86400.0
@@ -39,7 +40,7 @@ MAX_RECORDS = 2_000
 
 @dataclass(frozen=True, slots=True)
 class _Done:
-    """A final call, reduced to what the desk and the wallboard figures need."""
+    """A final call, reduced to what the screen-pop and the 15-minute figures need."""
 
     call_id: str
     version: int
@@ -51,16 +52,11 @@ class _Done:
     agent_id: str | None
     answered: float | None  # the first "answered"
     abandoned: float | None  # the first "abandoned"
-    talk_s: float
-    hold_s: float
-    acw_s: float
-    missed_by: tuple[str, ...]  # agents who were offered it and did not answer
     entered: tuple[tuple[str, float], ...]  # (queue, first time it entered that queue)
 
     @classmethod
     def of(cls, rec: CallRecord) -> _Done:
         answered = _first(rec, "answered")
-        d = compute_durations(rec.timeline) if answered is not None else None
         entered: dict[str, float] = {}
         for e in rec.timeline:
             queue = e.details.get("queue")
@@ -69,11 +65,7 @@ class _Done:
         return cls(
             rec.call_id, rec.version, rec.timeline[0].t if rec.timeline else 0.0, rec.caller,
             rec.intent, rec.outcome, rec.disposition, rec.agent_id, answered,
-            _first(rec, "abandoned"), d.talk_s if d else 0.0, d.hold_s if d else 0.0,
-            d.acw_s if d else 0.0,
-            tuple(str(e.details.get("agent")) for e in rec.timeline if e.kind == "offer"
-                  and e.details.get("outcome") != "answered"),
-            tuple(entered.items()))
+            _first(rec, "abandoned"), tuple(entered.items()))
 
 
 def _first(rec: CallRecord, kind: str) -> float | None:
@@ -126,24 +118,6 @@ class LiveFigures:
     def day_start(self) -> float:
         now = dt.datetime.fromtimestamp(self.clock.seconds(), self.tz)
         return now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
-
-    def agent_today(self, agent_id: str) -> dict[str, Any]:
-        since = self.day_start()
-        handled = 0
-        talk = hold = acw = 0.0
-        missed = 0
-        for d in self._done.values():
-            if d.arrived < since:
-                continue
-            missed += d.missed_by.count(agent_id)
-            if d.agent_id != agent_id or d.answered is None:
-                continue
-            handled += 1
-            talk, hold, acw = talk + d.talk_s, hold + d.hold_s, acw + d.acw_s
-        return {"agent_id": agent_id, "since": since, "handled": handled,
-                "talk_s": talk, "hold_s": hold, "acw_s": acw,
-                "aht_s": (talk + hold + acw) / handled if handled else None,
-                "missed_offers": missed}
 
     def previous_calls(self, number: str, exclude: str | None = None) -> list[dict[str, Any]]:
         if not number:

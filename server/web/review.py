@@ -14,24 +14,28 @@ import datetime as dt
 import json
 import math
 import re
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from twisted.internet import defer
 from twisted.web import static
 
+from queues.appraisal import AppraisalConfig
+from queues.model import AcdConfig
 from server.records.durations import compute_durations
 from server.records.model import CallRecord
-from server.records.scorecards import agent_scorecards, is_complaint
+from server.records.scorecards import AgentScorecards, is_complaint
 from server.records.store import STREAM, call_key
+from server.reports.reader import DEFAULT_MAX_LAG_S, DEFAULT_SLACK_S, read_records
 
 from .http import HANDLED, ApiError, ApiRequest
 from .qa import QaForm
+from .scorecard_view import BY, shape_scorecards, team_map
 
 QA_PREFIX = "hotline:qa:"
 FILTERS = ("from", "to", "queue", "agent", "disposition", "min_handling_s", "dissatisfied",
            "complaints", "long_holds", "limit")
+SCORECARD_QUERIES = ("from", "to", "agent", "by", "tier")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
 
 
@@ -114,8 +118,15 @@ def summary(rec: CallRecord) -> dict[str, Any]:
 
 class Review:
     def __init__(self, client, form: QaForm, recordings_dir: str, clock,
-                 scan_limit: int = 20_000) -> None:
+                 scan_limit: int = 20_000, *, max_lag_s: float = DEFAULT_MAX_LAG_S,
+                 slack_s: float = DEFAULT_SLACK_S, acd: AcdConfig,
+                 appraisal: AppraisalConfig) -> None:
+        """``acd``: tiers, teams and names for the scorecards; ``appraisal``: its
+        weights (queues.yaml)."""
         self.client, self.form, self.clock = client, form, clock
+        self.acd, self.appraisal = acd, appraisal
+        # How far past `to` the scorecards read the stream (server.yaml reports:).
+        self.max_lag_s, self.slack_s = max_lag_s, slack_s
         self.recordings_dir = Path(recordings_dir)
         self.scan_limit = scan_limit
         self._qa_lock = asyncio.Lock()  # QA saves, one at a time (see post_qa)
@@ -187,25 +198,67 @@ class Review:
             return {"records": page, "total": len(out)}
         return _deferred(rows())
 
+    async def _qa_totals(self, call_ids: list[str]) -> dict[str, float]:
+        """The latest QA total of each reviewed call among ``call_ids`` (one pipeline)."""
+        if not call_ids:
+            return {}
+        pipe = self.client.pipeline(transaction=False)
+        for cid in call_ids:
+            pipe.lindex(QA_PREFIX + cid, -1)
+        out = {}
+        for cid, raw in zip(call_ids, await pipe.execute(), strict=True):
+            if raw is not None:
+                out[cid] = float(json.loads(raw)["total"])
+        return out
+
     def scorecards(self, req: ApiRequest) -> defer.Deferred:
-        """Agent scorecards over the final records of a period (``from``/``to`` on
-        arrival; the same scan window as the list)."""
+        """Scorecards over the final records of a period (``from``/``to`` on arrival;
+        either may be left open), per agent or per team (``by``), for one tier or all,
+        with each agent's QA (latest score of each reviewed call) and appraisal.  Read
+        by time range through the reports' reader (server/reports/reader.py): every
+        record of the period, in bounded memory (QA read per 500 records), not the
+        newest N."""
         q = req.query
         for key in q:
-            if key not in ("from", "to", "agent"):
-                raise ApiError(400, f"unknown query '{key}'; known: from, to, agent")
+            if key not in SCORECARD_QUERIES:
+                raise ApiError(400, f"unknown query '{key}'; known: "
+                                    f"{', '.join(SCORECARD_QUERIES)}")
         lo, hi = _number(q, "from"), _number(q, "to")
+        by, tier = q.get("by", "agent"), q.get("tier")
+        if by not in BY:
+            raise ApiError(400, f"query 'by' must be one of {', '.join(BY)}")
+        tiers = [t.name for t in self.acd.tiers]
+        if tier is not None and tier not in tiers:
+            raise ApiError(400, f"query 'tier' must be one of {', '.join(tiers)}")
 
-        def in_period(rec: CallRecord) -> bool:
-            arrived = rec.timeline[0].t if rec.timeline else 0.0
-            return not ((lo is not None and arrived < lo) or (hi is not None and arrived >= hi))
+        async def read() -> dict[str, Any]:
+            cards = AgentScorecards()
+            teams = AgentScorecards(team_map(self.acd, tier)) if by == "team" else None
+            batch: list[CallRecord] = []
 
-        def shape(found: dict[str, CallRecord]) -> dict[str, Any]:
-            records = [r for r in found.values() if in_period(r)]
-            cards = [asdict(c) for c in agent_scorecards(records).values()
-                     if "agent" not in q or c.agent_id == q["agent"]]
-            return {"from": lo, "to": hi, "records": len(records), "agents": cards}
-        return _deferred(self._scan()).addCallback(shape)
+            async def flush() -> None:
+                qa = await self._qa_totals([r.call_id for r in batch if r.agent_id])
+                for r in batch:
+                    cards.add(r, qa.get(r.call_id))
+                    if teams is not None:
+                        teams.add(r, qa.get(r.call_id))
+                batch.clear()
+            async for rec in read_records(
+                    self.client, -math.inf if lo is None else lo,
+                    math.inf if hi is None else hi, max_lag_s=self.max_lag_s,
+                    slack_s=self.slack_s):
+                batch.append(rec)
+                if len(batch) >= 500:
+                    await flush()
+            await flush()
+            team_cards = None
+            if teams is not None:
+                team_cards = {k: c for k, c in teams.cards().items() if k != "(no team)"}
+            shaped = shape_scorecards(cards.cards(), team_cards, self.acd, self.appraisal,
+                                      tier=tier, agent=q.get("agent"))
+            return {"from": lo, "to": hi, "by": by, "tier": tier, "records": cards.records,
+                    **shaped}
+        return _deferred(read())
 
     def get_record(self, req: ApiRequest) -> defer.Deferred:
         call_id = req.params["call_id"]

@@ -9,7 +9,8 @@ any signed-in role                         POST /api/logout, GET /api/me, GET /a
 agent (self only) or supervisor            agent state and current call, pending pause,
                                            wrap-up, disposition, stats; POST /api/followups
 supervisor                                 snapshot, supervise, force, outages, queues,
-                                           DELETE /api/followups/{id}, GET /api/audit
+                                           DELETE /api/followups/{id}, GET /api/audit,
+                                           GET /api/reports (server/reports/api.py)
 reviewer or supervisor                     records, recordings, QA
 any signed-in role (agent: own cases)      GET /api/cases, GET /api/cases/{id}
 agent (own cases) or supervisor            POST /api/cases, .../transition, .../visit
@@ -28,6 +29,8 @@ from twisted.web import server, static
 
 from server.call.center import CallCenter
 from server.config import Config
+from server.reports.api import ReportsApi
+from server.today import TodayFigures
 
 from .api import QUEUE_PARAMS, DeskApi
 from .audit import AuditLog
@@ -75,12 +78,13 @@ class Web:
 
 def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
               put_record, options: WebOptions = WebOptions(), verify_in_thread=None,
-              audit=None, cases=None) -> Web:
+              audit=None, cases=None, today: TodayFigures | None = None) -> Web:
     """Wire the HTTP side.  ``clock`` times sessions, rate limits and the SSE heartbeat;
     ``verify_in_thread`` defaults to ``threads.deferToThread``; ``audit`` (with
     ``record(who, action, target, detail)``) defaults to an ``AuditLog`` on Redis;
     ``cases`` is the CaseService (server/cases/service.py), or None: the case routes
-    then answer 503 ``cases_disabled``."""
+    then answer 503 ``cases_disabled``; ``today`` is the root's ``TodayFigures`` (fed and
+    started there), or None: one is built, subscribed and started here (the tests)."""
     # Long on purpose: the whole route table in one place, so the roles read at once.
     sessions = Sessions(clock, options.idle_timeout_s, options.max_session_s)
     proxies = TrustedProxies(cfg.server.http.trusted_proxies)
@@ -88,11 +92,22 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
                          verify_in_thread or threads.deferToThread)
     live = LiveFigures(clock, cfg)
     audit = audit if audit is not None else AuditLog(redis_client, clock)
-    desk = DeskApi(calls, live, put_record, clock, audit=audit)
+    own_today = today is None
+    if today is None:
+        today = TodayFigures(clock, cfg, redis_client,
+                             case_counts=cases.counts if cases is not None else None)
+    desk = DeskApi(calls, live, put_record, clock, audit=audit, today=today)
     review = Review(redis_client, load_qa_form(cfg.directory), cfg.server.recordings.directory,
-                    clock)
+                    clock, max_lag_s=cfg.server.reports.max_record_lag_s,
+                    slack_s=cfg.server.reports.clock_slack_s, acd=cfg.acd,
+                    appraisal=cfg.appraisal)
+    reports = ReportsApi(redis_client, cfg, clock)
     feed = Feed(notifier, clock, live, sessions, cfg.ivr, options.feed)
     unsubs = [notifier.subscribe(live.on_publish), notifier.subscribe(desk.on_publish)]
+    if own_today:
+        unsubs.append(notifier.subscribe(today.on_publish))
+        today.start()
+        unsubs.append(today.stop)
 
     def login(req: ApiRequest):
         b = req.body
@@ -197,6 +212,7 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
               body={"scores": Field(D, True), "comments": Field(S)}),
         Route("GET", "/api/recordings/{file}", review.recording, REVIEW),
         Route("GET", "/api/scorecards", review.scorecards, REVIEW),
+        Route("GET", "/api/reports", reports.get, SUP),
         *case_routes(CasesApi(cases, cfg, clock), readers=ANYONE, writers=AGENT_OR_SUP),
     ]
     root = static.File(str(STATIC_DIR))

@@ -8,6 +8,47 @@ let LINK = "live", attempt = 0;
 const SHOWN_STATES = ["ready", "on_call", "reserved", "wrap_up", "paused", "logged_out"];
 const REFRESH_MS = 10000;
 
+// The centre's headline today (GET /api/snapshot "today", from the records in Redis).
+// Its words live here, beside the only page that shows them.
+Object.assign(I18N.zh, {
+  today_figures: "今日全中心", today_offered: "今日进线", today_answered: "今日接通",
+  today_conn: "一拨就通率", today_sl: "今日服务水平", today_abandon: "今日放弃率",
+  today_sat: "今日满意率", open_cases: "未办结工单", overdue_cases: "超时工单",
+  target: "目标", today_loading: "正在从 Redis 读取今日数据……",
+  today_unavailable: "今日数据暂时无法从 Redis 读取（正在重试），以下仅含本次启动后的通话：",
+  sl_green: "达标", sl_amber: "接近目标（差 5 点内）", sl_red: "未达标", sl_none: "暂无数据",
+});
+Object.assign(I18N.en, {
+  today_figures: "Whole centre today", today_offered: "Offered today", today_answered: "Answered today",
+  today_conn: "Connection rate (一拨就通)", today_sl: "Service level today", today_abandon: "Abandoned today",
+  today_sat: "Satisfaction today", open_cases: "Open cases", overdue_cases: "Overdue cases",
+  target: "target", today_loading: "Reading today's figures from Redis…",
+  today_unavailable: "Today's figures cannot be read from Redis (retrying); these count only calls since the start:",
+  sl_green: "on target", sl_amber: "near (< 5 points under)", sl_red: "below target", sl_none: "no data yet",
+});
+
+function renderToday() {
+  const h = SNAP.today;
+  if (!h) return;
+  const tile = (key, value, sub, cls) => el("div", { class: `tile ${cls || ""}`, "data-testid": key },
+    el("b", { text: value }), el("span", { text: t(key) }), sub ? el("small", { text: sub }) : null);
+  const pctT = (x) => `${t("target")} ${fmtPct(x)}`;
+  const sl = h.service_level_status;
+  const note = h.state === "ok" ? null : el("p", { class: `today-note ${h.state}`, "data-testid": "today-state",
+    text: `${t(h.state === "loading" ? "today_loading" : "today_unavailable")} ${h.error || ""}` });
+  document.getElementById("today").replaceChildren(
+    tile("today_offered", h.offered), tile("today_answered", h.answered),
+    tile("today_conn", fmtPct(h.connection_rate), pctT(h.connection_rate_target)),
+    el("div", { class: `tile sl ${sl}`, "data-testid": "today_sl", "data-status": sl },
+      el("b", { text: fmtPct(h.service_level) }), el("span", { text: t("today_sl") }),
+      el("small", { text: `${t(`sl_${sl}`)} · ${pctT(h.service_level_target)}` })),
+    tile("today_abandon", fmtPct(h.abandon_rate), `≤ ${fmtPct(h.abandon_rate_target)}`),
+    tile("today_sat", fmtPct(h.satisfaction_rate), pctT(h.satisfaction_rate_target)),
+    tile("open_cases", h.open_cases ?? "–"),
+    tile("overdue_cases", h.overdue_cases ?? "–", null, h.overdue_cases ? "alert" : ""),
+    ...(note ? [note] : []));
+}
+
 function isLive() { return LINK === "live" && SNAP !== null; }
 
 // Seconds to add to the snapshot's timers: only while live.
@@ -45,6 +86,7 @@ function renderBanner() {
 function render() {
   renderBanner();
   if (!SNAP) return;
+  renderToday();
   const extra = age();
   document.getElementById("states").replaceChildren(...SHOWN_STATES.map((s) =>
     el("div", { "data-testid": `state-${s}`, class: `tile ${s}` },

@@ -1,0 +1,79 @@
+"""``GET /api/reports?from=&to=&by=&format=json|csv``: a period report for supervisors.
+
+The same builder and reader as ``python -m server report``; ``from``/``to`` as
+there (a local day, an ISO date-time, or epoch seconds; a day as ``to`` is
+included). Bad queries are 400s that say what to fix; Redis down is a 503.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet import defer
+
+from server.web.http import HANDLED, ApiError, ApiRequest
+
+from . import builder_for
+from .build import BY
+from .period import PeriodError, period, to_csv
+from .reader import report_deferred
+
+__all__ = ["FORMATS", "ReportsApi"]
+
+FORMATS = ("json", "csv")
+_QUERY = ("from", "to", "by", "format")
+
+
+class ReportsApi:
+    def __init__(self, client: Any, cfg: Any, clock: Any) -> None:
+        self.client, self.cfg, self.clock = client, cfg, clock
+
+    def get(self, req: ApiRequest) -> defer.Deferred:
+        """Fires with the report dict (JSON) or HANDLED after writing the CSV; raises
+        ApiError 400 for a bad query, fails with ApiError 503 when Redis cannot be read."""
+        q = req.query
+        for key in q:
+            if key not in _QUERY:
+                raise ApiError(400, f"unknown query '{key}'; known: {', '.join(_QUERY)}")
+        for key in ("from", "to"):
+            if not q.get(key):
+                raise ApiError(400, f"query '{key}' is required (YYYY-MM-DD, an ISO "
+                                    "date-time or epoch seconds)")
+        by, fmt = q.get("by", "centre"), q.get("format", "json")
+        if by not in BY:
+            raise ApiError(400, f"query 'by' must be one of: {', '.join(BY)}")
+        if fmt not in FORMATS:
+            raise ApiError(400, f"query 'format' must be one of: {', '.join(FORMATS)}")
+        rs = self.cfg.server.reports
+        try:
+            start, end = period(q["from"], q["to"], rs.timezone)
+        except PeriodError as exc:
+            raise ApiError(400, str(exc)) from None
+        d = report_deferred(self.client, builder_for(self.cfg, start, end, by),
+                            now=self.clock.seconds(), cases_timezone=self.cfg.cases.timezone,
+                            max_lag_s=rs.max_record_lag_s, slack_s=rs.clock_slack_s)
+
+        def unavailable(failure):
+            raise ApiError(503, f"the records cannot be read now: {failure.getErrorMessage()}")
+
+        def shape(report: dict[str, Any]):
+            if fmt == "json":
+                return report
+            _write_csv(req, to_csv(report), f"report-{by}.csv")
+            return HANDLED
+        return d.addCallbacks(shape, unavailable)
+
+
+def _write_csv(req: ApiRequest, text: str, name: str) -> None:
+    request = req.request
+    if request.finished or request._disconnected:
+        return
+    data = text.encode("utf-8")
+    request.setResponseCode(200)
+    request.setHeader("Content-Type", "text/csv; charset=utf-8")
+    request.setHeader("Content-Disposition", f'attachment; filename="{name}"')
+    request.setHeader("Cache-Control", "no-store")
+    request.setHeader("Content-Length", str(len(data)))
+    if request.method != b"HEAD":
+        request.write(data)
+    request.finish()

@@ -1,0 +1,119 @@
+"""GET /api/reports (supervisors) and ``python -m server report`` on a real redis-server."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import pytest_twisted
+from twisted.internet import defer
+
+from tests.test_web_review import T0, record
+from tests.test_web_support import WebRig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def db(redis_server) -> str:
+    return redis_server.url.rsplit("/", 1)[0] + "/10"
+
+
+@pytest.fixture
+def rig(db, tmp_path):
+    (tmp_path / "rec").mkdir()
+    r = WebRig(db, tmp_path / "rec")
+    yield r
+    pytest_twisted.blockon(defer.ensureDeferred(r.close()))
+
+
+def _write(url: str, records: list[dict]) -> None:
+    """As the store writes them, but with the stream ids of when they ended (the
+    reader reads ids near the period; a record written a year later is past its lag)."""
+    import redis
+
+    from server.records.store import SEEN, STREAM
+
+    client = redis.Redis.from_url(url)
+    for n, rec in enumerate(sorted(records, key=lambda r: r["timeline"][-1][0])):
+        ended_ms = int(rec["timeline"][-1][0] * 1000)
+        client.xadd(STREAM, {"call_id": rec["call_id"], "version": rec["version"],
+                             "record": json.dumps(rec)}, id=f"{ended_ms}-{n}")
+        client.hset(SEEN, rec["call_id"], rec["version"])
+    client.close()
+
+
+def _seed(db: str) -> None:
+    # a1, a3 by 1005 in fault; a2 by 1007 in complaints (dissatisfied); "old" the day before
+    _write(db, [record("a1"), record("a2", agent="1007", queue="complaints",
+                                                intent="complaint", satisfaction="dissatisfied"),
+                           record("a3", hold=120.0, talk=300.0), record("old", t0=T0 - 86400)])
+
+
+@pytest_twisted.ensureDeferred
+async def test_reports_for_supervisors_json_and_csv(rig, db):
+    _seed(db)
+    sup = await rig.login("supervisor1")
+    q = f"from={T0}&to={T0 + 3600}"
+    code, body, _ = await rig.request("GET", f"/api/reports?{q}&by=agent", token=sup)
+    assert code == 200, body
+    assert body["records"] == 3 and body["by"] == "agent"
+    cards = {g["key"]: g for g in body["groups"]}
+    assert sorted(cards) == ["1005", "1007"]
+    # a1: talk 60 + ACW 10; a3: talk 300 + hold 120 + ACW 10 (test_web_review's record())
+    assert cards["1005"]["aht_s"] == pytest.approx((70 + 430) / 2)
+    assert (cards["1007"]["rated"], cards["1007"]["satisfaction_rate"]) == (1, 0.0)
+    assert body["total"]["answered"] == 3 and body["total"]["service_level"] == 1.0
+    code, text, headers = await rig.request("GET", f"/api/reports?{q}&by=queue&format=csv",
+                                            token=sup)
+    assert code == 200
+    rows = list(csv.DictReader(io.StringIO(text.decode() if isinstance(text, bytes) else text)))
+    assert [(r["key"], r["offered"]) for r in rows] == [
+        ("complaints", "1"), ("fault", "2"), ("total", "3")]
+
+
+@pytest_twisted.ensureDeferred
+async def test_reports_bad_queries_and_roles(rig):
+    sup = await rig.login("supervisor1")
+    for query, words in (("", "'from' is required"),
+                         (f"from={T0}&to={T0}", "the period is empty"),
+                         ("from=yesterday&to=2026-12-01", "'yesterday' is not a date"),
+                         (f"from={T0}&to={T0 + 60}&by=shift", "'by' must be one of"),
+                         (f"from={T0}&to={T0 + 60}&format=html", "'format' must be one of"),
+                         (f"from={T0}&to={T0 + 60}&colour=red", "unknown query 'colour'"),
+                         ("from=2026-01-01&to=2027-12-31", "longer than 400 days")):
+        code, body, _ = await rig.request("GET", f"/api/reports?{query}", token=sup)
+        assert code == 400 and words in body["error"], (query, body)
+    for user in ("reviewer1", "1005"):
+        token = await rig.login(user)
+        code, _, _ = await rig.request("GET", f"/api/reports?from={T0}&to={T0 + 60}",
+                                        token=token)
+        assert code == 403
+
+
+def test_report_command(redis_db, tmp_path):
+    url = redis_db(15)  # a database of its own
+    _write(url, [record("a1"), record("a2", agent="1007"), record("old", t0=T0 - 86400)])
+    out = tmp_path / "r.csv"
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "server", "report", "--redis-url", url,
+                               *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    # T0 is 2025-11-25 00:00 in Shanghai: that local day holds a1 and a2, not "old"
+    done = run("--from", "2025-11-25", "--to", "2025-11-25", "--by", "agent", "--format", "csv",
+               "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [(r["key"], r["handled"]) for r in rows] == [("1005", "1"), ("1007", "1"),
+                                                         ("total", "2")]
+    bad = run("--from", "2025-11-25", "--to", "2025-11-24")
+    assert bad.returncode == 2 and "the period is empty" in bad.stderr
+    bad = run("--from", "25/11/2025", "--to", "2025-11-25")
+    assert bad.returncode == 2 and "is not a date" in bad.stderr
+    bad = run("--from", "2025-11-25", "--to", "2025-11-25", "--by", "shift")
+    assert bad.returncode == 2 and "invalid choice: 'shift'" in bad.stderr
