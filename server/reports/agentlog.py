@@ -31,7 +31,8 @@ __all__ = ["AGENT_LOG", "MAX_ENTRIES", "READY", "AgentLogStore", "AgentStateLog"
 
 AGENT_LOG = "hotline:agents:log"
 MAX_ENTRIES = 5_000_000  # ~100 changes per agent-day: 200 agents for 8 months
-READY = "ready"  # the one state that is ready idle (ringing is "reserved": busy)
+READY = "ready"  # the one ready-idle state; ringing ("reserved") counts neither way, as in
+# the live ACD's occupancy (queues/roster.py: on_call and wrap_up busy, ready idle)
 LOOKBACK_S = 86400.0  # the state at a period's start: read this far back for it
 
 # KEYS: stream. ARGV: ms, payload fields as JSON [agent_id, old, new, at], maxlen.
