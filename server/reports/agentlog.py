@@ -35,7 +35,7 @@ READY = "ready"  # the one ready-idle state; ringing ("reserved") counts neither
 # the live ACD's occupancy (queues/roster.py: on_call and wrap_up busy, ready idle)
 LOOKBACK_S = 86400.0  # the state at a period's start: read this far back for it
 
-# KEYS: stream. ARGV: ms, payload fields as JSON [agent_id, old, new, at], maxlen.
+# KEYS: stream. ARGV: ms, agent_id, old, new, at (repr), maxlen.
 # Returns the new id, or 0 when the entry is not newer than the stream's last (a replay).
 _PUT_SCRIPT = """
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
