@@ -12,7 +12,9 @@ while Redis is down, replayed in order).
   id. Capped at about ``MAX_ENTRIES`` (``XADD MAXLEN ~``): some months of a busy
   centre; ready time older than the log is unknown (see :func:`read_ready_idle`).
 - A write is one Lua script, idempotent: an entry older than the newest in the
-  stream, or equal to it, is a replay and is dropped.
+  stream, or equal to it, is a replay and is dropped. (A replayed change from the
+  same millisecond as another agent's last one gets in twice; repeating a change
+  adds a zero-length span, so no figure moves.)
 """
 
 from __future__ import annotations
