@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -117,3 +118,33 @@ def test_report_command(redis_db, tmp_path):
     assert bad.returncode == 2 and "is not a date" in bad.stderr
     bad = run("--from", "2025-11-25", "--to", "2025-11-25", "--by", "shift")
     assert bad.returncode == 2 and "invalid choice: 'shift'" in bad.stderr
+
+
+@pytest_twisted.ensureDeferred
+async def test_scorecards_read_an_older_period_whatever_came_after(db):
+    """Issue 15: the scorecards read the newest N entries only, so an older month came
+    back cut short or empty. Now they read the period by time range: with room for
+    only 2 entries in the old scan (it read whole pages of 500), a period behind 600
+    newer records is complete."""
+    from twisted.internet import task
+
+    from server.records.store import make_client
+    from server.web.http import ApiRequest
+    from server.web.review import Review
+
+    from .test_web_support import flush_db
+
+    flush_db(db)
+    month_ago = T0 - 30 * 86400
+    _write(db, [record("old1", t0=month_ago), record("old2", agent="1007", t0=month_ago + 60),
+                *(record(f"n{i}", t0=T0 + i) for i in range(600))])
+    client = make_client(db)
+    review = Review(client, None, ".", task.Clock(), scan_limit=2)  # type: ignore[arg-type]
+    try:
+        body = await review.scorecards(ApiRequest(
+            None, {}, {"from": str(month_ago), "to": str(month_ago + 3600)}, {}, None))  # type: ignore[arg-type]
+    finally:
+        await defer.Deferred.fromFuture(asyncio.ensure_future(client.aclose()))
+    assert body["records"] == 2
+    assert sorted((c["agent_id"], c["handled"]) for c in body["agents"]) == [
+        ("1005", 1), ("1007", 1)]
