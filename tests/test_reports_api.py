@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -13,6 +14,7 @@ import pytest
 import pytest_twisted
 from twisted.internet import defer
 
+from server.config import load_config
 from tests.test_web_review import T0, record
 from tests.test_web_support import WebRig
 
@@ -75,6 +77,15 @@ async def test_reports_for_supervisors_json_and_csv(rig, db):
     rows = list(csv.DictReader(io.StringIO(text.decode() if isinstance(text, bytes) else text)))
     assert [(r["key"], r["offered"]) for r in rows] == [
         ("complaints", "1"), ("fault", "2"), ("total", "3")]
+    # the printable report of the same figures, under a CSP of its own (no script)
+    code, page, headers = await rig.request("GET", f"/api/reports?{q}&by=queue&format=html",
+                                            token=sup)
+    page = page.decode() if isinstance(page, bytes) else page
+    assert code == 200 and page.lower().startswith("<!doctype html>"), page[:200]
+    (csp,) = headers.headers.getRawHeaders("content-security-policy")
+    assert "script-src" not in csp and "style-src 'unsafe-inline'" in csp
+    assert "<script" not in page and page.count("<svg") >= 4
+    assert 'data-key="complaints"' in page and 'data-key="fault"' in page
 
 
 @pytest_twisted.ensureDeferred
@@ -84,7 +95,7 @@ async def test_reports_bad_queries_and_roles(rig):
                          (f"from={T0}&to={T0}", "the period is empty"),
                          ("from=yesterday&to=2026-12-01", "'yesterday' is not a date"),
                          (f"from={T0}&to={T0 + 60}&by=shift", "'by' must be one of"),
-                         (f"from={T0}&to={T0 + 60}&format=html", "'format' must be one of"),
+                         (f"from={T0}&to={T0 + 60}&format=pdf", "'format' must be one of"),
                          (f"from={T0}&to={T0 + 60}&colour=red", "unknown query 'colour'"),
                          ("from=2026-01-01&to=2027-12-31", "longer than 400 days")):
         code, body, _ = await rig.request("GET", f"/api/reports?{query}", token=sup)
@@ -111,9 +122,48 @@ def test_report_command(redis_db, tmp_path):
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert [(r["key"], r["handled"]) for r in rows] == [("1005", "1"), ("1007", "1"),
                                                          ("total", "2")]
+    page = tmp_path / "r.html"
+    done = run("--from", "2025-11-25", "--to", "2025-11-25", "--by", "agent", "--format",
+               "html", "--out", str(page))
+    assert done.returncode == 0, done.stderr
+    html = page.read_text(encoding="utf-8")
+    assert 'data-key="1005"' in html and 'data-key="1007"' in html
+    assert "<script" not in html
     bad = run("--from", "2025-11-25", "--to", "2025-11-24")
     assert bad.returncode == 2 and "the period is empty" in bad.stderr
     bad = run("--from", "25/11/2025", "--to", "2025-11-25")
     assert bad.returncode == 2 and "is not a date" in bad.stderr
     bad = run("--from", "2025-11-25", "--to", "2025-11-25", "--by", "shift")
     assert bad.returncode == 2 and "invalid choice: 'shift'" in bad.stderr
+
+
+@pytest_twisted.ensureDeferred
+async def test_scorecards_read_an_older_period_whatever_came_after(db):
+    """Issue 15: the scorecards read the newest N entries only, so an older month came
+    back cut short or empty. Now they read the period by time range: with room for
+    only 2 entries in the old scan (it read whole pages of 500), a period behind 600
+    newer records is complete."""
+    from twisted.internet import task
+
+    from server.records.store import make_client
+    from server.web.http import ApiRequest
+    from server.web.review import Review
+
+    from .test_web_support import flush_db
+
+    flush_db(db)
+    month_ago = T0 - 30 * 86400
+    _write(db, [record("old1", t0=month_ago), record("old2", agent="1007", t0=month_ago + 60),
+                *(record(f"n{i}", t0=T0 + i) for i in range(600))])
+    client = make_client(db)
+    cfg = load_config(ROOT / "config", environ={"HOTLINE_AMI_SECRET": "x"})
+    review = Review(client, None, ".", task.Clock(), scan_limit=2,  # type: ignore[arg-type]
+                    acd=cfg.acd, appraisal=cfg.appraisal)
+    try:
+        body = await review.scorecards(ApiRequest(
+            None, {}, {"from": str(month_ago), "to": str(month_ago + 3600)}, {}, None))  # type: ignore[arg-type]
+    finally:
+        await defer.Deferred.fromFuture(asyncio.ensure_future(client.aclose()))
+    assert body["records"] == 2
+    assert sorted((c["agent_id"], c["handled"]) for c in body["agents"]) == [
+        ("1005", 1), ("1007", 1)]

@@ -12,7 +12,9 @@ while Redis is down, replayed in order).
   id. Capped at about ``MAX_ENTRIES`` (``XADD MAXLEN ~``): some months of a busy
   centre; ready time older than the log is unknown (see :func:`read_ready_idle`).
 - A write is one Lua script, idempotent: an entry older than the newest in the
-  stream, or equal to it, is a replay and is dropped.
+  stream, or equal to it, is a replay and is dropped. (A replayed change from the
+  same millisecond as another agent's last one gets in twice; repeating a change
+  adds a zero-length span, so no figure moves.)
 """
 
 from __future__ import annotations
@@ -31,10 +33,11 @@ __all__ = ["AGENT_LOG", "MAX_ENTRIES", "READY", "AgentLogStore", "AgentStateLog"
 
 AGENT_LOG = "hotline:agents:log"
 MAX_ENTRIES = 5_000_000  # ~100 changes per agent-day: 200 agents for 8 months
-READY = "ready"  # the one state that is ready idle (ringing is "reserved": busy)
+READY = "ready"  # the one ready-idle state; ringing ("reserved") counts neither way, as in
+# the live ACD's occupancy (queues/roster.py: on_call and wrap_up busy, ready idle)
 LOOKBACK_S = 86400.0  # the state at a period's start: read this far back for it
 
-# KEYS: stream. ARGV: ms, payload fields as JSON [agent_id, old, new, at], maxlen.
+# KEYS: stream. ARGV: ms, agent_id, old, new, at (repr), maxlen.
 # Returns the new id, or 0 when the entry is not newer than the stream's last (a replay).
 _PUT_SCRIPT = """
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)

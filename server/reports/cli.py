@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 from . import builder_for
 from .build import BY
+from .html import render
 from .period import PeriodError, period, to_csv
 from .reader import fill_report
 
@@ -53,9 +54,7 @@ def _render(report: dict[str, Any], fmt: str) -> str:
     if fmt == "csv":
         return to_csv(report)
     if fmt == "html":
-        from .html import render  # type: ignore[import-not-found,unused-ignore]
-
-        return str(render(report))
+        return render(report)
     return json.dumps(report, ensure_ascii=False, indent=1) + "\n"
 
 
@@ -80,13 +79,6 @@ def report_main(argv: list[str]) -> int:
     from server.config import ConfigError, load_config
 
     args = _parser().parse_args(argv)
-    if args.format == "html":
-        try:
-            from . import html  # noqa: F401
-        except ImportError:
-            print("error: --format html needs server/reports/html.py, which this build "
-                  "does not have yet; use --format json or csv", file=sys.stderr)
-            return 2
     try:
         cfg = load_config(args.config)
     except ConfigError as exc:

@@ -124,14 +124,17 @@ async def read_cases(client: aioredis.Redis, start: float, end: float, timezone:
 async def fill_report(client: aioredis.Redis, builder: ReportBuilder, *, now: float,
                       cases_timezone: str | None = None,
                       max_lag_s: float = DEFAULT_MAX_LAG_S,
-                      slack_s: float = DEFAULT_SLACK_S) -> dict[str, Any]:
+                      slack_s: float = DEFAULT_SLACK_S, chunk: int = CHUNK) -> dict[str, Any]:
     """Feed the period's records (and cases, when ``cases_timezone`` is given) into
-    ``builder``; return its report made at ``now``."""
+    ``builder``; return its report made at ``now``. Between chunks the loop runs
+    other work (each XRANGE is awaited), so ``chunk`` bounds how long one slice of
+    counting holds the loop."""
     async for record in read_records(client, builder.start, builder.end,
-                                     max_lag_s=max_lag_s, slack_s=slack_s):
+                                     max_lag_s=max_lag_s, slack_s=slack_s, chunk=chunk):
         builder.add_record(record)
     if cases_timezone is not None:
-        async for case in read_cases(client, builder.start, builder.end, cases_timezone):
+        async for case in read_cases(client, builder.start, builder.end, cases_timezone,
+                                     chunk=chunk):
             builder.add_case(case, now)
     # Occupancy's ready idle time, from the agent-state log (agentlog.py); when the
     # log does not cover the period, occupancy stays null rather than a guess.
@@ -144,9 +147,9 @@ async def fill_report(client: aioredis.Redis, builder: ReportBuilder, *, now: fl
 def report_deferred(client: aioredis.Redis, builder: ReportBuilder, *, now: float,
                     cases_timezone: str | None = None,
                     max_lag_s: float = DEFAULT_MAX_LAG_S,
-                    slack_s: float = DEFAULT_SLACK_S) -> defer.Deferred:
+                    slack_s: float = DEFAULT_SLACK_S, chunk: int = CHUNK) -> defer.Deferred:
     """:func:`fill_report` as a Deferred: fires with the report dict, fails with the
     Redis error (runs on the asyncio loop under Twisted's asyncio reactor)."""
     return defer.Deferred.fromFuture(asyncio.ensure_future(fill_report(
         client, builder, now=now, cases_timezone=cases_timezone, max_lag_s=max_lag_s,
-        slack_s=slack_s)))
+        slack_s=slack_s, chunk=chunk)))

@@ -6,14 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from .kpi import FIGURES
+
 __all__ = ["BY", "CODES", "FIGURES", "FIGURE_WORDS", "fmt", "words"]
 
-#: FIGURES of docs (the report's JSON shape), in the CSV's column order.
-FIGURES = ("offered", "answered", "abandoned", "short_abandoned", "self_service", "deflected",
-           "callbacks", "overflowed", "handled", "connection_rate", "service_level", "asa_s",
-           "abandon_rate", "aht_s", "occupancy", "surveyed", "rated", "satisfied",
-           "satisfaction_rate", "survey_response_rate", "repeat_contacts",
-           "repeat_contact_rate", "missed_offers")
+# FIGURES: the report's JSON shape and the CSV's column order, defined with the KPIs.
 
 FIGURE_WORDS: Mapping[str, tuple[str, str]] = {
     "offered": ("呼入量", "Offered"), "answered": ("接通量", "Answered"),

@@ -26,6 +26,7 @@ from server.records.durations import compute_durations
 from server.records.model import CallRecord
 from server.records.scorecards import AgentScorecards, is_complaint
 from server.records.store import STREAM, call_key
+from server.reports.api import LIVE_CHUNK
 from server.reports.reader import DEFAULT_MAX_LAG_S, DEFAULT_SLACK_S, read_records
 
 from .http import HANDLED, ApiError, ApiRequest
@@ -246,7 +247,7 @@ class Review:
             async for rec in read_records(
                     self.client, -math.inf if lo is None else lo,
                     math.inf if hi is None else hi, max_lag_s=self.max_lag_s,
-                    slack_s=self.slack_s):
+                    slack_s=self.slack_s, chunk=LIVE_CHUNK):
                 batch.append(rec)
                 if len(batch) >= 500:
                     await flush()
