@@ -384,3 +384,39 @@ def test_live_figures_keep_a_small_summary_per_call_and_the_same_figures():
     assert len(figures.previous_calls("13800000001")) == n
     within = 9 <= cfg.acd.queues["fault"].service_level.threshold_s  # answered after 9 s
     assert figures.recent_service_level("fault") == (1.0 if within else 0.0)
+
+
+def test_recent_service_level_is_the_reports_definition():
+    """within T / (answered + abandons after the short threshold), in the queue the
+    call ended in: a short abandon and a call overflowed on to general leave fault's
+    denominator (issue 15's definition, the same as the period reports')."""
+    from twisted.internet.task import Clock
+
+    from server.config import load_config
+    from server.records.model import CallRecorder
+    from server.web import live
+
+    clock = Clock()
+    clock.advance(1_795_800_000)
+    cfg = load_config(live.__file__.rsplit("/server/", 1)[0] + "/config", environ={})
+    figures = live.LiveFigures(clock, cfg)
+    t = clock.seconds() - 300
+    short = cfg.acd.policy.short_abandon_s
+    threshold = cfg.acd.queues["fault"].service_level.threshold_s
+
+    def ended(call_id: str, *steps) -> None:
+        rec = CallRecorder(call_id, t, "13800000002", "95598")
+        rec.enqueued(t + 1, "fault", 60)
+        for step in steps:
+            step(rec)
+        rec.finish(t + 200, "x")
+        figures.add_record(rec.to_dict())
+
+    ended("quick", lambda r: r.answered(t + 1 + threshold - 1, "1001", "agent"))
+    ended("short", lambda r: r.abandoned(t + 1 + short / 2))
+    ended("long", lambda r: r.abandoned(t + 1 + short + 30))
+    ended("moved", lambda r: r.overflow(t + 121, "fault", "general"),
+          lambda r: r.answered(t + 125, "1019", "team_lead"))
+    # fault: quick (within T) over quick + long; general: "moved", 4 s after it came in
+    assert figures.recent_service_level("fault") == 1 / 2
+    assert figures.recent_service_level("general") == 1.0

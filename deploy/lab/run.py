@@ -22,7 +22,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from deploy.lab import account, compare, faults, render
+from deploy.lab import account, compare, faults, followup, render
 from deploy.lab.agents import AgentPhone
 from deploy.lab.amiproxy import AmiProxy
 from deploy.lab.callers import MIX, PROFILES, CallerDriver, originate_headers
@@ -78,6 +78,8 @@ class Lab:
         self.phones: list[AgentPhone] = []
         self.observer = self.proxy = self.driver = None
         self.faults: faults.DaemonFaults | None = None
+        self.tokens: dict[str, str] = {}
+        self.started_at = time.time()
         self.daemon_starts = 0
         self.asterisk_started = False
         self.log_lines: list[str] = []
@@ -236,6 +238,7 @@ class Lab:
                                                      "password": self.sec["pin"][agent],
                                                      "phone": f"PJSIP/{agent}"})
                 if code == 200:
+                    self.tokens[agent] = body["token"]
                     code, body = self.api(f"/api/agents/{agent}/state", {"state": "ready"},
                                           body["token"])
             except (OSError, ValueError):
@@ -262,10 +265,15 @@ class Lab:
             extra = plan.at_s + plan.away_s + 60  # + the restarted daemon's resync
         names = self.args.profiles.split(",") if self.args.profiles else list(MIX)
         n = self.args.callers
+        if self.args.case_owner:
+            case = followup.open_owner_case(self.api, self.tokens[self.args.case_owner],
+                                            caller_number(0))
+            self.note(f"case {case} for {caller_number(0)}, owner {self.args.case_owner}")
+        self.started_at = time.time()
         for k in range(n):
             profile = PROFILES[names[k % len(names)]]
             tag = f"c{k + 1:04d}"
-            headers = originate_headers(tag, f"1390000{k + 1:04d}", profile,
+            headers = originate_headers(tag, caller_number(k), profile,
                                         self.args.survey_delay_s, self.args.after_s)
             resp = self.observer.call("Originate", headers)
             self.note(f"caller {tag} ({profile.name}): {resp.response if resp else 'no answer'}")
@@ -331,6 +339,13 @@ class Lab:
                                  self.args.tolerance_s, away)
         if fault_checks is not None:
             result["faults"] = fault_checks
+        extra = {"report": followup.report_check(
+            self.python, self.repo, self.run_dir / "hotline-config", self.settings["redis_url"],
+            self.daemon_env(), accounts, self.started_at, self.out)}
+        if self.args.case_owner:
+            extra["case_owner"] = followup.owner_check(
+                compare.load_records(records), accounts, "c0001", self.args.case_owner)
+        result["followup"] = extra
         result["settings"] = {"repo": str(self.repo), "callers": self.args.callers,
                               "rate": self.args.rate, "wrapup_s": self.args.wrapup,
                               "recordings_directory": self.settings["recordings_directory"],
@@ -389,10 +404,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         lab.stop()
     print(compare.format_report(result))
+    print("\n".join(followup.format_followup(result["followup"])))
     print(f"\nsessions, records and comparison in {lab.out}")
     failed = sum(c["failed"] for c in result["summary"].values())
+    failed += sum(row["verdict"] != "ok" for row in result["followup"].values())
     failed += sum(v != "ok" for v in result.get("faults", {}).get("checks", {}).values())
     return 1 if failed and args.strict else 0
+
+
+def caller_number(k: int) -> str:
+    """The k-th scripted caller's number (0-based)."""
+    return f"1390000{k + 1:04d}"
 
 
 def fault_checks(out: Path, accounts: dict) -> tuple[list, dict]:
@@ -451,6 +473,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", default=None, help="default: <run-dir>-out/<UTC time>")
     run.add_argument("--python", default=sys.executable, help="runs the daemon and its CLIs")
     run.add_argument("--strict", action="store_true", help="exit 1 when any check fails")
+    run.add_argument("--case-owner", choices=AGENTS, metavar="AGENT",
+                     help="before the run, AGENT opens a case for the first caller's number: "
+                          "the caller must be offered to AGENT first")
     fault = run.add_mutually_exclusive_group()
     fault.add_argument("--stop-daemon-at", type=float, metavar="S",
                        help="SIGTERM the daemon S seconds after the first caller")

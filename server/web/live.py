@@ -25,6 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from queues.erlang import agents_needed
+from queues.stats import QueueCounters
 from server.config import Config
 from server.records.model import CallRecord
 
@@ -59,8 +60,10 @@ class _Done:
         answered = _first(rec, "answered")
         entered: dict[str, float] = {}
         for e in rec.timeline:
-            queue = e.details.get("queue")
-            if e.kind == "enqueued" and isinstance(queue, str) and queue not in entered:
+            # into a queue: enqueued, overflowed to it, or the dialplan's fallback queue
+            queue = e.details.get("to_queue" if e.kind == "overflow" else "queue")
+            if e.kind in ("enqueued", "overflow", "fallback") and isinstance(queue, str) \
+                    and queue not in entered:
                 entered[queue] = e.t
         return cls(
             rec.call_id, rec.version, rec.timeline[0].t if rec.timeline else 0.0, rec.caller,
@@ -141,21 +144,22 @@ class LiveFigures:
 
     def recent_service_level(self, queue: str) -> float | None:
         """SL over calls that entered ``queue`` in the last 15 minutes and have ended
-        (short abandons excluded, as GUIDE §4 defines it)."""
+        there (answered or abandoned in it, not overflowed on), by the house
+        definition the reports use (``QueueCounters.service_level``: within T /
+        (answered + abandons after the short-abandon threshold))."""
         q = self.cfg.acd.queues[queue]
         short = self.cfg.acd.policy.short_abandon_s
         since = self.clock.seconds() - WINDOW_S
-        within = denominator = 0
+        counters = QueueCounters()
         for d in self._done.values():
             entered = next((t for name, t in d.entered if name == queue), None)
-            if entered is None or entered < since:
+            if entered is None or entered < since or d.entered[-1][0] != queue:
                 continue
-            if d.answered is None and d.abandoned is not None and d.abandoned - entered < short:
-                continue
-            denominator += 1
-            if d.answered is not None and d.answered - entered <= q.service_level.threshold_s:
-                within += 1
-        return within / denominator if denominator else None
+            if d.answered is not None:
+                counters.count_answered(d.answered - entered, q.service_level.threshold_s)
+            elif d.abandoned is not None:
+                counters.count_abandoned(d.abandoned - entered, short)
+        return counters.service_level()
 
     def agents_needed(self, queue: str, aht_s: float | None) -> int:
         q = self.cfg.acd.queues[queue]
