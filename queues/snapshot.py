@@ -62,6 +62,8 @@ def _item(i: WaitingItem) -> dict[str, Any]:
     d = {f: getattr(i, f) for f in _ITEM_FIELDS}
     d["kind"] = str(i.kind)
     d["missed_by"] = sorted(i.missed_by)
+    if i.case_id is not None:
+        d["case_id"] = i.case_id
     return d
 
 
@@ -84,7 +86,9 @@ def snapshot(r: RouterState) -> dict[str, Any]:
 
 def _mk(d: dict[str, Any]) -> WaitingItem:
     kw = {f: d[f] for f in _ITEM_FIELDS if f != "offered_to"}
-    return WaitingItem(kind=Kind(d["kind"]), missed_by=set(d["missed_by"]), **kw)
+    # case_id came later: a snapshot written before it has none (and needs none).
+    return WaitingItem(kind=Kind(d["kind"]), missed_by=set(d["missed_by"]),
+                       case_id=d.get("case_id"), **kw)
 
 
 def _saved_agent(d: dict[str, Any]) -> SavedAgent:

@@ -55,6 +55,7 @@ class WaitingItem:
     ended_at: float | None = None
     hold_s: float = 0.0
     hold_since: float | None = None
+    case_id: str | None = None  # a 回访 follow-up's service case: one attempt per item
 
     def key(self) -> OrderKey:
         return (-self.priority, self.enqueued_at, self.seq, self.id)
@@ -62,7 +63,7 @@ class WaitingItem:
     def view(self) -> WorkItem:
         return WorkItem(
             self.id, self.kind, self.queue, self.enqueued_at, self.intent,
-            self.number, self.due_at, self.attempt, self.note,
+            self.number, self.due_at, self.attempt, self.note, self.case_id,
         )  # fmt: skip
 
 

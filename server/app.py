@@ -31,6 +31,7 @@ from server.config import Config
 from server.notify import Notifier
 from server.records.spool import DurableRecords
 from server.records.store import RecordStore
+from server.return_visits import ReturnVisits
 from server.safety import SafetyNet
 from server.wiring import build_call_side
 
@@ -120,6 +121,8 @@ class _StartUp(Service):
             self.log.error("Could not load live state from Redis: {e}; starting empty", e=exc)
             n = 0
         if self.running:
+            # Cases resolved or due a return visit whose follow-up the snapshot lacks.
+            h.visits.reconcile()
             h.ami.startService()
             h.safety.start()
         return n
@@ -158,7 +161,8 @@ class Hotline:
                                              password=redis_auth.password)
         self.case_writer = DurableRecords(self.case_store, case_spool / "spool.jsonl", reactor)
         _RecordsService(self.case_writer, self.case_store).setServiceParent(self.services)
-        self.cases = CaseService(self.case_store, self.case_writer, cfg.cases, reactor)
+        self.cases = CaseService(self.case_store, self.case_writer, cfg.cases, reactor,
+                                 publish=self.notifier.publish)
         CaseFlow(reactor, self.cases, self.notifier).setServiceParent(self.services)
         self.outages = OutageBoard()
         # The calls with the ACD router, the AGI driver, the callback placer, the
@@ -170,6 +174,10 @@ class Hotline:
             notifier=self.notifier, live=_StoreLiveState(self.store), outages=self.outages)
         self.calls, self.features, self.resync = side.calls, side.features, side.resync
         self.outbound = side.outbound
+        # 回访: a resolved case's return visit is a follow-up in the router (with the
+        # case id); each attempt's end goes back to the case.
+        self.visits = ReturnVisits(self.cases, self.calls.acd, self.notifier)
+        self.visits.setServiceParent(self.services)
         # Started after the records writer, and it starts the AMI link itself once
         # the live state is loaded (see _StartUp).
         self.startup = _StartUp(self)

@@ -126,8 +126,11 @@ class DeskApi:
         what the desk restores after a reload."""
         agent = self._agent(req.params["id"])
         out = self._json(agent.id)
-        out["call"] = current_call(self.calls, self.live, self.calls.acd.agent(agent.id),
-                                   self._pending)
+        view = self.calls.acd.agent(agent.id)
+        out["call"] = current_call(self.calls, self.live, view, self._pending)
+        # A return-visit call: the desk shows its case with the visit-outcome form.
+        item = self.calls.acd.item(view.item_id) if view.item_id else None
+        out["visit_case"] = item.case_id if item is not None else None
         return out
 
     def force(self, req: ApiRequest) -> dict[str, Any]:

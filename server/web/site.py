@@ -32,7 +32,7 @@ from server.config import Config
 from .api import QUEUE_PARAMS, DeskApi
 from .audit import AuditLog
 from .auth import COOKIE, Authenticator, Sessions, set_cookie, token_of
-from .cases_api import CasesApi, case_routes
+from .cases_api import AgentCalls, CasesApi, case_routes
 from .feed import Feed, FeedLimits
 from .http import ApiError, ApiRequest, Field, JsonResource, Route
 from .live import LiveFigures
@@ -197,7 +197,8 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
               body={"scores": Field(D, True), "comments": Field(S)}),
         Route("GET", "/api/recordings/{file}", review.recording, REVIEW),
         Route("GET", "/api/scorecards", review.scorecards, REVIEW),
-        *case_routes(CasesApi(cases, cfg, clock), readers=ANYONE, writers=AGENT_OR_SUP),
+        *case_routes(CasesApi(cases, cfg, clock, AgentCalls(calls, live)), readers=ANYONE,
+                     writers=AGENT_OR_SUP),
     ]
     root = static.File(str(STATIC_DIR))
     root.putChild(b"api", JsonResource(routes, auth.session_for))
