@@ -273,3 +273,41 @@ async def test_an_agent_opens_or_links_a_case_only_with_their_own_call(rig):
     code, other, _ = await _open(rig, s, owner="1002", call_id="1700000000.99",
                                  phone="13900000004")
     assert code == 201 and other["call_ids"] == ["1700000000.99"]
+
+
+def test_case_events_reach_the_owner_and_supervisors_on_the_live_feed():
+    """The SSE feed's filter: a ``case`` event goes to its owner (and to the agent a
+    reassignment took it from) and to supervisors; other agents and reviewers never."""
+    from server.web.auth import Session
+    from server.web.feed import visible
+
+    def who(role: str, subject: str) -> Session:
+        return Session("t", role, subject, subject, 0.0, 0.0)
+
+    changed = {"kind": "changed", "case_id": "GD1", "owner": "1002",
+               "previous_owner": "1001", "state": "new"}
+    reminder = {"kind": "reminder", "case_id": "GD2", "owner": "1003", "phase": "accept"}
+    assert visible(who("agent", "1002"), "case", changed)
+    assert visible(who("agent", "1001"), "case", changed)
+    assert not visible(who("agent", "1003"), "case", changed)
+    assert visible(who("agent", "1003"), "case", reminder)
+    assert not visible(who("agent", "1002"), "case", reminder)
+    assert visible(who("supervisor", "supervisor1"), "case", reminder)
+    assert not visible(who("reviewer", "reviewer1"), "case", changed)
+
+
+@pytest_twisted.ensureDeferred
+async def test_every_case_change_is_published_as_a_case_event(rig):
+    seen: list[dict] = []
+    rig.notifier.subscribe(lambda topic, p: seen.append(p) if topic == "case" else None)
+    t = await rig.login("1001", phone="PJSIP/1001")
+    s = await rig.login("supervisor1")
+    _, case, _ = await _open(rig, t)
+    await _move(rig, t, case["id"], "accept")
+    await _move(rig, t, case["id"], "resolve")  # refused: nothing published
+    await _move(rig, s, case["id"], "reassign", owner="1002")
+    assert [(p["kind"], p["case_id"], p["input"], p["state"], p["owner"], p["previous_owner"])
+            for p in seen] == [
+        ("changed", case["id"], "open", "new", "1001", None),
+        ("changed", case["id"], "accept", "accepted", "1001", "1001"),
+        ("changed", case["id"], "reassign", "accepted", "1002", "1001")]

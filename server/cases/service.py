@@ -179,6 +179,10 @@ class CaseService:
             notices.append(notice)
         return notices
 
+    def drained(self) -> defer.Deferred:
+        """Fires (with None) once every change asked for so far has run."""
+        return self._lock.run(defer.succeed, None)
+
     # -- reads --------------------------------------------------------------------------
 
     def get(self, case_id: str) -> defer.Deferred:
