@@ -356,7 +356,10 @@ function onLink(state, n) {
   const b = document.getElementById("banner");
   b.className = state === "live" ? "banner" : `banner ${state}`;
   b.textContent = state === "live" ? "" : `${t(state, { n })} ${fmtTime(fetchedAt / 1000, true)}`;
-  if (state === "live" && ME) loadAgent().catch(() => {});  // catch up after a gap
+  if (state === "live" && ME) {  // catch up after a gap: the state and my cases
+    loadAgent().catch(() => {});
+    loadMyCases();
+  }
 }
 
 let wired = false;
