@@ -13,7 +13,9 @@ supervisor                                 snapshot, supervise, force, outages, 
 reviewer or supervisor                     records, recordings, QA
 any signed-in role (agent: own cases)      GET /api/cases, GET /api/cases/{id}
 agent (own cases) or supervisor            POST /api/cases, .../transition, .../visit
-                                           (see server/web/cases_api.py)
+                                           (see server/web/cases_api.py; the agent on a
+                                           case's return-visit call also reads it and
+                                           posts its visit)
 =========================================  =========================================
 """
 
