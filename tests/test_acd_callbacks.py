@@ -175,3 +175,15 @@ def test_a_follow_up_id_already_waiting_is_refused():
         r.add_follow_up("rv-GD1-1", "q", "556", due_at=at(18, 0), case_id="GD1")
     (item,) = r.waiting()
     assert (item.number, item.due_at) == ("555", at(17, 0))
+
+
+def test_a_case_return_visit_due_at_night_waits_for_the_morning():
+    """An unreached return visit's retry (cases.yaml retry_after) that falls in quiet
+    hours is not placed before they end."""
+    r, clock, out = _night_router(at(20, 30))
+    r.login("a1")
+    r.add_follow_up("rv-GD1-2", "q", "555", due_at=at(20, 30) + 2 * 3600, case_id="GD1")
+    clock.advance(at(8, 0, day=28) - clock.seconds() - 1)
+    assert offers(out) == []
+    clock.advance(1)
+    assert offers(out) == [("rv-GD1-2", "a1")]
