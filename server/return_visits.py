@@ -54,10 +54,11 @@ _FOLLOWED = frozenset({CaseState.RESOLVED, CaseState.RETURN_VISIT, CaseState.REO
 
 
 class FollowUps(Protocol):
-    """What this module needs of the router (``queues.router.Router``)."""
+    """What this module needs of the router, through the adapter's front
+    (``CallCenter``: it also saves the router's snapshot after a change)."""
 
     @property
-    def config(self) -> AcdConfig: ...
+    def acd_config(self) -> AcdConfig: ...
     def item(self, item_id: str) -> WorkItem | None: ...
     def add_follow_up(self, item_id: str, queue: str, number: str, due_at: float,
                       note: str = "", case_id: str | None = None) -> WorkItem: ...
@@ -129,7 +130,7 @@ class ReturnVisits(Service):
             self.log.warn("Case {case}: no phone to call for the return visit; the owner "
                           "records it", case=case.id)
             return None
-        queue = visit_queue(case, self.follow_ups.config)
+        queue = visit_queue(case, self.follow_ups.acd_config)
         item = self.follow_ups.add_follow_up(item_id, queue, case.phone, case.visit_at,
                                              f"回访 {case.id}", case.id)
         self.log.info("Case {case}: return-visit call {item} due at {at:.0f} in {queue}",

@@ -34,7 +34,7 @@ class VisitRig:
         self.web = WebRig(url, tmp_path / "rec", cfg=self.o.cfg, ami=self.o.ami,
                           calls=self.o.cc, notifier=self.notifier, clock=self.o.clock)
         self.cases = self.web.cases
-        self.visits = ReturnVisits(self.cases, self.o.cc.acd, self.notifier)
+        self.visits = ReturnVisits(self.cases, self.o.cc, self.notifier)
         self.visits.startService()
 
     async def settle(self) -> None:

@@ -230,8 +230,8 @@ class DeskApi:
             raise ApiError(400, "field 'due_at' must be epoch seconds from a day ago to a "
                                 "year ahead")
         item_id = f"fu-{secrets.token_hex(6)}"
-        item = self.calls.acd.add_follow_up(item_id, b["queue"], b["number"], float(due),
-                                            b.get("note", ""))
+        item = self.calls.add_follow_up(item_id, b["queue"], b["number"], float(due),
+                                        b.get("note", ""))
         self.log.info("{who} created follow-up {id} to {number}", who=req.session.subject,
                       id=item.id, number=item.number)
         return 201, {"id": item.id, "queue": item.queue, "number": item.number,
@@ -241,7 +241,7 @@ class DeskApi:
         item = self.calls.acd.item(req.params["id"])
         if item is None or item.kind is Kind.CALL:
             raise ApiError(404, f"no waiting callback or follow-up {req.params['id']}")
-        if not self.calls.acd.cancel_item(item.id, f"cancelled by {req.session.subject}"):
+        if not self.calls.cancel_item(item.id, f"cancelled by {req.session.subject}"):
             raise ApiError(409, f"{item.id} is ringing an agent; try again shortly")
         return {"id": item.id, "cancelled": True}
 
