@@ -199,7 +199,11 @@ class DeskApi:
     def _rewrite(self, raw: dict[str, Any], code: str, notes: str) -> defer.Deferred:
         new = dict(raw, disposition=code, notes=notes, version=int(raw["version"]) + 1)
         self.live.add_record(new)
-        return defer.maybeDeferred(self.put_record, new)
+        d = defer.maybeDeferred(self.put_record, new)
+        # Not on "record": the metrics would observe the call twice.  server/case_flow.py
+        # reads it (a work_order set after the call opens its case too).
+        self.calls.notifier.publish("record_revised", new)
+        return d
 
     def on_publish(self, topic: str, payload: dict[str, Any]) -> None:
         """A final record that lost a disposition set during the call gets it back."""
