@@ -137,12 +137,14 @@ def open_case(rules: CasesConfig, *, case_id: str, type: CaseType | str, account
 
 def transition(case: Case, input: CaseInput | str, rules: CasesConfig, *, now: float,
                actor: str, note: str = "", owner: str | None = None,
-               responsible: str | None = None, call_id: str | None = None) -> Case:
+               responsible: str | None = None, call_id: str | None = None,
+               visit_at: float | None = None) -> Case:
     """Apply one input.  Raises InvalidTransition (not in the table) or CaseError.
 
     ``reassign`` takes ``owner`` and/or ``responsible``; ``link_call`` takes
     ``call_id``; ``escalate`` raises the grade where the rules say so and counts
-    a 催办 round.  The visit inputs go through :func:`record_visit` only.
+    a 催办 round; ``schedule_visit`` books the first return-visit call at
+    ``visit_at`` (None: now).  The visit inputs go through :func:`record_visit` only.
     """
     try:
         inp = CaseInput(input)
@@ -151,19 +153,24 @@ def transition(case: Case, input: CaseInput | str, rules: CasesConfig, *, now: f
                         f"{', '.join(i.value for i in CaseInput)})") from None
     if inp in _VISIT_INPUTS:
         raise CaseError(f"{inp} is recorded with the return-visit outcome (record_visit)")
+    if visit_at is not None and inp is not Inp.SCHEDULE_VISIT:
+        raise CaseError("a visit time goes with schedule_visit only")
     return _apply(case, inp, rules, now=now, actor=actor, note=note, owner=owner,
-                  responsible=responsible, call_id=call_id)
+                  responsible=responsible, call_id=call_id, visit_at=visit_at)
 
 
 def record_visit(case: Case, rules: CasesConfig, *, now: float, actor: str, reached: bool,
                  resolved: bool | None = None, satisfaction: int | None = None,
-                 reason: str = "") -> Case:
+                 reason: str = "", call_id: str = "") -> Case:
     """Record one return-visit call and move the case by its outcome.
 
     Reached and solved closes the case; reached and not solved reopens it; not
-    reached stays in return_visit, until the configured number of failed calls
-    closes it (every attempt is kept in ``visits``).  Raises CaseError for a
-    satisfaction outside 1-3 or a reached visit without the customer's answer.
+    reached stays in return_visit with the next call due ``visit_retry_s`` from
+    now, until the configured number of failed calls closes it (every attempt is
+    kept in ``visits``).  ``call_id``: the return-visit call; an attempt already
+    recorded for it returns ``case`` itself (the same object: nothing to write).
+    Raises CaseError for a satisfaction outside 1-3 or a reached visit without
+    the customer's answer.
     """
     if satisfaction is not None and satisfaction not in (1, 2, 3):
         raise CaseError(f"satisfaction must be 1, 2 or 3, not {satisfaction!r}")
@@ -171,12 +178,14 @@ def record_visit(case: Case, rules: CasesConfig, *, now: float, actor: str, reac
         raise CaseError("a reached return visit says whether the problem is solved")
     if not reached and (resolved is not None or satisfaction is not None):
         raise CaseError("an unreached return visit has no customer answers")
+    if call_id and any(v.call_id == call_id for v in case.visits):
+        return case
     if reached:
         inp = Inp.VISIT_CONFIRMED if resolved else Inp.VISIT_UNRESOLVED
     else:
         last = case.failed_visits + 1 >= rules.visit_max_attempts
         inp = Inp.VISIT_GAVE_UP if last else Inp.VISIT_FAILED
-    attempt = VisitAttempt(now, actor, reached, resolved, satisfaction, reason)
+    attempt = VisitAttempt(now, actor, reached, resolved, satisfaction, reason, call_id)
     if (case.state, inp) not in TRANSITIONS:
         raise InvalidTransition(case.id, case.state, inp)
     note = reason if reached else f"attempt {case.failed_visits + 1} not reached; {reason}"
@@ -186,7 +195,7 @@ def record_visit(case: Case, rules: CasesConfig, *, now: float, actor: str, reac
 
 def _apply(case: Case, inp: CaseInput, rules: CasesConfig, *, now: float, actor: str,
            note: str = "", owner: str | None = None, responsible: str | None = None,
-           call_id: str | None = None) -> Case:
+           call_id: str | None = None, visit_at: float | None = None) -> Case:
     try:
         to = TRANSITIONS[(case.state, inp)]
     except KeyError:
@@ -219,6 +228,14 @@ def _apply(case: Case, inp: CaseInput, rules: CasesConfig, *, now: float, actor:
         dl = replace(dl, reminded=True, escalations=dl.escalations + 1, last_escalated_at=now)
     if inp is Inp.REOPEN or inp is Inp.VISIT_UNRESOLVED:
         fields["reopened"] = case.reopened + 1
+    # The next return-visit call: booked, or the retry after an unreached one; none
+    # once the case leaves return_visit.
+    if inp is Inp.SCHEDULE_VISIT:
+        fields["visit_at"] = now if visit_at is None else visit_at
+    elif inp is Inp.VISIT_FAILED:
+        fields["visit_at"] = now + rules.visit_retry_s
+    elif to is not S.RETURN_VISIT:
+        fields["visit_at"] = None
     fields["deadline"] = dl
     if PHASE_OF.get(to) != PHASE_OF.get(case.state) or inp is Inp.REOPEN \
             or inp is Inp.VISIT_UNRESOLVED:

@@ -97,6 +97,7 @@ class VisitAttempt:
     resolved: bool | None = None  # the customer says the problem is solved
     satisfaction: int | None = None  # 1 dissatisfied, 2 fairly satisfied, 3 satisfied
     reason: str = ""
+    call_id: str = ""  # the return-visit call (its record), when one was placed
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,9 @@ class Case:
     visits: tuple[VisitAttempt, ...] = ()  # every return-visit attempt, failed ones too
     audit: tuple[AuditEntry, ...] = ()
     reopened: int = 0
+    # When the next return-visit call is due (booked, or the retry after an unreached
+    # one); None outside return_visit.  server/return_visits.py places the call.
+    visit_at: float | None = None
 
     @property
     def is_open(self) -> bool:

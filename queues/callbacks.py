@@ -81,7 +81,7 @@ class Callbacks:
         cb = WaitingItem(
             f"{call_id}:cb", Kind.CALLBACK, it.queue, it.enqueued_at, it.seq, it.priority,
             it.queue_entered_at, it.intent, number, min_tier=it.min_tier,
-            preferred=it.preferred, prefer_until=it.prefer_until, case_id=it.case_id,
+            preferred=it.preferred, prefer_until=it.prefer_until, owner_case=it.owner_case,
         )  # fmt: skip
         self._numbers[number] = cb.id
         self.escalation.admit(cb)
@@ -91,22 +91,27 @@ class Callbacks:
 
     def add_follow_up(
         self, config: AcdConfig, item_id: str, queue: str, number: str, due_at: float,
-        note: str = "",
+        note: str = "", case_id: str | None = None,
     ) -> WorkItem:
         """A 回访 return visit: routed like a call from ``due_at``, outside quiet hours.
 
-        Raises ValueError for a number that is not ``dialable`` or a ``due_at`` that
-        is not a finite time (the API checks first; this keeps the core safe).
+        With ``case_id`` the item is one attempt of that case's return visit: the
+        case's rules (cases.yaml ``return_visit``) book the next, not ``retries``.
+        Raises ValueError for a number that is not ``dialable``, a ``due_at`` that
+        is not a finite time, or an id already waiting (the callers check first;
+        this keeps the core safe).
         """
         if not dialable(number):
             raise ValueError(f"follow-up number {str(number)[:40]!r} is not 3-20 ASCII digits")
         if not math.isfinite(due_at):
             raise ValueError(f"follow-up due_at {due_at!r} is not a time")
+        if self.waiting.get(item_id) is not None:
+            raise ValueError(f"follow-up {item_id[:60]!r} is already waiting")
         q = config.queues[queue]
         seq = self.waiting.next_seq()
         it = WaitingItem(item_id, Kind.FOLLOW_UP, queue, due_at, seq, q.priority, due_at,
                          None, number, due_at, note, not_before=due_at,
-                         min_tier=q.min_tier)  # fmt: skip
+                         min_tier=q.min_tier, case_id=case_id)  # fmt: skip
         self.escalation.admit(it)
         self._dispatch()
         return it.view()
@@ -127,7 +132,8 @@ class Callbacks:
         assert agent is not None  # offer_result checked that it was ringing
         self.roster.settle(agent, AgentEvent.CANCEL_OFFER, f"customer did not answer {it.id}")
         it.attempt += 1
-        if it.attempt > self.retries:
+        # A case's return visit is one attempt per item: the case books the next.
+        if it.attempt > (0 if it.case_id is not None else self.retries):
             self.escalation.withdraw(it)
             self._drop(it)
             self.output.work_item_failed(it.view(), f"no answer after {it.attempt} attempts")

@@ -153,7 +153,7 @@ class Dispatcher:
         return owner
 
     def _owner_offer(self, it: WaitingItem, owner: AgentRuntime, now: float) -> Offer:
-        case = f" of case {it.case_id}" if it.case_id else ""
+        case = f" of case {it.owner_case}" if it.owner_case else ""
         d = Decision(it.id, owner.spec.id, it.queue, now - it.enqueued_at, OWNER_STEP, (), 1,
                      "case-owner", f"owner{case}, tried first for "
                      f"{max(0.0, it.prefer_until - now):.0f}s more")

@@ -49,6 +49,7 @@ class WorkItem:
     due_at: float | None = None  # follow-ups: not before this time
     attempt: int = 0  # callback / follow-up dial attempts so far
     note: str = ""
+    case_id: str | None = None  # a 回访 follow-up's service case (工单)
 
 
 @dataclass(frozen=True)

@@ -282,14 +282,19 @@ class Router:
         return self._callbacks.request(call_id, number)
 
     def add_follow_up(
-        self, item_id: str, queue: str, number: str, due_at: float, note: str = ""
+        self, item_id: str, queue: str, number: str, due_at: float, note: str = "",
+        case_id: str | None = None,
     ) -> WorkItem:
         """A 回访 return visit: routed like a call from ``due_at``, outside quiet hours.
 
-        Raises ValueError for a number that is not ``dialable`` or a ``due_at`` that
-        is not a finite time (the API checks first; this keeps the core safe).
+        ``case_id``: one attempt of that service case's return visit (no retries of
+        its own).  Raises ValueError for a number that is not ``dialable``, a
+        ``due_at`` that is not a finite time or an id already waiting (the callers
+        check first; this keeps the core safe).
         """
-        return self._callbacks.add_follow_up(self.config, item_id, queue, number, due_at, note)
+        return self._callbacks.add_follow_up(
+            self.config, item_id, queue, number, due_at, note, case_id
+        )
 
     def cancel_item(self, item_id: str, reason: str = "cancelled") -> bool:
         """Drop a callback or follow-up that is not ringing."""

@@ -32,8 +32,9 @@ _ITEM_FIELDS = (
 )  # fmt: skip
 # Added with issue 14's routing; a snapshot written before them restores with these.
 _NEW_ITEM_FIELDS: dict[str, Any] = {
-    "min_tier": None, "preferred": None, "prefer_until": 0.0, "case_id": None,
+    "min_tier": None, "preferred": None, "prefer_until": 0.0, "owner_case": None,
     "past_max_wait": False,
+    "case_id": None,  # a return visit's case (issue 14, point 4)
 }
 _AGENT_FIELDS = (
     "state", "since", "pause_reason", "resume_reason", "device", "item_id", "misses",

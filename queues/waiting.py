@@ -61,8 +61,9 @@ class WaitingItem:
     # The owner of the caller's open case, tried first until prefer_until.
     preferred: str | None = None
     prefer_until: float = 0.0
-    case_id: str | None = None
+    owner_case: str | None = None  # the case whose owner is tried first
     past_max_wait: bool = False  # reached max_wait_s: offer the callback that keeps the place
+    case_id: str | None = None  # a 回访 follow-up's service case: one attempt per item
 
     def key(self) -> OrderKey:
         return (-self.priority, self.enqueued_at, self.seq, self.id)
@@ -70,7 +71,7 @@ class WaitingItem:
     def view(self) -> WorkItem:
         return WorkItem(
             self.id, self.kind, self.queue, self.enqueued_at, self.intent,
-            self.number, self.due_at, self.attempt, self.note,
+            self.number, self.due_at, self.attempt, self.note, self.case_id,
         )  # fmt: skip
 
 
@@ -141,7 +142,7 @@ class WaitingList:
 
     def prefer(self, it: WaitingItem, agent_id: str, until: float, case_id: str | None) -> None:
         """``it`` (waiting here) is offered to ``agent_id`` first until ``until``."""
-        it.preferred, it.prefer_until, it.case_id = agent_id, until, case_id
+        it.preferred, it.prefer_until, it.owner_case = agent_id, until, case_id
         self._preferring[it.id] = it
 
     def clear_preference(self, it: WaitingItem) -> None:

@@ -32,6 +32,7 @@ from server.notify import Notifier
 from server.records.spool import DurableRecords
 from server.records.store import RecordStore
 from server.reports.agentlog import AgentLogStore, AgentStateLog
+from server.return_visits import ReturnVisits
 from server.safety import SafetyNet
 from server.today import TodayFigures
 from server.wiring import build_call_side
@@ -139,6 +140,8 @@ class _StartUp(Service):
             self.log.error("Could not load live state from Redis: {e}; starting empty", e=exc)
             n = 0
         if self.running:
+            # Cases resolved or due a return visit whose follow-up the snapshot lacks.
+            h.visits.reconcile()
             h.ami.startService()
             h.safety.start()
         return n
@@ -177,7 +180,8 @@ class Hotline:
                                              password=redis_auth.password)
         self.case_writer = DurableRecords(self.case_store, case_spool / "spool.jsonl", reactor)
         _RecordsService(self.case_writer, self.case_store).setServiceParent(self.services)
-        self.cases = CaseService(self.case_store, self.case_writer, cfg.cases, reactor)
+        self.cases = CaseService(self.case_store, self.case_writer, cfg.cases, reactor,
+                                 publish=self.notifier.publish)
         # The agent-state log (server/reports/agentlog.py): every agent state change,
         # durable like the records, so the reports can compute occupancy.
         agent_spool = Path(spool_dir) / "agents"
@@ -205,6 +209,10 @@ class Hotline:
             case_owner=self.cases.open_case_owner)
         self.calls, self.features, self.resync = side.calls, side.features, side.resync
         self.outbound = side.outbound
+        # 回访: a resolved case's return visit is a follow-up in the router (with the
+        # case id); each attempt's end goes back to the case.
+        self.visits = ReturnVisits(self.cases, self.calls, self.notifier)
+        self.visits.setServiceParent(self.services)
         # Started after the records writer, and it starts the AMI link itself once
         # the live state is loaded (see _StartUp).
         self.startup = _StartUp(self)

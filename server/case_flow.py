@@ -2,7 +2,8 @@
 
 The glue between the call side and ``CaseService`` (server/cases/), built by the
 composition root.  It reads only what the call side publishes on the notifier: a
-final call record goes into its customer's history (by account and by phone), and
+final call record (or its revision with a disposition set after the call) goes into
+its customer's history (by account and by phone), and
 a wrap-up disposition that ``cases.yaml`` lists under ``auto_open`` opens its case,
 owned by the agent who took the call (idempotent per call).  Every ``tick_s`` it
 runs the case tick and publishes each reminder or escalation as a ``case`` event
@@ -71,7 +72,10 @@ class CaseFlow(Service):
         return super().stopService()
 
     def on_publish(self, topic: str, payload: dict[str, Any]) -> None:
-        if topic != "record" or not payload.get("final") or payload.get("kind") != "inbound":
+        # record_revised: a final record given its disposition after the call (the desk's
+        # late wrap-up, server/web/api.py); both writes are idempotent per call.
+        if topic not in ("record", "record_revised") or not payload.get("final") \
+                or payload.get("kind") != "inbound":
             return
         summary = summary_of(payload)
         self.cases.record_call(summary).addErrback(self._failed, "history", summary.call_id)

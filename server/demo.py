@@ -14,6 +14,7 @@ secret instead of a random one, and ``HOTLINE_DEMO_LOG_LEVEL`` the log level
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import random
@@ -29,18 +30,21 @@ from twisted.internet.address import IPv4Address
 from twisted.logger import Logger
 
 from queues.agents import AgentState
+from queues.model import TimeRange
 from server.app import Hotline, Overrides
 from server.config import ConfigError, load_config
 from server.daemon import start_logging
+from server.demo_cases import case_summary
+from server.demo_desk import DemoDesk
 from server.redisproc import RedisNotAvailable, RedisProcess, free_port
-from server.sim import PromptCatalog, Simulator, shipped_user
+from server.sim import AgentBehaviour, PromptCatalog, Simulator, shipped_user
 from server.sim.prompts import per_language
 from server.sim.traffic import TrafficProfile, plan_callers, plan_phones
 
 log = Logger()
 
 
-def summary(hotline: Hotline, sim: Simulator, elapsed: float) -> dict:
+def summary(hotline: Hotline, sim: Simulator, elapsed: float, callers: int) -> dict:
     """The figures each capability adds to ``--summary`` (see the README)."""
     cc = hotline.calls
     counts = dict(hotline.events.counts)
@@ -71,7 +75,9 @@ def summary(hotline: Hotline, sim: Simulator, elapsed: float) -> dict:
         "queues": queues,
         "records_written": c["records_written"],
         "calls_ended": c["calls_ended"],
-        "simulator": {"calls_started": sim.summary().calls_started},
+        # calls_started counts the channels Originate sent into the dialplan too (the
+        # agents' legs of callbacks and return visits); callers: the synthetic callers.
+        "simulator": {"calls_started": sim.summary().calls_started, "callers": callers},
     }
 
 
@@ -122,6 +128,10 @@ def run_demo(args) -> int:
     if args.wrapup is not None:  # a short demo shows finished records sooner
         cfg = replace(cfg, acd=replace(cfg.acd, policy=replace(
             cfg.acd.policy, wrapup_default_s=args.wrapup)))
+    # A day in miniature at any hour: the return visits (and callbacks) go out now, not
+    # after quiet hours (a window of one microsecond after midnight).
+    cfg = replace(cfg, acd=replace(cfg.acd, policy=replace(
+        cfg.acd.policy, quiet_hours=TimeRange(dt.time(0, 0), dt.time(0, 0, 0, 1)))))
     redis = None
     redis_url = args.redis_url
     if not redis_url:
@@ -152,11 +162,23 @@ def run_demo(args) -> int:
     agents = {a.interface.split("/", 1)[1]: a.tier for a in cfg.acd.agents.values()}
     for phone in plan_phones(rng, agents, talk_s=(8.0, 30.0)):
         sim.add_phone(phone)
-    for script in plan_callers(rng, max(0.0, args.duration - 20.0), TrafficProfile(),
-                               start_s=1.0):
+    callers = plan_callers(rng, max(0.0, args.duration - 20.0), TrafficProfile(), start_s=1.0)
+    for script in callers:
         sim.add_caller(script)
     http_port = free_port()
     hotline.http_site(listen=f"tcp:port={http_port}:interface=127.0.0.1")
+    # The agents open, resolve and return-visit cases at their desks (through the API);
+    # the customers answer their return-visit calls.
+    customers = random.Random(args.seed + 1)
+
+    def add_customer(number: str) -> None:
+        sim.add_local_agent(number, AgentBehaviour(answer_after=customers.uniform(1.0, 3.0),
+                                                   talk=customers.uniform(5.0, 10.0)),
+                            "sim-customers")
+    desk = DemoDesk(reactor, f"http://127.0.0.1:{http_port}",
+                    {a.id: a.interface for a in cfg.acd.agents.values()},
+                    random.Random(args.seed + 2), add_customer)
+    hotline.notifier.subscribe(desk.on_publish)
     hotline.start_metrics()  # /metrics on its own port, for deploy/prometheus and grafana
     started = reactor.seconds()
     print(f"demo: simulated Asterisk on 127.0.0.1:{port}, Redis {redis_url}, "
@@ -186,7 +208,14 @@ def run_demo(args) -> int:
     def finish():
         if ticker.running:
             ticker.stop()
-        result.update(summary(hotline, sim, reactor.seconds() - started))
+        result.update(summary(hotline, sim, reactor.seconds() - started, len(callers)))
+        # The desks' last requests and the case writes they started, then the store's figures.
+        try:
+            yield defer.DeferredList(list(desk.pending)).addTimeout(10, reactor)
+            yield hotline.cases.drained()
+            result["cases"] = yield defer.ensureDeferred(case_summary(hotline.cases, reactor))
+        except Exception as exc:  # Redis gone, a desk request hung: said in the summary
+            result["cases"] = {"error": repr(exc)[:200]}
         yield hotline.services.stopService()
         # After the stop, every record is in Redis: the report over the whole run
         # (whole seconds around it, so `server report --from/--to` can repeat it).

@@ -5,7 +5,10 @@ place, a follow-up waits for its due time, neither is placed in quiet hours,
 and a number asked for twice is one callback.  This module *places* one
 attempt when the router picks an agent (``CallCenter.place_callback`` ->
 :meth:`OutboundPlacer.place`) and reports how it went (``Router.offer_result``).
-One call record per attempt (kind ``callback`` or ``followup``).
+One call record per attempt (kind ``callback`` or ``followup``).  A follow-up
+that is a service case's return visit carries the case id: the screen-pop shows
+it, and the end of each attempt is published as ``followup_ended`` for
+server/return_visits.py.
 
 One attempt, as Asterisk runs it (deploy/asterisk/extensions.conf,
 ``acd-callback-agent``; GUIDE §2.6)::
@@ -131,7 +134,8 @@ class OutboundPlacer:
         self.notifier.publish("offer", {
             "call_id": attempt.id, "agent_id": agent_id, "decision": decision.text(),
             "screen": {"call_id": attempt.id, "kind": str(item.kind), "caller": number,
-                       "intent": item.intent, "queue": item.queue, "note": item.note}})
+                       "intent": item.intent, "queue": item.queue, "note": item.note,
+                       "case_id": item.case_id}})
         self._persist(attempt)
         if not number:
             self.log.error("{id}: no number to call", id=attempt.id)
@@ -356,6 +360,11 @@ class OutboundPlacer:
                 del self._by_channel[channel]
         attempt.record.finish(self.clock.seconds(), outcome)
         self._persist(attempt, final=True)
+        if attempt.item.case_id is not None:
+            # A case's return-visit call ended: server/return_visits.py records it.
+            self.notifier.publish("followup_ended", {
+                "case_id": attempt.item.case_id, "item_id": attempt.item.id,
+                "call_id": attempt.id, "agent_id": attempt.agent_id, "outcome": outcome})
 
     def _persist(self, attempt: Attempt, final: bool = False) -> None:
         raw = attempt.record.to_dict()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+import pytest
 from twisted.internet.task import Clock
 
 from queues.items import Kind, Outcome
@@ -146,3 +147,43 @@ def test_callback_offered_when_estimated_wait_is_long():
     assert r.estimated_wait("c1") == 180 and r.estimated_wait("c2") == 360
     assert not r.should_offer_callback("c1")
     assert r.should_offer_callback("c2")
+
+
+def test_a_case_follow_up_is_one_attempt_and_carries_its_case():
+    """A return visit of a service case: the customer not answering ends the item (the
+    case books the next attempt), where a plain follow-up would be retried."""
+    r, clock, out = _night_router(at(15, 0))
+    r.login("a1")
+    fu = r.add_follow_up("rv-GD1-1", "q", "555", due_at=at(15, 0), case_id="GD1")
+    assert fu.case_id == "GD1"
+    (placed,) = out.take("place_callback")
+    assert (placed[1], placed[2]) == ("rv-GD1-1", "a1")
+    r.offer_result("rv-GD1-1", Outcome.CUSTOMER_NO_ANSWER)
+    assert out.take("failed") == [("failed", "rv-GD1-1", "no answer after 1 attempts")]
+    assert r.waiting() == [] and r.item("rv-GD1-1") is None
+    assert r.agent("a1").state.value == "ready"
+    # a plain follow-up stays for its retry
+    r.add_follow_up("fu", "q", "556", due_at=clock.seconds())
+    r.offer_result("fu", Outcome.CUSTOMER_NO_ANSWER)
+    assert out.take("failed") == [] and [w.id for w in r.waiting()] == ["fu"]
+
+
+def test_a_follow_up_id_already_waiting_is_refused():
+    r, clock, out = _night_router(at(15, 0))
+    r.add_follow_up("rv-GD1-1", "q", "555", due_at=at(17, 0), case_id="GD1")
+    with pytest.raises(ValueError, match="already waiting"):
+        r.add_follow_up("rv-GD1-1", "q", "556", due_at=at(18, 0), case_id="GD1")
+    (item,) = r.waiting()
+    assert (item.number, item.due_at) == ("555", at(17, 0))
+
+
+def test_a_case_return_visit_due_at_night_waits_for_the_morning():
+    """An unreached return visit's retry (cases.yaml retry_after) that falls in quiet
+    hours is not placed before they end."""
+    r, clock, out = _night_router(at(20, 30))
+    r.login("a1")
+    r.add_follow_up("rv-GD1-2", "q", "555", due_at=at(20, 30) + 2 * 3600, case_id="GD1")
+    clock.advance(at(8, 0, day=28) - clock.seconds() - 1)
+    assert offers(out) == []
+    clock.advance(1)
+    assert offers(out) == [("rv-GD1-2", "a1")]

@@ -152,3 +152,19 @@ def test_forget_drops_a_waiting_call_without_stats_or_outputs():
     assert r.waiting() == [] and out.take() == []
     assert r.queue_kpis("q").abandoned == 0
     assert r.forget("served-meanwhile") is False
+
+
+def test_a_return_visit_keeps_its_case_over_a_restart():
+    r, clock, out = build([make_queue("q", {"s": 1})], [make_agent("a1", {"s": 1})])
+    r.add_follow_up("rv-GD1-2", "q", "13900000001", clock.seconds() + 7200, "回访 GD1",
+                    case_id="GD1")
+    r.add_follow_up("fu-1", "q", "13900000002", clock.seconds() + 60)
+    data = json.loads(json.dumps(r.snapshot()))
+    r2 = Router.restore(r.config, clock, RecordingOutput(), data)
+    assert [(w.id, w.case_id, w.due_at) for w in r2.waiting()] == [
+        ("fu-1", None, clock.seconds() + 60), ("rv-GD1-2", "GD1", clock.seconds() + 7200)]
+    # a snapshot written before items had a case restores as before
+    for item in data["waiting"]:
+        item.pop("case_id", None)
+    r3 = Router.restore(r.config, clock, RecordingOutput(), data)
+    assert [w.case_id for w in r3.waiting()] == [None, None]

@@ -11,7 +11,7 @@ import os
 
 import pytest
 import pytest_twisted
-from twisted.internet import defer
+from twisted.internet import defer, reactor, task
 
 from tests.browser_support import as_deferred, chromium, new_page, shot, sign_in, unlabelled
 from tests.test_web_support import WebRig
@@ -30,6 +30,16 @@ def rig(redis_server, tmp_path):
     r = WebRig(url, tmp_path)
     yield r
     pytest_twisted.blockon(defer.ensureDeferred(r.close()))
+
+
+def _took(rig: WebRig, call_id: str, agent_id: str) -> None:
+    """A call that ``agent_id`` answered has ended (its final record is published)."""
+    from server.records.model import CallRecorder
+
+    rec = CallRecorder(call_id, rig.clock.seconds() - 60, "13900000001", "95598")
+    rec.update(agent_id=agent_id)
+    rec.finish(rig.clock.seconds(), "answered")
+    rig.notifier.publish("record", rec.to_dict())
 
 
 def _tw(coro):
@@ -97,6 +107,18 @@ async def test_agent_works_own_cases_to_the_return_visit(rig):
             await expect(page.locator("#case-detail [data-testid=case-state]")
                          ).to_have_text("Return visit")
             await expect(page.locator("#case-visit")).to_be_visible()
+            # The link-call form: only the agent's own (live or recent) call is linked.
+            await page.select_option("#case-input", "link_call")
+            await expect(page.locator("#case-call")).to_be_visible()
+            await page.fill("#case-call", "1700000000.404")
+            await page.click("#case-apply")
+            await expect(page.locator("#case-msg")).to_have_text(
+                "That call is neither live nor recent here.")
+            _took(rig, "1700000000.41", "1001")
+            await page.select_option("#case-input", "link_call")
+            await page.fill("#case-call", "1700000000.41")
+            await page.click("#case-apply")
+            await expect(page.locator("#case-detail")).to_contain_text("1700000000.41")
             assert await unlabelled(page) == []
             await shot(page, "desk-cases-en")
             await page.select_option("#visit-satisfaction", "3")
@@ -112,7 +134,8 @@ async def test_agent_works_own_cases_to_the_return_visit(rig):
     closed = await rig.cases.get(fault.id)
     assert closed.state == "closed" and closed.visits[-1].satisfaction == 3
     assert [a.input for a in closed.audit[1:]] == [
-        "accept", "start", "resolve", "schedule_visit", "visit_confirmed"]
+        "accept", "start", "resolve", "schedule_visit", "link_call", "visit_confirmed"]
+    assert closed.call_ids == ("1700000000.41",)
     assert {a.actor for a in closed.audit[1:]} == {"1001"}
 
 
@@ -154,16 +177,17 @@ async def test_supervisor_filters_reassigns_escalates_and_reopens(rig):
             await page.select_option("#case-input", "escalate")
             await page.click("#case-apply")
             await expect(page.locator("#case-detail")).to_contain_text("Escalate")
-            # A stale page: the case was accepted meanwhile; accepting again is refused
-            # in words (409), not silently.
+            # The case is accepted meanwhile by its new owner: the live feed's case event
+            # brings the shown case up to date (it used to stay stale until a click got
+            # a 409), and accepting is no longer offered.
             token = await _tw(rig.login("1005", phone="PJSIP/1005"))
             code, _, _ = await _tw(rig.request("POST", f"/api/cases/{late.id}/transition",
                                                {"input": "accept"}, token=token))
             assert code == 200
-            await page.select_option("#case-input", "accept")
-            await page.click("#case-apply")
-            await expect(page.locator("#case-msg")).to_have_text(
-                "Not possible in the case's current state.")
+            await expect(page.locator("#case-detail [data-testid=case-state]")
+                         ).to_have_text("Accepted")
+            assert "accept" not in await page.eval_on_selector(
+                "#case-input", "s => [...s.options].map(o => o.value)")
             await shot(page, "cases-supervisor-en")
             await page.click("#btn-lang")
             await expect(page.locator("#list-title")).to_have_text("工单列表")
@@ -208,3 +232,64 @@ async def test_reviewer_reads_cases_only(rig):
             await expect(page.locator("#case-visit")).to_have_count(0)
             await shot(page, "cases-reviewer-zh")
     await as_deferred(story())
+
+
+@pytest_twisted.ensureDeferred
+async def test_desk_pops_the_case_of_a_return_visit_call_and_follows_case_events(
+        redis_server, tmp_path):
+    """Agent 1002 is reserved for a return-visit follow-up of 1001's case: the desk
+    shows that case with the visit-outcome form (GET /api/agents/{id} visit_case), and
+    records the outcome; a case reassigned to 1002 meanwhile appears in "my open
+    cases" through the live feed, without a reload."""
+    from server.call.center import CallCenter
+    from tests.test_web_support import StubAmi, cheap_config
+
+    clock = task.Clock()
+    clock.advance(reactor.seconds())
+    cfg = cheap_config(tmp_path / "rec")
+    calls = CallCenter(clock, cfg, StubAmi(), save=lambda raw: None, bills=None)
+    rig = WebRig(redis_server.url.rsplit("/", 1)[0] + "/8", tmp_path / "rec", cfg=cfg,
+                 calls=calls, notifier=calls.notifier, clock=clock)
+    try:
+        late, fault, other = await _cases(rig)
+        for inp in ("accept", "start", "resolve", "schedule_visit"):
+            await rig.cases.transition(fault.id, inp, actor="1001")
+        calls.acd.add_follow_up(f"rv-{fault.id}-1", "general", "13900000001",
+                                clock.seconds(), f"回访 {fault.id}", fault.id)
+        calls.acd.login("1002")  # rung for the return visit (nothing places it here)
+        assert calls.acd.agent("1002").item_id == f"rv-{fault.id}-1"
+
+        async def story():
+            async with chromium() as browser:
+                page = await new_page(browser, "en")
+                await sign_in(page, rig.base, "/desk.html", "1002")
+                await expect(page.locator("#case-detail [data-testid=case-id]")
+                             ).to_have_text(fault.id)
+                await expect(page.locator("#case-visit")).to_be_visible()
+                await expect(page.locator(f'[data-case-row="{fault.id}"]')).to_have_count(0)
+                for _ in range(100):  # until the page's live feed is connected (bounded)
+                    if rig.web.feed.open:
+                        break
+                    await asyncio.sleep(0.05)
+                await _tw(rig.cases.transition(late.id, "reassign", actor="supervisor1",
+                                               owner="1002"))
+                await expect(page.locator(f'[data-case-row="{late.id}"]')).to_be_visible()
+                # long after the feed's catch-up: only the feed can bring this one
+                more, _ = await _tw(rig.cases.open(type="enquiry", phone="13900000009", account="",
+                                                   actor="supervisor1", owner="1002"))
+                await expect(page.locator(f'[data-case-row="{more.id}"]')).to_be_visible()
+                await page.select_option("#visit-satisfaction", "2")
+                await page.fill("#visit-reason", "repaired, but slowly")
+                await page.click("#visit-save")
+                await expect(page.locator("#case-detail [data-testid=case-state]")
+                             ).to_have_text("Closed")
+                await shot(page, "desk-return-visit-en")
+        await as_deferred(story())
+        closed = await rig.cases.get(fault.id)
+        assert closed.state == "closed" and closed.owner == "1001"
+        assert (closed.visits[-1].actor, closed.visits[-1].satisfaction,
+                closed.visits[-1].reason) == ("1002", 2, "repaired, but slowly")
+    finally:
+        for call in clock.getDelayedCalls():
+            call.cancel()
+        await rig.close()

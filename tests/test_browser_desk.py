@@ -197,6 +197,7 @@ async def _browser_story(base: str, sim: Simulator, expect) -> None:
         await shot(desk, "desk-en")
         await desk.click("#btn-lang")
         await expect(desk.locator("#pop-ivr")).to_have_text("主菜单 按 0 → 人工服务")
+        await expect(desk.locator("#cn-intent")).to_have_text("综合咨询")  # the page's language
         await shot(desk, "desk-zh")
         await desk.click("#btn-lang")
         # A reload in wrap-up: the call and the wrap-up typed so far are the server's.

@@ -88,6 +88,26 @@ async def test_a_work_order_disposition_opens_one_case_owned_by_the_agent(cases_
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_work_order_set_after_the_call_opens_the_case_too(cases_url, tmp_path):
+    """The desk's disposition on a call whose record is already final is a revision
+    (``record_revised``, server/web/api.py): it opens the case like one set during the
+    call, once."""
+    f = Flow(cases_url, tmp_path / "spool.jsonl")
+    try:
+        f.notifier.publish("record", final_record("3.1", None))
+        await f.settle()
+        assert await f.service.find(open_only=True) == []
+        revised = {**final_record("3.1", "work_order"), "version": 2}
+        f.notifier.publish("record_revised", revised)
+        f.notifier.publish("record_revised", revised)
+        await f.settle()
+        (case,) = await f.service.find(open_only=True)
+        assert (case.type, case.owner, case.call_ids) == ("complaint", "1005", ("3.1",))
+    finally:
+        await f.close()
+
+
+@pytest_twisted.ensureDeferred
 async def test_the_tick_announces_a_case_coming_due(cases_url, tmp_path):
     f = Flow(cases_url, tmp_path / "spool.jsonl")
     try:

@@ -187,3 +187,34 @@ def test_round_trip_through_the_dict_form() -> None:
     case = _walk_to_visit(clock, case)
     case = record_visit(case, RULES, now=clock.seconds(), actor="1001", reached=False)
     assert Case.from_dict(case.to_dict()) == case
+
+
+def test_the_next_return_visit_call_is_booked_then_retried_after_an_unreached_one() -> None:
+    """visit_at: the booked call (schedule_visit, default now), then retry_after past
+    each unreached call, none once the case leaves return_visit."""
+    clock = task.Clock()
+    clock.advance(1_800_000_000)
+    case = new_case(RULES, clock.seconds())
+    for inp in ("accept", "start", "resolve"):
+        case = transition(case, inp, RULES, now=clock.seconds(), actor="1001")
+    assert case.visit_at is None
+    with pytest.raises(CaseError, match="schedule_visit only"):
+        transition(case, "note", RULES, now=clock.seconds(), actor="1001", visit_at=1.0)
+    booked = transition(case, "schedule_visit", RULES, now=clock.seconds(), actor="system",
+                        visit_at=clock.seconds() + 600)
+    assert booked.visit_at == clock.seconds() + 600
+    case = transition(case, "schedule_visit", RULES, now=clock.seconds(), actor="system")
+    assert case.visit_at == clock.seconds()
+    clock.advance(100)
+    case = record_visit(case, RULES, now=clock.seconds(), actor="system", reached=False,
+                        call_id="rv-1#1", reason="customer_no_answer")
+    assert case.state is CaseState.RETURN_VISIT
+    assert case.visit_at == clock.seconds() + RULES.visit_retry_s
+    assert (case.visits[-1].call_id, case.visits[-1].reason) == ("rv-1#1", "customer_no_answer")
+    # the same call reported twice is one attempt
+    assert record_visit(case, RULES, now=clock.seconds(), actor="system", reached=False,
+                        call_id="rv-1#1") is case
+    case = record_visit(case, RULES, now=clock.seconds(), actor="1007", reached=True,
+                        resolved=True, satisfaction=3, call_id="rv-2#1")
+    assert (case.state, case.visit_at) == (CaseState.CLOSED, None)
+    assert Case.from_dict(case.to_dict()) == case

@@ -523,3 +523,38 @@ def test_dial_to_an_agent_the_router_cannot_give_the_call_is_hung_up(rig):
     assert hangups == ["PJSIP/1008-000000fe"]
     assert call.phase == "queued" and rig.cc.acd.agent("1008").item_id is None
     assert [w.id for w in rig.cc.acd.waiting()] == [call.id]
+
+
+class _OutboundRestartRig(RestartRig):
+    SIDE = {**RestartRig.SIDE, "outbound": True}
+
+
+def test_a_case_return_visit_keeps_its_case_across_a_kill():
+    """回访: the waiting follow-up of a service case comes back from the router snapshot
+    with its case id (adding it saves the snapshot: before, only a later call or agent
+    change did), and the new daemon's attempt reports its end for that case."""
+    rig = _OutboundRestartRig()
+    try:
+        rig.sim.add_phone(PhoneScript("1007", AgentBehaviour(answer_after=1.0)))
+        rig.sim.add_local_agent("13900000001", AgentBehaviour(answer_after=None),
+                                "sim-customers")
+        rig.run(1)
+        # as server/return_visits.py adds it (no agent is logged in: nothing else moves)
+        rig.cc.add_follow_up("rv-GD1-2", "general", "13900000001",
+                             rig.clock.seconds() + 60, "回访 GD1", case_id="GD1")
+        rig.run(2)  # the debounced router snapshot is written
+        rig.kill_daemon()
+        rig.run(5)
+        rig.start_daemon()
+        (item,) = rig.cc.acd.waiting()
+        assert (item.id, item.case_id, item.note) == ("rv-GD1-2", "GD1", "回访 GD1")
+        ended = []
+        rig.cc.notifier.subscribe(
+            lambda topic, p: ended.append(p) if topic == "followup_ended" else None)
+        rig.cc.acd.login("1007")
+        rig.run(120)
+        assert [(p["case_id"], p["item_id"], p["outcome"]) for p in ended] == [
+            ("GD1", "rv-GD1-2", "customer_no_answer")]
+        assert rig.cc.acd.waiting() == []  # one attempt: the case books the next
+    finally:
+        rig.stop()

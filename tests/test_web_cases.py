@@ -25,6 +25,16 @@ async def _open(rig: WebRig, token: str, **body):
     return await rig.request("POST", "/api/cases", body, token=token)
 
 
+def _took(rig: WebRig, call_id: str, agent_id: str | None) -> None:
+    """A call that ``agent_id`` answered has ended (its final record is published)."""
+    from server.records.model import CallRecorder
+
+    rec = CallRecorder(call_id, rig.clock.seconds() - 60, "13900000001", "95598")
+    rec.update(agent_id=agent_id, intent="complaint")
+    rec.finish(rig.clock.seconds(), "answered")
+    rig.notifier.publish("record", rec.to_dict())
+
+
 async def _move(rig: WebRig, token: str, case_id: str, input: str, **extra):
     return await rig.request("POST", f"/api/cases/{case_id}/transition",
                              {"input": input, **extra}, token=token)
@@ -33,6 +43,7 @@ async def _move(rig: WebRig, token: str, case_id: str, input: str, **extra):
 @pytest_twisted.ensureDeferred
 async def test_agent_opens_a_case_from_a_call_once_per_client_key(rig):
     t = await rig.login("1001", phone="PJSIP/1001")
+    _took(rig, "1700000000.7", "1001")
     code, first, _ = await _open(rig, t, call_id="1700000000.7", intent="complaint",
                                  summary="停电两次", client_key="desk:1700000000.7")
     assert code == 201 and first["created"] is True
@@ -229,8 +240,74 @@ async def test_the_screen_pop_history_shows_earlier_calls_open_cases_and_the_rep
                "&exclude_call=1700000000.9", token=t)
     assert code == 200 and [c["call_id"] for c in again["calls"]] == ["1700000000.1"]
     assert again["repeat"] is True and again["same_intent_calls"] == ["1700000000.1"]
+    _took(rig, "1700000000.1", "1001")
     _, case, _ = await _open(rig, t, call_id="1700000000.1", intent="fault", type="fault_repair")
     code, with_case, _ = await rig.request(
         "GET", f"/api/customers/history?account={ACCOUNT}&intent=billing", token=t)
     assert [c["id"] for c in with_case["cases"]] == [case["id"]]
     assert with_case["open_cases"] == [case["id"]] and with_case["repeat"] is True
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_agent_opens_or_links_a_case_only_with_their_own_call(rig):
+    """POST /api/cases (and link_call) by an agent with a call_id: another agent's
+    call is 403 not_your_call, a call unknown here 409 unknown_call; nothing opens."""
+    a1 = await rig.login("1001", phone="PJSIP/1001")
+    s = await rig.login("supervisor1")
+    _took(rig, "1700000000.21", "1002")
+    _took(rig, "1700000000.22", "1001")
+    code, body, _ = await _open(rig, a1, call_id="1700000000.21")
+    assert (code, body["code"]) == (403, "not_your_call")
+    code, body, _ = await _open(rig, a1, call_id="1700000000.99")
+    assert (code, body["code"]) == (409, "unknown_call")
+    _, listed, _ = await rig.request("GET", "/api/cases", token=s)
+    assert listed["cases"] == []
+    code, case, _ = await _open(rig, a1, call_id="1700000000.22")
+    assert code == 201 and case["call_ids"] == ["1700000000.22"]
+    code, body, _ = await _move(rig, a1, case["id"], "link_call", call_id="1700000000.21")
+    assert (code, body["code"]) == (403, "not_your_call")
+    _took(rig, "1700000000.23", "1001")
+    code, linked, _ = await _move(rig, a1, case["id"], "link_call", call_id="1700000000.23")
+    assert code == 200 and linked["call_ids"] == ["1700000000.22", "1700000000.23"]
+    # A supervisor opens a case for any agent's call: no call check.
+    code, other, _ = await _open(rig, s, owner="1002", call_id="1700000000.99",
+                                 phone="13900000004")
+    assert code == 201 and other["call_ids"] == ["1700000000.99"]
+
+
+def test_case_events_reach_the_owner_and_supervisors_on_the_live_feed():
+    """The SSE feed's filter: a ``case`` event goes to its owner (and to the agent a
+    reassignment took it from) and to supervisors; other agents and reviewers never."""
+    from server.web.auth import Session
+    from server.web.feed import visible
+
+    def who(role: str, subject: str) -> Session:
+        return Session("t", role, subject, subject, 0.0, 0.0)
+
+    changed = {"kind": "changed", "case_id": "GD1", "owner": "1002",
+               "previous_owner": "1001", "state": "new"}
+    reminder = {"kind": "reminder", "case_id": "GD2", "owner": "1003", "phase": "accept"}
+    assert visible(who("agent", "1002"), "case", changed)
+    assert visible(who("agent", "1001"), "case", changed)
+    assert not visible(who("agent", "1003"), "case", changed)
+    assert visible(who("agent", "1003"), "case", reminder)
+    assert not visible(who("agent", "1002"), "case", reminder)
+    assert visible(who("supervisor", "supervisor1"), "case", reminder)
+    assert not visible(who("reviewer", "reviewer1"), "case", changed)
+
+
+@pytest_twisted.ensureDeferred
+async def test_every_case_change_is_published_as_a_case_event(rig):
+    seen: list[dict] = []
+    rig.notifier.subscribe(lambda topic, p: seen.append(p) if topic == "case" else None)
+    t = await rig.login("1001", phone="PJSIP/1001")
+    s = await rig.login("supervisor1")
+    _, case, _ = await _open(rig, t)
+    await _move(rig, t, case["id"], "accept")
+    await _move(rig, t, case["id"], "resolve")  # refused: nothing published
+    await _move(rig, s, case["id"], "reassign", owner="1002")
+    assert [(p["kind"], p["case_id"], p["input"], p["state"], p["owner"], p["previous_owner"])
+            for p in seen] == [
+        ("changed", case["id"], "open", "new", "1001", None),
+        ("changed", case["id"], "accept", "accepted", "1001", "1001"),
+        ("changed", case["id"], "reassign", "accepted", "1002", "1001")]

@@ -149,11 +149,16 @@ async def test_disposition_after_the_call_writes_a_new_version(rig):
     raw = record("d1", agent="1005", disposition="none", t0=rig.web.live.day_start() + 1)
     await rig.store.put(raw)
     rig.notifier.publish("record", raw)  # what the adapter does when the record is final
+    revised = []
+    rig.notifier.subscribe(lambda t, p: revised.append(p) if t == "record_revised" else None)
     a = await rig.login("1005")
     code, body, _ = await rig.request("POST", "/api/agents/1005/disposition",
                                       {"call_id": "d1", "code": "work_order",
                                        "notes": "派工单 W-1"}, token=a)
     assert code == 200 and body["live"] is False
+    # published for server/case_flow.py (a work_order opens its case), not as "record"
+    assert [(p["call_id"], p["disposition"], p["version"]) for p in revised] == [
+        ("d1", "work_order", raw["version"] + 1)]
     other = await rig.login("1006")
     code, _, _ = await rig.request("POST", "/api/agents/1006/disposition",
                                    {"call_id": "d1", "code": "resolved"}, token=other)

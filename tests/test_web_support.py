@@ -94,7 +94,8 @@ class WebRig:
                                           recordings.parent / f"{recordings.name}-cases.spool",
                                           self.clock)
         self.cases = CaseService(self.case_store, self.case_writer, self.cfg.cases,
-                                 self.clock) if with_cases else None
+                                 self.clock, publish=self.notifier.publish) \
+            if with_cases else None
         self.web = build_web(self.cfg, self.calls, self.notifier, self.clock,
                              redis_client=self.client, put_record=self.store.put,
                              options=options or WebOptions(),

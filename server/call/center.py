@@ -26,6 +26,7 @@ from twisted.logger import Logger
 from ivr.outage import OutageBoard
 from queues.agents import AgentState
 from queues.items import Decision, Outcome, WorkItem
+from queues.model import AcdConfig
 from queues.router import Router
 from server.agi import AgiDriver, AgiSession
 from server.ami.codec import Message
@@ -159,6 +160,30 @@ class CallCenter:
                       ) -> None:
         """Send AsyncAGI sessions started in dialplan ``context`` to ``handler``."""
         self.inbound.route_context(context, handler)
+
+    # ---------------------------------------------------------------- follow-ups (回访)
+
+    @property
+    def acd_config(self) -> AcdConfig:
+        return self.acd.config
+
+    def item(self, item_id: str) -> WorkItem | None:
+        return self.acd.item(item_id)
+
+    def add_follow_up(self, item_id: str, queue: str, number: str, due_at: float,
+                      note: str = "", case_id: str | None = None) -> WorkItem:
+        """The router's ``add_follow_up`` (ValueError likewise), and the router's snapshot
+        saved soon after: a follow-up waiting for its due time moves nothing else that
+        would save it, and a restart must find it (server/return_visits.py, the desk)."""
+        item = self.acd.add_follow_up(item_id, queue, number, due_at, note, case_id)
+        self.livestate.schedule_router_save()
+        return item
+
+    def cancel_item(self, item_id: str, reason: str = "cancelled") -> bool:
+        """The router's ``cancel_item``; the snapshot is saved soon after."""
+        done = self.acd.cancel_item(item_id, reason)
+        self.livestate.schedule_router_save()
+        return done
 
     # ---------------------------------------------------------------- recovery (server/resync.py)
 

@@ -19,7 +19,7 @@ once: ``open`` then fails with ``CaseIdsUnavailable``.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, replace
 from typing import Any, Protocol
 
@@ -59,9 +59,13 @@ class CaseService:
     log = Logger()
 
     def __init__(self, store: CaseStore, writer: DurableRecords, rules: CasesConfig,
-                 clock: Clock, *, cache_size: int = 10_000, due_batch: int = 500
-                 ) -> None:
+                 clock: Clock, *, cache_size: int = 10_000, due_batch: int = 500,
+                 publish: Callable[[str, dict[str, Any]], object] | None = None) -> None:
+        """``publish(topic, payload)`` (the Notifier's): each written change is
+        announced as a ``case`` event (kind ``changed``) for the live feed and
+        server/return_visits.py."""
         self._store, self._writer, self._rules, self._clock = store, writer, rules, clock
+        self._publish = publish
         self._lock = defer.DeferredLock()
         # Latest versions this process wrote: newer than Redis while the spool holds them.
         self._cache: OrderedDict[str, Case] = OrderedDict()
@@ -98,6 +102,7 @@ class CaseService:
         case = open_case(self._rules, case_id="", now=now, client_key=client_key, **kw)
         case = replace(case, id=await self._next_id(now))
         await self._write(case)
+        self._announce(case, None)
         if client_key:
             self._remember(self._client_keys, client_key, case.id)
         return case, True
@@ -119,25 +124,27 @@ class CaseService:
 
     def transition(self, case_id: str, input: CaseInput | str, *, actor: str, note: str = "",
                    owner: str | None = None, responsible: str | None = None,
-                   call_id: str | None = None) -> defer.Deferred:
+                   call_id: str | None = None, visit_at: float | None = None
+                   ) -> defer.Deferred:
         """Apply one input (see cases.machine.transition).  Fires with the new Case.
         Fails with CaseNotFound, InvalidTransition (the table refuses: HTTP 409) or
         CaseError (bad input: HTTP 400)."""
         def apply(case: Case) -> Case:
             return transition(case, input, self._rules, now=self._clock.seconds(), actor=actor,
                               note=note, owner=owner, responsible=responsible,
-                              call_id=call_id)
+                              call_id=call_id, visit_at=visit_at)
         return self._lock.run(lambda: defer.ensureDeferred(self._change(case_id, apply)))
 
     def record_visit(self, case_id: str, *, actor: str, reached: bool,
                      resolved: bool | None = None, satisfaction: int | None = None,
-                     reason: str = "") -> defer.Deferred:
+                     reason: str = "", call_id: str = "") -> defer.Deferred:
         """Record a return-visit call (see cases.machine.record_visit).  Fires with the
-        new Case; fails like ``transition``."""
+        new Case (the unchanged one when ``call_id``'s attempt is already recorded);
+        fails like ``transition``."""
         def apply(case: Case) -> Case:
             return record_visit(case, self._rules, now=self._clock.seconds(), actor=actor,
                                 reached=reached, resolved=resolved,
-                                satisfaction=satisfaction, reason=reason)
+                                satisfaction=satisfaction, reason=reason, call_id=call_id)
         return self._lock.run(lambda: defer.ensureDeferred(self._change(case_id, apply)))
 
     async def _change(self, case_id: str, apply: Any) -> Case:
@@ -145,7 +152,9 @@ class CaseService:
         if case is None:
             raise CaseNotFound(case_id)
         new = apply(case)
-        await self._write(new)
+        if new is not case:
+            await self._write(new)
+            self._announce(new, case)
         return new
 
     def record_call(self, summary: CallSummary) -> defer.Deferred:
@@ -169,6 +178,10 @@ class CaseService:
             await self._write(case)
             notices.append(notice)
         return notices
+
+    def drained(self) -> defer.Deferred:
+        """Fires (with None) once every change asked for so far has run."""
+        return self._lock.run(defer.succeed, None)
 
     # -- reads --------------------------------------------------------------------------
 
@@ -238,6 +251,18 @@ class CaseService:
         return None
 
     # -- internals ----------------------------------------------------------------------
+
+    def _announce(self, case: Case, before: Case | None) -> None:
+        if self._publish is None:
+            return
+        last = case.audit[-1] if case.audit else None
+        # The Notifier logs a listener's failure and goes on: the write stands.
+        self._publish("case", {
+            "kind": "changed", "case_id": case.id, "version": case.version,
+            "state": case.state.value, "type": case.type.value, "owner": case.owner,
+            "previous_owner": before.owner if before is not None else None,
+            "responsible": case.responsible, "input": last.input if last else "",
+            "actor": last.actor if last else "", "visit_at": case.visit_at})
 
     async def _write(self, case: Case) -> None:
         # The cache first: the spool may hold this version for a while.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
@@ -49,8 +50,10 @@ class DeskApi:
     log = Logger()
 
     def __init__(self, calls: CallCenter, live: LiveFigures, put_record, clock, *,
-                 audit: AuditLog, today: TodayFigures) -> None:
+                 audit: AuditLog, today: TodayFigures,
+                 publish: Callable[[str, dict[str, Any]], None]) -> None:
         self.calls, self.live, self.put_record, self.clock = calls, live, put_record, clock
+        self.publish = publish  # the notifier's: a revised record (record_revised)
         self.today = today  # today's figures from the records (server/today.py)
         self.audit = audit  # .record(who, action, target, detail): supervisor actions
         # call_id -> (disposition, notes) set while the call was live: re-applied if
@@ -129,8 +132,11 @@ class DeskApi:
         what the desk restores after a reload."""
         agent = self._agent(req.params["id"])
         out = self._json(agent.id)
-        out["call"] = current_call(self.calls, self.live, self.calls.acd.agent(agent.id),
-                                   self._pending)
+        view = self.calls.acd.agent(agent.id)
+        out["call"] = current_call(self.calls, self.live, view, self._pending)
+        # A return-visit call: the desk shows its case with the visit-outcome form.
+        item = self.calls.acd.item(view.item_id) if view.item_id else None
+        out["visit_case"] = item.case_id if item is not None else None
         return out
 
     def force(self, req: ApiRequest) -> dict[str, Any]:
@@ -200,7 +206,11 @@ class DeskApi:
         new = dict(raw, disposition=code, notes=notes, version=int(raw["version"]) + 1)
         self.live.add_record(new)
         self.today.add(CallRecord.from_dict(new))
-        return defer.maybeDeferred(self.put_record, new)
+        d = defer.maybeDeferred(self.put_record, new)
+        # Not on "record": the metrics would observe the call twice.  server/case_flow.py
+        # reads it (a work_order set after the call opens its case too).
+        self.publish("record_revised", new)
+        return d
 
     def on_publish(self, topic: str, payload: dict[str, Any]) -> None:
         """A final record that lost a disposition set during the call gets it back."""
@@ -231,8 +241,8 @@ class DeskApi:
             raise ApiError(400, "field 'due_at' must be epoch seconds from a day ago to a "
                                 "year ahead")
         item_id = f"fu-{secrets.token_hex(6)}"
-        item = self.calls.acd.add_follow_up(item_id, b["queue"], b["number"], float(due),
-                                            b.get("note", ""))
+        item = self.calls.add_follow_up(item_id, b["queue"], b["number"], float(due),
+                                        b.get("note", ""))
         self.log.info("{who} created follow-up {id} to {number}", who=req.session.subject,
                       id=item.id, number=item.number)
         return 201, {"id": item.id, "queue": item.queue, "number": item.number,
@@ -242,7 +252,7 @@ class DeskApi:
         item = self.calls.acd.item(req.params["id"])
         if item is None or item.kind is Kind.CALL:
             raise ApiError(404, f"no waiting callback or follow-up {req.params['id']}")
-        if not self.calls.acd.cancel_item(item.id, f"cancelled by {req.session.subject}"):
+        if not self.calls.cancel_item(item.id, f"cancelled by {req.session.subject}"):
             raise ApiError(409, f"{item.id} is ringing an agent; try again shortly")
         return {"id": item.id, "cancelled": True}
 

@@ -15,12 +15,17 @@ POST /api/cases/{id}/transition   agent on their own case: accept, start, resolv
 POST /api/cases/{id}/visit        the return-visit outcome: the owner agent or a supervisor
 ================================  ==============================================================
 
+An agent on a case's return-visit call (a follow-up item carrying the case id, from the ring
+until the wrap-up ends) may also read that case and record its visit outcome.  A ``call_id``
+in an agent's POST /api/cases must be that agent's current or recent call (403
+``not_your_call``, 409 ``unknown_call``).
+
 Reviewers read (the two GETs) and change nothing.  Errors carry a stable ``code`` the pages
 translate (server/web/static/common.js): ``bad_account``, ``bad_phone``, ``unknown_owner``,
 ``unknown_responsible``, ``not_your_case``, ``supervisor_only``, ``deadline_past``,
-``deadline_too_late``, ``bad_filter``, ``case_invalid`` (400/403); ``case_not_found`` (404);
-``transition_not_allowed`` (409); ``cases_disabled``, ``cases_unavailable``,
-``case_ids_unavailable`` (503).
+``deadline_too_late``, ``bad_filter``, ``case_invalid``, ``not_your_call`` (400/403);
+``case_not_found`` (404); ``transition_not_allowed``, ``unknown_call`` (409);
+``cases_disabled``, ``cases_unavailable``, ``case_ids_unavailable`` (503).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from server.records.spool import REDIS_DOWN
 
 from .http import ApiError, ApiRequest, Field, Route
 
-__all__ = ["AGENT_INPUTS", "CasesApi", "case_routes"]
+__all__ = ["AGENT_INPUTS", "AgentCalls", "CasesApi", "case_routes"]
 
 S, N, B = (str,), (int, float), (bool,)
 _PHONE = re.compile(r"\+?[0-9]{3,20}")
@@ -57,13 +62,42 @@ def case_json(case: Case, now: float) -> dict[str, Any]:
     return out
 
 
+class AgentCalls:
+    """Which calls are an agent's: the router's current item (ringing, talking, wrap-up)
+    and the adapter's live calls, then the recent final records (``LiveFigures``)."""
+
+    def __init__(self, calls, live) -> None:
+        self._calls, self._live = calls, live
+
+    def owner_of(self, call_id: str) -> str | None:
+        """The agent who took ``call_id``; "" if it had none; None if it is unknown here."""
+        acd = self._calls.acd
+        for agent_id in self._calls.cfg.acd.agents:
+            if acd.agent(agent_id).item_id == call_id:
+                return agent_id
+        call = self._calls.calls.get(call_id)
+        if call is not None:
+            return call.agent_id or ""
+        rec = self._live.record(call_id)
+        return None if rec is None else (rec.agent_id or "")
+
+    def visit_case(self, agent_id: str) -> str | None:
+        """The case whose return-visit call the agent is ringing for, on or wrapping up."""
+        acd = self._calls.acd
+        item_id = acd.agent(agent_id).item_id
+        item = acd.item(item_id) if item_id else None
+        return item.case_id if item is not None else None
+
+
 class CasesApi:
     """``service`` is a CaseService, or None when cases are not wired: every route then
     answers 503 ``cases_disabled``.  ``cfg`` gives the agents, desk users and the
-    account-number rule (ivr.yaml ``account``)."""
+    account-number rule (ivr.yaml ``account``); ``agent_calls`` (an ``AgentCalls``)
+    says whose a call is."""
 
-    def __init__(self, service, cfg, clock) -> None:
+    def __init__(self, service, cfg, clock, agent_calls: AgentCalls) -> None:
         self._service, self._cfg, self._clock = service, cfg, clock
+        self._agent_calls = agent_calls
 
     # -- checks -------------------------------------------------------------------------
 
@@ -101,14 +135,17 @@ class CasesApi:
             raise ApiError(400, f"field '{name}' is longer than {MAX_TEXT} characters")
         return value
 
-    async def _case(self, req: ApiRequest) -> Case:
-        """The case in the path, if this session may see it."""
+    async def _case(self, req: ApiRequest, visit: bool = False) -> Case:
+        """The case in the path, if this session may see it; ``visit``: also an agent
+        on its return-visit call."""
         case = await self._read(self._svc().get(req.params["id"]))
         if case is None:
             raise ApiError(404, f"no case {req.params['id'][:40]}", code="case_not_found")
         s = req.session
-        if s.role == "agent" and case.owner != s.subject:
-            raise ApiError(403, "an agent may only see and change their own cases",
+        if s.role == "agent" and case.owner != s.subject and (
+                not visit or self._agent_calls.visit_case(s.subject) != case.id):
+            raise ApiError(403, "an agent may only see and change their own cases (and "
+                           "the one whose return visit they are calling)",
                            code="not_your_case")
         return case
 
@@ -193,7 +230,7 @@ class CasesApi:
 
     def get(self, req: ApiRequest) -> defer.Deferred:
         async def run() -> dict[str, Any]:
-            return case_json(await self._case(req), self._clock.seconds())
+            return case_json(await self._case(req, visit=True), self._clock.seconds())
         return defer.ensureDeferred(run())
 
     def create(self, req: ApiRequest) -> defer.Deferred:
@@ -209,6 +246,8 @@ class CasesApi:
                 raise ApiError(403, "an agent opens cases for themselves; a supervisor "
                                "assigns them to others", code="not_your_case")
             owner = s.subject
+            if b.get("call_id"):
+                self._own_call(s.subject, b["call_id"])
         self._people(owner, responsible)
         case, created = await self._write(svc.open(
             type=b["type"], grade=b.get("grade"), account=account, phone=phone,
@@ -218,6 +257,15 @@ class CasesApi:
         out = case_json(case, self._clock.seconds())
         out["created"] = created
         return (201 if created else 200), out
+
+    def _own_call(self, agent_id: str, call_id: str) -> None:
+        who = self._agent_calls.owner_of(call_id)
+        if who is None:
+            raise ApiError(409, f"call {call_id[:80]} is neither live nor recent here; open "
+                           "the case without it, or ask a supervisor", code="unknown_call")
+        if who != agent_id:
+            raise ApiError(403, f"call {call_id[:80]} is not agent {agent_id}'s call",
+                           code="not_your_call")
 
     def transition(self, req: ApiRequest) -> defer.Deferred:
         return defer.ensureDeferred(self._transition(req))
@@ -230,14 +278,18 @@ class CasesApi:
         owner, responsible = b.get("owner"), b.get("responsible")
         self._people(owner, responsible)
         note = self._text(b, "note")
+        visit_at = None
         if "visit_at" in b:
             if inp != "schedule_visit":
                 raise ApiError(400, "field 'visit_at' goes with schedule_visit only")
             note = self._visit_note(b["visit_at"], note)
+            visit_at = float(b["visit_at"])
         await self._case(req)  # 404 / 403 before anything changes
+        if inp == "link_call" and s.role == "agent" and b.get("call_id"):
+            self._own_call(s.subject, b["call_id"])
         case = await self._write(self._svc().transition(
             req.params["id"], inp, actor=s.subject, note=note, owner=owner,
-            responsible=responsible, call_id=b.get("call_id") or None))
+            responsible=responsible, call_id=b.get("call_id") or None, visit_at=visit_at))
         return case_json(case, self._clock.seconds())
 
     def _visit_note(self, at: float, note: str) -> str:
@@ -253,7 +305,7 @@ class CasesApi:
     def visit(self, req: ApiRequest) -> defer.Deferred:
         async def run() -> dict[str, Any]:
             b = req.body
-            await self._case(req)
+            await self._case(req, visit=True)
             case = await self._write(self._svc().record_visit(
                 req.params["id"], actor=req.session.subject, reached=b["reached"],
                 resolved=b.get("resolved"), satisfaction=b.get("satisfaction"),

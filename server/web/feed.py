@@ -3,11 +3,12 @@
 Each publication becomes ``event: <topic>`` with a JSON ``data:`` line, written
 the moment it is published (no polling).  Who sees what:
 
-* supervisor: everything (agent, call, offer, record);
+* supervisor: everything (agent, call, offer, record, case);
 * agent: their own ``agent`` changes, their own ``offer``s (screen-pops,
   enriched with the IVR path in words and previous calls from the same number in
   the last 7 days) and the
-  final ``record``s of calls they answered (the desk's figures today);
+  final ``record``s of calls they answered (the desk's figures today), and the
+  ``case`` events of the cases they own (opened, changed, reminders, escalations);
 * reviewer: ``record`` (a call's record became final).
 
 A ``: heartbeat`` comment every 15 s keeps proxies from closing an idle stream.
@@ -91,6 +92,8 @@ def visible(session: Session, topic: str, payload: dict[str, Any]) -> bool:
     if session.role == "supervisor":
         return True
     if session.role == "agent":
+        if topic == "case":  # their own cases (and one reassigned away from them)
+            return session.subject in (payload.get("owner"), payload.get("previous_owner"))
         return (topic in ("agent", "offer", "record")
                 and payload.get("agent_id") == session.subject)
     return topic == "record"

@@ -14,7 +14,9 @@ supervisor                                 snapshot, supervise, force, outages, 
 reviewer or supervisor                     records, recordings, QA
 any signed-in role (agent: own cases)      GET /api/cases, GET /api/cases/{id}
 agent (own cases) or supervisor            POST /api/cases, .../transition, .../visit
-                                           (see server/web/cases_api.py)
+                                           (see server/web/cases_api.py; the agent on a
+                                           case's return-visit call also reads it and
+                                           posts its visit)
 =========================================  =========================================
 """
 
@@ -35,7 +37,7 @@ from server.today import TodayFigures
 from .api import QUEUE_PARAMS, DeskApi
 from .audit import AuditLog
 from .auth import COOKIE, Authenticator, Sessions, set_cookie, token_of
-from .cases_api import CasesApi, case_routes
+from .cases_api import AgentCalls, CasesApi, case_routes
 from .feed import Feed, FeedLimits
 from .http import ApiError, ApiRequest, Field, JsonResource, Route
 from .live import LiveFigures
@@ -96,7 +98,8 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
     if today is None:
         today = TodayFigures(clock, cfg, redis_client,
                              case_counts=cases.counts if cases is not None else None)
-    desk = DeskApi(calls, live, put_record, clock, audit=audit, today=today)
+    desk = DeskApi(calls, live, put_record, clock, audit=audit, today=today,
+                   publish=notifier.publish)
     review = Review(redis_client, load_qa_form(cfg.directory), cfg.server.recordings.directory,
                     clock, max_lag_s=cfg.server.reports.max_record_lag_s,
                     slack_s=cfg.server.reports.clock_slack_s, acd=cfg.acd,
@@ -213,7 +216,8 @@ def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
         Route("GET", "/api/recordings/{file}", review.recording, REVIEW),
         Route("GET", "/api/scorecards", review.scorecards, REVIEW),
         Route("GET", "/api/reports", reports.get, SUP),
-        *case_routes(CasesApi(cases, cfg, clock), readers=ANYONE, writers=AGENT_OR_SUP),
+        *case_routes(CasesApi(cases, cfg, clock, AgentCalls(calls, live)), readers=ANYONE,
+                     writers=AGENT_OR_SUP),
     ]
     root = static.File(str(STATIC_DIR))
     root.putChild(b"api", JsonResource(routes, auth.session_for))

@@ -55,6 +55,14 @@ async function pick(id) {
   } catch (e) { say("list-msg", errText(e), true); }
 }
 
+// Supervisors: a case event on the live feed (opened, changed, reminder, escalation)
+// refreshes the list (at most once a second) and the case shown if it is that one.
+let FEED = null, soon = null;
+function onCaseEvent(c) {
+  if (!soon) soon = setTimeout(() => { soon = null; search(); }, 1000);
+  if (CASE && CASE.id === c.case_id) api("GET", `/api/cases/${encodeURIComponent(c.case_id)}`).then((n) => showCase(n)).catch(() => {});
+}
+
 let wired = false;
 document.addEventListener("DOMContentLoaded", () => {
   signIn(["supervisor", "reviewer"], async (me) => {
@@ -72,6 +80,9 @@ document.addEventListener("DOMContentLoaded", () => {
       wired = true;
     }
     await search();
+    if (me.role === "supervisor") {
+      if (FEED) FEED.restart(); else FEED = liveFeed({ case: onCaseEvent }, () => {});
+    }
   });
 });
 document.addEventListener("langchange", () => {

@@ -20,6 +20,7 @@ function caseSteps(c, role) {
   const steps = [...(AGENT_STEPS[c.state] || [])];
   if (role === "supervisor") steps.push(...(SUPERVISOR_STEPS[c.state] || []));
   if (c.state !== "closed") steps.push("note");
+  steps.push("link_call");  // a later call about the case (a closed one too: evidence)
   return steps;
 }
 
@@ -57,7 +58,8 @@ function toLocalInput(epoch) {
 }
 
 // Renders case `c` into `box` (a section).  opts: role, agents ([{id, name}] for
-// reassign), onChanged(case) after a successful action.
+// reassign), currentCall (the desk's call id: link_call's default), onChanged(case)
+// after a successful action.
 function caseDetail(box, c, opts) {
   const facts = el("dl", { class: "kv" },
     el("dt", { text: t("case_id") }), el("dd", { "data-testid": "case-id", text: c.id }),
@@ -96,16 +98,23 @@ function actionForm(c, steps, opts, msg) {
   const owner = el("select", { id: "case-owner" }, ...(opts.agents || []).map((a) =>
     el("option", { value: a.id, text: `${a.id} ${a.name || ""}`, selected: a.id === c.owner ? "selected" : null })));
   const ownerBox = labelled("owner", owner);
+  const call = el("input", { id: "case-call", size: 24, value: opts.currentCall || "" });
+  const callBox = labelled("call_id", call);
   const button = el("button", { id: "case-apply", class: "primary", text: t("apply") });
   const form = el("form", { id: "case-act", class: "row", novalidate: "" },
-    labelled("case_action", input), whenBox, ownerBox, labelled("note", note), button);
-  const sync = () => { whenBox.hidden = input.value !== "schedule_visit"; ownerBox.hidden = input.value !== "reassign"; };
+    labelled("case_action", input), whenBox, ownerBox, callBox, labelled("note", note), button);
+  const sync = () => {
+    whenBox.hidden = input.value !== "schedule_visit";
+    ownerBox.hidden = input.value !== "reassign";
+    callBox.hidden = input.value !== "link_call";
+  };
   input.addEventListener("change", sync);
   sync();
   form.addEventListener("submit", once(button, async () => {
     const body = { input: input.value, note: note.value };
     if (input.value === "schedule_visit") body.visit_at = new Date(when.value).getTime() / 1000;
     if (input.value === "reassign") body.owner = owner.value;
+    if (input.value === "link_call") body.call_id = call.value.trim();
     try {
       const changed = await api("POST", `/api/cases/${encodeURIComponent(c.id)}/transition`, body);
       opts.onChanged(changed, t("saved"));

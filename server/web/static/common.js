@@ -223,6 +223,8 @@ const ERRORS = {
   deadline_past: ["时间已过，请选择以后的时间。", "That time has passed; choose a later one."],
   deadline_too_late: ["时间太远（超过一年）。", "That time is more than a year ahead."],
   not_your_case: ["这不是您的工单。", "This is not your case."],
+  not_your_call: ["这不是您接听的通话。", "That is not your call."],
+  unknown_call: ["找不到该通话（既不在进行中，也不在最近的通话里）。", "That call is neither live nor recent here."],
   supervisor_only: ["只有班长可以改派、升级或重开工单。", "Only a supervisor may reassign, escalate or reopen a case."],
   case_not_found: ["找不到该工单。", "No such case."],
   transition_not_allowed: ["工单当前状态下不能执行此操作。", "Not possible in the case's current state."],

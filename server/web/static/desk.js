@@ -68,6 +68,7 @@ async function loadAgent() {
   const a = await api("GET", `/api/agents/${encodeURIComponent(ME.id)}`);
   showAgent(a);
   if (a.call) showPop(a.call);
+  if (a.visit_case && (!CASE || CASE.id !== a.visit_case)) pickCase(a.visit_case, false);
   return a;
 }
 
@@ -291,17 +292,18 @@ async function loadMyCases() {
 
 function showCase(c, text) {
   CASE = c;
-  caseDetail(document.getElementById("case-detail"), c, { role: "agent", onChanged: (n, m) => {
+  caseDetail(document.getElementById("case-detail"), c, { role: "agent", currentCall: POP && POP.call_id,
+    onChanged: (n, m) => {
     showCase(n, m);
     loadMyCases();
   } });
   if (text) say("case-msg", text);
 }
 
-async function pickCase(id) {
+async function pickCase(id, focus = true) {
   try {
     showCase(await api("GET", `/api/cases/${encodeURIComponent(id)}`));
-    document.getElementById("case-title").focus();
+    if (focus) document.getElementById("case-title").focus();
   } catch (e) { say("my-cases-msg", errText(e), true); }
 }
 
@@ -354,7 +356,10 @@ function onLink(state, n) {
   const b = document.getElementById("banner");
   b.className = state === "live" ? "banner" : `banner ${state}`;
   b.textContent = state === "live" ? "" : `${t(state, { n })} ${fmtTime(fetchedAt / 1000, true)}`;
-  if (state === "live" && ME) loadAgent().catch(() => {});  // catch up after a gap
+  if (state === "live" && ME) {  // catch up after a gap: the state and my cases
+    loadAgent().catch(() => {});
+    loadMyCases();
+  }
 }
 
 let wired = false;
@@ -368,7 +373,10 @@ document.addEventListener("DOMContentLoaded", () => {
     loadMyCases();
     const handlers = {
       agent: () => loadAgent().catch(() => {}),
-      offer: (o) => showPop(o.screen),
+      // A return-visit call: its case with the visit-outcome form.
+      offer: (o) => { showPop(o.screen); if (o.screen && o.screen.case_id) pickCase(o.screen.case_id, false); },
+      // One of my cases moved (here, by a supervisor, by the server) or is due.
+      case: (c) => { loadMyCases(); if (CASE && CASE.id === c.case_id) pickCase(c.case_id, false); },
       record: () => refreshStats().catch(() => {}),
     };
     if (FEED) FEED.restart(); else FEED = liveFeed(handlers, onLink);
@@ -381,5 +389,6 @@ document.addEventListener("langchange", () => {
   fillSelects();
   renderMyCases();
   if (CASE) showCase(CASE);
+  if (POP) document.getElementById("cn-intent").textContent = tc("intent", POP.intent);
   if (AGENT) showAgent(Object.assign({}, AGENT, { in_state_s: AGENT.in_state_s + (Date.now() - fetchedAt) / 1000 }));
 });
