@@ -315,3 +315,21 @@ def test_a_caller_restored_past_max_wait_is_still_offered_the_callback():
     assert out.take("overflowed") == []
     later.advance(1)
     assert out.take("overflowed") == [("overflowed", "c", "q", None)]
+
+
+def test_a_keep_place_callback_of_a_case_owners_caller_is_not_a_return_visit():
+    """The caller's case travels as the owner to try first; it does not make the
+    callback one attempt of that case's return visit (no retries, a visit attempt
+    recorded on the case when the customer misses it)."""
+    qs = [make_queue("billing", {"billing": 3}, max_wait_s=300)]
+    r, clock, out = build(qs, [make_agent("owner", {"billing": 3})], case_owner_first_s=30,
+                          max_wait_grace_s=120)
+    r.enqueue("c", "billing", preferred="owner", case_id="GD20261127-000009")
+    clock.advance(300)
+    cb = r.request_callback("c", "13912345678")
+    assert cb is not None and cb.case_id is None
+    r.login("owner")
+    assert offers(out) == [("c:cb", "owner")]
+    r.offer_result("c:cb", Outcome.CUSTOMER_NO_ANSWER)
+    assert out.take("failed") == []  # retried, like any callback
+    assert r.item("c:cb") is not None
