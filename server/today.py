@@ -34,6 +34,7 @@ from twisted.logger import Logger
 from queues.stats import QueueCounters
 from server.config import Config
 from server.records.model import CallRecord
+from server.reports.bands import AMBER_POINTS, COLOURS, status
 from server.reports.kpi import CallFacts, Policy, Tally, call_facts, figures
 from server.reports.reader import read_records
 
@@ -42,17 +43,12 @@ __all__ = ["NO_QUEUE", "TodayFigures", "sl_status"]
 NO_QUEUE = "(no queue)"
 RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 CASE_COUNTS_MAX_AGE_S = 10.0
-AMBER_BAND = 0.05  # service level within 5 points below its target: amber
 
 
 def sl_status(value: float | None, target: float) -> str:
-    """green at or above the target, amber up to ``AMBER_BAND`` below it, red below
-    that; "none" when there is no figure yet."""
-    if value is None:
-        return "none"
-    if value >= target:
-        return "green"
-    return "amber" if value >= target - AMBER_BAND else "red"
+    """green at or above the target, amber up to 5 points below it, red below that;
+    "none" when there is no figure yet (server/reports/bands.py, the reports' rule)."""
+    return COLOURS[status(value, target, higher_is_better=True)]
 
 
 def _negated(t: Tally) -> Tally:
@@ -249,7 +245,7 @@ class TodayFigures:
             "connection_rate": f["connection_rate"], "connection_rate_target": t.connection_rate,
             "service_level": f["service_level"], "service_level_target": t.service_level,
             "service_level_status": sl_status(f["service_level"], t.service_level),
-            "amber_band": AMBER_BAND,
+            "amber_band": AMBER_POINTS,
             "abandon_rate": f["abandon_rate"], "abandon_rate_target": t.abandon_rate,
             "satisfaction_rate": f["satisfaction_rate"],
             "satisfaction_rate_target": t.satisfaction_rate,

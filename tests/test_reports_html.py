@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from server.reports import html
+from server.reports import bands, html
 from server.reports.words import FIGURES
 
 SAMPLE = Path(__file__).parent / "fixtures" / "report-sample.json"
@@ -151,9 +151,11 @@ def test_the_headline_is_coloured_against_the_targets(report):
     (0.8999, 0.95, True, False, "missed"), (0.05, 0.05, False, False, "met"),
     (0.0999, 0.05, False, False, "near"), (331, 300, False, True, "missed"),
     (329, 300, False, True, "near"), (None, 0.8, True, False, "none"),
-    (0.5, None, True, False, "info")])
+    (0.5, None, True, False, "info"),
+    # exactly 5 points short is amber, whatever binary floating point makes of 0.8 - 0.75
+    (0.75, 0.8, True, False, "near"), (0.7499, 0.8, True, False, "missed")])
 def test_status_bands(value, target, higher, duration, expected):
-    assert html.status(value, target, higher, duration) == expected
+    assert bands.status(value, target, higher, duration) == expected
 
 
 def test_every_text_from_the_dict_is_escaped(report):

@@ -23,13 +23,12 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import svg
+from .bands import status
 from .words import BY, FIGURE_WORDS, FIGURES, fmt, words
 
-__all__ = ["AMBER_POINTS", "AMBER_SHARE", "render", "status"]
+__all__ = ["render"]
 
 BLUE, GREEN, RED, PURPLE, BROWN = "#1b4f9c", "#146c2e", "#b3261e", "#6a2d91", "#8a4b00"
-#: amber, not red: a rate at most 5 points short of its target, a duration at most 10 % over
-AMBER_POINTS, AMBER_SHARE = 0.05, 0.10
 STATUS_WORDS = {"met": "达标 met", "near": "接近 near", "missed": "未达标 missed",
                 "none": "无数据 no data", "info": ""}
 #: headline: (figure, where it comes from, higher is better)
@@ -42,18 +41,6 @@ HEADLINE = (("connection_rate", "total", True), ("service_level", "total", True)
 DENSE_HOURS = 72
 TEAM_FIGURES = ("handled", "connection_rate", "service_level", "satisfaction_rate", "aht_s",
                 "occupancy", "missed_offers")
-
-
-def status(value: object, target: object, higher_is_better: bool, duration: bool = False) -> str:
-    """``met``, ``near`` (amber), ``missed`` (red), ``none`` (no value) or ``info`` (no target)."""
-    if not isinstance(value, int | float):
-        return "none"
-    if not isinstance(target, int | float):
-        return "info"
-    gap = (target - value) if higher_is_better else (value - target)
-    if gap <= 0:
-        return "met"
-    return "near" if gap <= (target * AMBER_SHARE if duration else AMBER_POINTS) else "missed"
 
 
 def _e(value: object) -> str:

@@ -67,13 +67,14 @@ function fmtFigure(f, v) {
   return v.toLocaleString(ZH() ? "zh-CN" : "en-GB");
 }
 
-// The same bands as server/reports/html.py `status`: amber within 5 points (10 % for a duration).
+// The same bands as server/reports/bands.py `status`: amber within 5 points (10 % for a duration).
 function status(value, target, higher, duration) {
   if (typeof value !== "number") return "none";
   if (typeof target !== "number") return "info";
   const gap = higher ? target - value : value - target;
   if (gap <= 0) return "met";
-  return gap <= (duration ? target * 0.1 : 0.05) ? "near" : "missed";
+  // a hair of room: exactly 5 points short is amber (0.8 - 0.75 is 0.05000000000000004)
+  return gap <= (duration ? target * 0.1 : 0.05) + 1e-9 ? "near" : "missed";
 }
 
 function query(format) {
