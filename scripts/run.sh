@@ -50,7 +50,10 @@ case "$cmd" in
     # checked as --strict would, the rest of server/ at mypy's default level.
     echo "== ruff"; .venv/bin/ruff check .
     echo "== mypy"; .venv/bin/python -m mypy ivr queues cases server
-    exec .venv/bin/python -m pytest "$@" ;;
+    # Two workers, a test file each at a time: most of the suite's time is real
+    # time waited (the demo, the chaos soak, the browser), not CPU.  `-n 0` runs
+    # it in one process.
+    exec .venv/bin/python -m pytest -n 2 --dist loadfile "$@" ;;
   bench) exec .venv/bin/python -m server.bench "$@" ;;
   *) echo "usage: bash scripts/run.sh demo|test|bench [args...]" >&2; exit 2 ;;
 esac

@@ -54,7 +54,7 @@ def test_every_pair_follows_the_table(state: CaseState, inp: CaseInput) -> None:
     assert last.note.endswith("n") and new.audit[:-1] == case.audit
 
 
-@pytest.mark.parametrize(("state", "inp"), list(itertools.product(CaseState, VISIT_INPUTS)),
+@pytest.mark.parametrize(("state", "inp"), list(itertools.product(CaseState, sorted(VISIT_INPUTS))),
                          ids=lambda v: str(v))
 def test_visit_inputs_only_through_record_visit(state: CaseState, inp: CaseInput) -> None:
     clock, case = _start()
