@@ -53,7 +53,8 @@ def comparison(tmp_path_factory) -> dict:
     proc = subprocess.run(
         [sys.executable, "-m", "deploy.lab", "run", "--repo", str(ROOT), "--callers", "3",
          "--rate", "1", "--profiles", "general,fault,billing", "--wrapup", "5",
-         "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=420)
+         "--case-owner", "1003", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=420)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads((out / "comparison.json").read_text())
 
@@ -61,6 +62,22 @@ def comparison(tmp_path_factory) -> dict:
 def _failures(result: dict, *checks: str) -> list[str]:
     return [f"{row['tag']} {name}: {row['checks'][name]}" for row in result["calls"]
             for name in checks if row["checks"].get(name, "ok") != "ok"]
+
+
+def test_a_caller_with_an_open_case_rings_its_owner_first(comparison):
+    """Issue 14, point 6: agent 1003 opened a case for the first caller's number
+    before the run; 1001 and 1002 were idle longer, yet Asterisk rang 1003 first."""
+    owner = comparison["followup"]["case_owner"]
+    assert owner["verdict"] == "ok", owner
+    assert owner["asterisk_rang_first"] == "1003" == owner["answered_by"]
+
+
+def test_the_period_report_counts_what_asterisk_saw(comparison):
+    """Issue 15: ``server report`` over the lab's Redis has as many calls, answered
+    calls and survey answers as Asterisk's own account of the run."""
+    report = comparison["followup"]["report"]
+    assert report["verdict"] == "ok", report
+    assert report["report"]["answered"] == 3
 
 
 def test_every_scripted_caller_has_exactly_one_record(comparison):
