@@ -138,15 +138,6 @@ class Router:
         """Position x AHT / staffed qualified agents: a rough figure to announce."""
         return self._dispatcher.estimated_wait(item_id, default_aht_s)
 
-    def should_offer_callback(self, item_id: str) -> bool:
-        """True when the IVR should offer this caller a callback (press 1): the queue
-        offers callbacks and the estimated wait has passed its threshold."""
-        it = self._waiting.get(item_id)
-        if it is None or it.kind is not Kind.CALL or it.offered_to is not None:
-            return False
-        limit = self.config.queues[it.queue].callback_offer_after_s
-        return limit is not None and self.estimated_wait(item_id) >= limit
-
     def max_wait_callback(self, item_id: str) -> bool:
         """The caller reached ``max_wait_s``: offer the callback that keeps their place
         (not while ringing, nor in quiet hours: they wait out the grace instead)."""
