@@ -196,3 +196,12 @@ def test_the_axis_top_is_round_and_above_the_largest(largest):
     mantissa = step / 10 ** math.floor(math.log10(step))
     assert round(mantissa, 9) in (1, 2, 2.5, 5)
     assert 3 <= round(top / step) <= 10
+
+
+@pytest.mark.parametrize("largest,ticks", [(2, [0, 1, 2]), (3, [0, 1, 2, 3]),
+                                           (7, [0, 2, 4, 6, 8]), (12, [0, 5, 10, 15])])
+def test_a_count_axis_has_whole_ticks(largest, ticks):
+    """Counts (all values whole) never get a "1.5 callers" tick; rates still may."""
+    top, step = svg.nice_top(largest, whole=True)
+    assert [i * step for i in range(round(top / step) + 1)] == ticks
+    assert svg.nice_top(2)[1] == 0.5  # a rate-like axis keeps its finer steps

@@ -77,13 +77,15 @@ class Chart:
     height: int = 320
 
 
-def nice_top(largest: float) -> tuple[float, float]:
-    """(top, step) of a y axis: about five steps of 1, 2, 2.5 or 5 times a power of ten."""
+def nice_top(largest: float, whole: bool = False) -> tuple[float, float]:
+    """(top, step) of a y axis: about five steps of 1, 2, 2.5 or 5 times a power of ten;
+    ``whole`` (counts): whole steps only, so no tick reads "1.5 callers"."""
     if not largest > 0:
-        return 1.0, 0.2
-    raw = largest / 5
+        return (5.0, 1.0) if whole else (1.0, 0.2)
+    raw = max(largest / 5, 1.0) if whole else largest / 5
     power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    step = next(m * power for m in (1, 2, 2.5, 5, 10)
+                if m * power >= raw and not (whole and not float(m * power).is_integer()))
     return math.ceil(largest / step - 1e-9) * step, step
 
 
@@ -115,12 +117,13 @@ def _text(x: float, y: float, text: str, **attrs: str) -> str:
 class _Scale:
     def __init__(self, axis: Axis, values: list[float], top_px: float, bottom_px: float):
         largest = max(values, default=0.0)
+        whole = not axis.percent and all(float(v).is_integer() for v in values)
         if axis.maximum is not None:
             self.top, self.step = axis.maximum, axis.maximum / 5
             if largest > self.top:  # never clip a value (a rate over 1 would be a bug upstream)
-                self.top, self.step = nice_top(largest)
+                self.top, self.step = nice_top(largest, whole)
         else:
-            self.top, self.step = nice_top(largest)
+            self.top, self.step = nice_top(largest, whole)
         self.axis, self.top_px, self.bottom_px = axis, top_px, bottom_px
 
     def y(self, value: float) -> float:
