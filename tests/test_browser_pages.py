@@ -222,6 +222,7 @@ async def test_wallboard_fits_one_screen_with_readable_badges_and_alarms(rig):
     acd.pause("1002", "meal")
     acd.pause("1003", "break")
     acd.logout("1004")
+    acd.enqueue("live-1", "billing")  # still waiting: beside today's ended calls
 
     async def story():
         async with chromium() as browser:
@@ -237,6 +238,8 @@ async def test_wallboard_fits_one_screen_with_readable_badges_and_alarms(rig):
                 await expect(sl).to_have_attribute("data-status", "amber")
                 await expect(sl.locator("b")).to_have_text("75%")
                 await expect(page.get_by_test_id("today_offered").locator("b")).to_have_text("4")
+                await expect(page.get_by_test_id("today_offered").locator("small")).to_have_text(
+                    "另有 1 通进行中" if lang == "zh" else "+1 in progress")
                 await expect(page.get_by_test_id("today_answered").locator("b")).to_have_text("4")
                 await expect(page.get_by_test_id("today_conn").locator("b")).to_have_text("100%")
                 await expect(page.get_by_test_id("open_cases").locator("b")).to_have_text("0")

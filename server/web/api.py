@@ -283,7 +283,11 @@ class DeskApi:
         by_state: dict[str, int] = {str(s): 0 for s in AgentState}
         for a in agents:
             by_state[a["state"]] += 1
-        return {"at": now, "today": self.today.headline(), "queues": queues, "agents": agents,
+        # Today's figures count ended calls (the records); the calls still going
+        # (waiting or ringing in a queue, or with an agent) are said beside them.
+        today = {**self.today.headline(), "in_progress": sum(
+            1 for w in waiting if w.kind is Kind.CALL) + by_state[str(AgentState.ON_CALL)]}
+        return {"at": now, "today": today, "queues": queues, "agents": agents,
                 "agents_by_state": by_state,
                 "outages": [n.to_dict() for n in self.calls.outages.notices()]}
 

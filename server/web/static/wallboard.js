@@ -11,7 +11,8 @@ const REFRESH_MS = 10000;
 // The centre's headline today (GET /api/snapshot "today", from the records in Redis).
 // Its words live here, beside the only page that shows them.
 Object.assign(I18N.zh, {
-  today_figures: "今日全中心", today_offered: "今日进线", today_answered: "今日接通",
+  today_figures: "今日全中心", today_offered: "今日进线（已结束）", today_answered: "今日接通（已结束）",
+  in_progress: "另有 {n} 通进行中",
   today_conn: "一拨就通率", today_sl: "今日服务水平", today_abandon: "今日放弃率",
   today_sat: "今日满意率", open_cases: "未办结工单", overdue_cases: "超时工单",
   target: "目标", today_loading: "正在从 Redis 读取今日数据……",
@@ -19,7 +20,8 @@ Object.assign(I18N.zh, {
   sl_green: "达标", sl_amber: "接近目标（差 5 点内）", sl_red: "未达标", sl_none: "暂无数据",
 });
 Object.assign(I18N.en, {
-  today_figures: "Whole centre today", today_offered: "Offered today", today_answered: "Answered today",
+  today_figures: "Whole centre today", today_offered: "Offered today (ended)",
+  today_answered: "Answered today (ended)", in_progress: "+{n} in progress",
   today_conn: "Connection rate (一拨就通)", today_sl: "Service level today", today_abandon: "Abandoned today",
   today_sat: "Satisfaction today", open_cases: "Open cases", overdue_cases: "Overdue cases",
   target: "target", today_loading: "Reading today's figures from Redis…",
@@ -37,7 +39,8 @@ function renderToday() {
   const note = h.state === "ok" ? null : el("p", { class: `today-note ${h.state}`, "data-testid": "today-state",
     text: `${t(h.state === "loading" ? "today_loading" : "today_unavailable")} ${h.error || ""}` });
   document.getElementById("today").replaceChildren(
-    tile("today_offered", h.offered), tile("today_answered", h.answered),
+    tile("today_offered", h.offered, t("in_progress").replace("{n}", h.in_progress ?? 0)),
+    tile("today_answered", h.answered),
     tile("today_conn", fmtPct(h.connection_rate), pctT(h.connection_rate_target)),
     el("div", { class: `tile sl ${sl}`, "data-testid": "today_sl", "data-status": sl },
       el("b", { text: fmtPct(h.service_level) }), el("span", { text: t("today_sl") }),
