@@ -35,6 +35,7 @@ from server.reports.agentlog import AgentLogStore, AgentStateLog
 from server.return_visits import ReturnVisits
 from server.safety import SafetyNet
 from server.today import TodayFigures
+from server.web.throttle import LoginThrottle
 from server.wiring import build_call_side
 
 
@@ -199,6 +200,9 @@ class Hotline:
         self.notifier.subscribe(self.today.on_publish)
         _TodayService(self.today).setServiceParent(self.services)
         self.outages = OutageBoard()
+        # One sign-in throttle for the desk's sign-in and the phones' *11: an agent's
+        # PIN is one secret, however it is guessed.
+        self.login_throttle = LoginThrottle(reactor)
         # The calls with the ACD router, the AGI driver, the callback placer, the
         # feature codes and the resync, each handed what it needs; the one AMI
         # subscription table is in server/wiring.py.
@@ -206,7 +210,7 @@ class Hotline:
             reactor, cfg, self.ami, save=self.records.put,
             bills=make_bill_lookup(reactor, cfg.ivr.bill_lookup, cfg.acd.policy.timezone),
             notifier=self.notifier, live=_StoreLiveState(self.store), outages=self.outages,
-            case_owner=self.cases.open_case_owner)
+            case_owner=self.cases.open_case_owner, login_throttle=self.login_throttle)
         self.calls, self.features, self.resync = side.calls, side.features, side.resync
         self.outbound = side.outbound
         # 回访: a resolved case's return visit is a follow-up in the router (with the
@@ -276,7 +280,7 @@ class Hotline:
         # The review API reads records with the store's own redis.asyncio client.
         web = build_web(self.cfg, self.calls, self.notifier, self.reactor,
                         redis_client=self.store.client, put_record=self.records.put,
-                        cases=self.cases, today=self.today)
+                        cases=self.cases, today=self.today, throttle=self.login_throttle)
         strports.service(listen or self.cfg.server.http.listen, web.site).setServiceParent(
             self.services)
         return web

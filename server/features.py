@@ -22,7 +22,7 @@ A dialog, per call::
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import Any, Protocol
 
 from twisted.internet import defer, threads
 from twisted.logger import Logger
@@ -40,6 +40,14 @@ LOGIN, LOGOUT, PAUSE = "*11", "*12", "*13"
 PAUSE_REASON = "break"
 
 Verify = Callable[[str, str], "defer.Deferred[bool]"]
+
+
+class Throttle(Protocol):
+    """The sign-in throttle the web's sign-in uses too (server/web/throttle.py)."""
+
+    def try_admit(self, account: str, client: str) -> Any: ...
+    def failed(self, ticket: Any) -> None: ...
+    def succeeded(self, ticket: Any) -> None: ...
 
 
 def verify_in_thread(pin: str, stored: str) -> defer.Deferred[bool]:
@@ -61,15 +69,18 @@ class FeatureCodes:
     :param verify: ``verify(pin, pin_hash) -> Deferred[bool]``; default
         :func:`verify_in_thread`; tests pass a synchronous one.
     :param timeout_ms: GET DATA timeout for the agent's number and PIN.
+    :param throttle: the sign-in throttle shared with the web's sign-in (the agent's
+        id is the account, the phone the client); None: none (tests).
     """
 
     log = Logger()
 
     def __init__(self, agi: AgiDriver, acd: Router, *, verify: Verify = verify_in_thread,
-                 timeout_ms: int = 5000) -> None:
+                 timeout_ms: int = 5000, throttle: Throttle | None = None) -> None:
         self.agi = agi
         self.acd = acd
         self.verify = verify
+        self.throttle = throttle
         self.timeout_ms = timeout_ms
         self._agent_of = {a.interface: a.id for a in acd.config.agents.values()}
 
@@ -115,7 +126,19 @@ class FeatureCodes:
             self.log.warn("Login refused on {device}: agent {id!r} unknown, on another phone, "
                           "or no PIN", device=device, id=agent_id)
             return "agent-login-failed"
-        ok = yield self.verify(pin, agent.pin_hash)
+        throttle, ticket = self.throttle, None
+        if throttle is not None:
+            ticket = throttle.try_admit(agent_id, device)
+            if ticket is None:  # refused before any hash: guessing costs minutes per try
+                self.log.warn("Login refused on {device}: too many failed sign-ins for agent "
+                              "{id}; try again later", device=device, id=agent_id)
+                return "agent-login-failed"
+        ok = False
+        try:
+            ok = yield self.verify(pin, agent.pin_hash)
+        finally:  # a check that failed to run counts as a failed attempt
+            if throttle is not None:
+                (throttle.succeeded if ok else throttle.failed)(ticket)
         if not ok:
             self.log.warn("Login refused on {device}: wrong PIN for agent {id}", device=device,
                           id=agent_id)

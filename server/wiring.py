@@ -103,13 +103,14 @@ def build_call_side(clock: Any, cfg: Config, ami: Any, *, save: Callable[[dict[s
                     ring_timeout_s: int = 20, hold_chunk_s: int = 20,
                     verify: Verify = verify_in_thread, resync: bool = True,
                     outbound: bool = True, features: bool = True,
-                    wired: bool = True, case_owner: Callable[..., Any] | None = None
-                    ) -> CallSide:
+                    wired: bool = True, case_owner: Callable[..., Any] | None = None,
+                    login_throttle: Any = None) -> CallSide:
     """Build (and, ``wired``, subscribe) the call side.  ``resync``, ``outbound``,
     ``features``: also the resync after each login, the callback placer, the agents'
     feature codes (the daemon has all three; a test rig may leave one out).
     ``case_owner``: the case store's question whose open case a caller has
-    (``CaseService.open_case_owner``), for routing to the owner first."""
+    (``CaseService.open_case_owner``), for routing to the owner first.
+    ``login_throttle``: the sign-in throttle the web uses too, for ``*11``."""
     notifier = notifier if notifier is not None else Notifier()
 
     def placer(acd: Router, agi: AgiDriver) -> OutboundPlacer:
@@ -123,7 +124,8 @@ def build_call_side(clock: Any, cfg: Config, ami: Any, *, save: Callable[[dict[s
                        placer=placer if outbound else None, case_owner=case_owner)
     placed = calls.outbound if isinstance(calls.outbound, OutboundPlacer) else None
     side = CallSide(calls, placed,
-                    FeatureCodes(calls.agi, calls.acd, verify=verify) if features else None,
+                    FeatureCodes(calls.agi, calls.acd, verify=verify,
+                                 throttle=login_throttle) if features else None,
                     Resync(clock, calls, calls.acd, calls.agi) if resync else None)
     if wired:
         wire(ami, side)

@@ -89,6 +89,7 @@ class Rig:
         """The call side as the daemon builds it (server/wiring.py), with ``SIDE``'s parts."""
         kw.setdefault("verify", getattr(self, "verify", verify_in_thread))
         kw.setdefault("case_owner", getattr(self, "case_owner", None))
+        kw.setdefault("login_throttle", getattr(self, "login_throttle", None))
         side = build_call_side(clock, self.cfg, ami, save=self.saved.append,
                                bills=FixtureBills(self.cfg.ivr.bill_lookup.fixture_path or ""),
                                **self.SIDE, **kw)

@@ -13,6 +13,7 @@ from queues.agents import AgentState
 from server.config import verify_secret
 from server.features import device_of
 from server.sim import COMMAND, AgentBehaviour, PhoneScript, Press
+from server.web.throttle import LoginThrottle
 from tests.e2e_support import Rig
 
 
@@ -62,6 +63,37 @@ def test_login_with_a_wrong_pin_is_refused():
     assert rig.ami.agi_commands(chan)[2:] == [
         'STREAM FILE hotline/agent-login-failed ""', "HANGUP"]
     assert rig.cc.acd.agent("1007").state is AgentState.LOGGED_OUT
+
+
+class ThrottledRig(FeatureRig):
+    """The daemon's shared sign-in throttle (server/web/throttle.py), on the rig's clock."""
+
+    @property
+    def login_throttle(self) -> LoginThrottle:
+        if not hasattr(self, "_throttle"):
+            self._throttle = LoginThrottle(self.clock)
+        return self._throttle
+
+
+def test_pin_guessing_on_the_keypad_is_throttled_like_the_web_sign_in():
+    """Wrong PINs for 1007 on its phone, one every 30 s: past three the delay doubles
+    (1, 2, 4 ... s); after eight it outlasts a dial, and even the right PIN is refused
+    without a hash check until it has passed.  The web's sign-in, sharing the throttle,
+    waits as well (one account, however the PIN is guessed)."""
+    rig = ThrottledRig()
+    for _ in range(8):
+        rig.dial("*11", typed("1007#"), typed("9999#"))
+    assert len(rig.checked) == 8
+    throttle = rig.login_throttle
+    assert throttle.wait_s("1007", "203.0.113.9") > 0  # the web's sign-in waits too
+    chan = rig.dial("*11", typed("1007#"), typed("1007#"))
+    assert rig.ami.agi_commands(chan)[2] == 'STREAM FILE hotline/agent-login-failed ""'
+    assert len(rig.checked) == 8  # refused before any hash
+    assert rig.cc.acd.agent("1007").state is AgentState.LOGGED_OUT
+    rig.run(throttle.wait_s("1007", "PJSIP/1007") + 1)
+    rig.dial("*11", typed("1007#"), typed("1007#"))
+    assert rig.cc.acd.agent("1007").state is AgentState.READY
+    assert throttle.wait_s("1007", "203.0.113.9") == 0  # success clears the account
 
 
 def test_login_as_another_agent_from_this_phone_is_refused_without_checking_the_pin():

@@ -80,17 +80,21 @@ class Web:
 
 def build_web(cfg: Config, calls: CallCenter, notifier, clock, *, redis_client,
               put_record, options: WebOptions = WebOptions(), verify_in_thread=None,
-              audit=None, cases=None, today: TodayFigures | None = None) -> Web:
+              audit=None, cases=None, today: TodayFigures | None = None,
+              throttle: LoginThrottle | None = None) -> Web:
     """Wire the HTTP side.  ``clock`` times sessions, rate limits and the SSE heartbeat;
     ``verify_in_thread`` defaults to ``threads.deferToThread``; ``audit`` (with
     ``record(who, action, target, detail)``) defaults to an ``AuditLog`` on Redis;
     ``cases`` is the CaseService (server/cases/service.py), or None: the case routes
     then answer 503 ``cases_disabled``; ``today`` is the root's ``TodayFigures`` (fed and
-    started there), or None: one is built, subscribed and started here (the tests)."""
+    started there), or None: one is built, subscribed and started here (the tests);
+    ``throttle``: the root's sign-in throttle, shared with the phones' ``*11`` (None:
+    one of the web's own, from ``options.throttle``)."""
     # Long on purpose: the whole route table in one place, so the roles read at once.
     sessions = Sessions(clock, options.idle_timeout_s, options.max_session_s)
     proxies = TrustedProxies(cfg.server.http.trusted_proxies)
-    auth = Authenticator(cfg, sessions, LoginThrottle(clock, options.throttle),
+    throttle = throttle if throttle is not None else LoginThrottle(clock, options.throttle)
+    auth = Authenticator(cfg, sessions, throttle,
                          verify_in_thread or threads.deferToThread)
     live = LiveFigures(clock, cfg)
     audit = audit if audit is not None else AuditLog(redis_client, clock)

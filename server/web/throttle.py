@@ -16,6 +16,9 @@
   does not reveal which names exist.
 * At most ``max_checks`` hash checks run at once (each is ~0.2 s of CPU in a
   thread); more get 429 at once instead of queueing behind a flood.
+* The root builds one throttle for the web sign-in and the phones' ``*11`` sign-in
+  (server/features.py, through ``try_admit``): an agent's account is one account,
+  whether its PIN is guessed on a keypad or in a browser.
 """
 
 from __future__ import annotations
@@ -100,6 +103,16 @@ class LoginThrottle:
         if self.checking >= self.policy.max_checks:
             raise ApiError(429, "the server is busy checking other sign-ins; try again in 1 s",
                            {"Retry-After": "1"}, code="busy")
+        return self._take(account, client)
+
+    def try_admit(self, account: str, client: str) -> Ticket | None:
+        """:meth:`admit` for callers that are not HTTP (a phone's ``*11``): None when
+        this account or client must wait, or every hash-check slot is busy."""
+        if self.wait_s(account, client) > 0 or self.checking >= self.policy.max_checks:
+            return None
+        return self._take(account, client)
+
+    def _take(self, account: str, client: str) -> Ticket:
         self.checking += 1
         ticket = Ticket(f"account:{account}", f"client:{client}")
         self._reserve(ticket.account)
