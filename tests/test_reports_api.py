@@ -167,3 +167,26 @@ async def test_scorecards_read_an_older_period_whatever_came_after(db):
     assert body["records"] == 2
     assert sorted((c["agent_id"], c["handled"]) for c in body["agents"]) == [
         ("1005", 1), ("1007", 1)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_page_s_json_then_html_count_the_period_once(rig, db):
+    """The report page asks for the figures, then for the printable report of the
+    same period: within REUSE_S the second is the same report, not a second count;
+    after it, a record written meanwhile is counted."""
+    from server.reports.api import REUSE_S
+
+    _seed(db)
+    sup = await rig.login("supervisor1")
+    q = f"from={T0}&to={T0 + 3600}&by=queue"
+    code, first, _ = await rig.request("GET", f"/api/reports?{q}", token=sup)
+    assert code == 200 and first["total"]["offered"] == 3
+    _write(db, [record("late", queue="fault", t0=T0 + 600)])  # a fourth call, written now
+    code, page, _ = await rig.request("GET", f"/api/reports?{q}&format=html", token=sup)
+    page = page.decode() if isinstance(page, bytes) else page
+    assert code == 200 and 'data-key="fault"' in page
+    code, again, _ = await rig.request("GET", f"/api/reports?{q}", token=sup)
+    assert again == first  # reused: the same figures as the page's first answer
+    rig.clock.advance(REUSE_S)
+    code, fresh, _ = await rig.request("GET", f"/api/reports?{q}", token=sup)
+    assert fresh["total"]["offered"] == 4 and fresh["generated_at"] > first["generated_at"]

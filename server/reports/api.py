@@ -7,6 +7,7 @@ included). Bad queries are 400s that say what to fix; Redis down is a 503.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from twisted.internet import defer
@@ -28,12 +29,40 @@ _QUERY = ("from", "to", "by", "format")
 # make bench), so calls are not held up while a month is counted; and one report
 # at a time, so several supervisors do not multiply that load.
 LIVE_CHUNK = 100
+# The report page asks for the figures (JSON) and then for the printable report
+# (HTML) of the same period: a report made less than this ago is served again
+# rather than counted twice (a month is minutes of counting in the daemon).
+REUSE_S = 60.0
+_KEEP = 8  # reports kept for reuse (each a few hundred KB at most: one per group and hour)
 
 
 class ReportsApi:
     def __init__(self, client: Any, cfg: Any, clock: Any) -> None:
         self.client, self.cfg, self.clock = client, cfg, clock
         self._one_at_a_time = defer.DeferredLock()
+        self._recent: OrderedDict[tuple[float, float, str], tuple[float, dict[str, Any]]] = \
+            OrderedDict()
+
+    def _report(self, start: float, end: float, by: str) -> defer.Deferred:
+        """The period's report: one made less than REUSE_S ago, else counted now (under
+        the lock, so a second request for the same period waits and then reuses it)."""
+        key, now = (start, end, by), self.clock.seconds()
+        made = self._recent.get(key)
+        if made is not None and now - made[0] < REUSE_S:
+            return defer.succeed(made[1])
+        rs = self.cfg.server.reports
+        d = report_deferred(
+            self.client, builder_for(self.cfg, start, end, by), now=now,
+            cases_timezone=self.cfg.cases.timezone, max_lag_s=rs.max_record_lag_s,
+            slack_s=rs.clock_slack_s, chunk=LIVE_CHUNK)
+
+        def keep(report: dict[str, Any]) -> dict[str, Any]:
+            self._recent[key] = (now, report)
+            self._recent.move_to_end(key)
+            while len(self._recent) > _KEEP:
+                self._recent.popitem(last=False)
+            return report
+        return d.addCallback(keep)
 
     def get(self, req: ApiRequest) -> defer.Deferred:
         """Fires with the report dict (JSON) or HANDLED after writing the CSV or the
@@ -57,11 +86,7 @@ class ReportsApi:
             start, end = period(q["from"], q["to"], rs.timezone)
         except PeriodError as exc:
             raise ApiError(400, str(exc)) from None
-        builder = builder_for(self.cfg, start, end, by)
-        d = self._one_at_a_time.run(lambda: report_deferred(
-            self.client, builder, now=self.clock.seconds(),
-            cases_timezone=self.cfg.cases.timezone, max_lag_s=rs.max_record_lag_s,
-            slack_s=rs.clock_slack_s, chunk=LIVE_CHUNK))
+        d = self._one_at_a_time.run(self._report, start, end, by)
 
         def unavailable(failure):
             raise ApiError(503, f"the records cannot be read now: {failure.getErrorMessage()}")
