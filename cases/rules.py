@@ -83,6 +83,9 @@ class CasesConfig:
     auto_open: tuple[AutoOpen, ...]
     types: Mapping[CaseType, TypeRules]
     spool: str = "cases.spool"  # case writes waiting for Redis
+    # The queue whose agents make the return visits; None: the one serving the case's
+    # intent (server/return_visits.py).
+    visit_queue: str | None = None
 
     def limit(self, type: CaseType, grade: str | None, phase: Phase) -> Limit:
         rules = self.types[type]

@@ -215,7 +215,8 @@ class Hotline:
         self.outbound = side.outbound
         # 回访: a resolved case's return visit is a follow-up in the router (with the
         # case id); each attempt's end goes back to the case.
-        self.visits = ReturnVisits(self.cases, self.calls, self.notifier)
+        self.visits = ReturnVisits(self.cases, self.calls, self.notifier,
+                                   queue=cfg.cases.visit_queue)
         self.visits.setServiceParent(self.services)
         # Started after the records writer, and it starts the AMI link itself once
         # the live state is loaded (see _StartUp).

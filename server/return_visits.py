@@ -70,9 +70,12 @@ def visit_item_id(case: Case) -> str:
     return f"rv-{case.id}-{len(case.visits) + 1}"
 
 
-def visit_queue(case: Case, acd: AcdConfig) -> str:
-    """The queue whose agents make the return visit: the one serving the case's
-    intent (or its type's usual skill), else ``general``, else the first queue."""
+def visit_queue(case: Case, acd: AcdConfig, configured: str | None = None) -> str:
+    """The queue whose agents make the return visit: cases.yaml's
+    ``return_visit.queue`` when set, else the one serving the case's intent (or its
+    type's usual skill), else ``general``, else the first queue."""
+    if configured is not None and configured in acd.queues:
+        return configured
     skill = case.intent or TYPE_SKILL.get(case.type, "general")
     for name, q in acd.queues.items():
         if any(r.skill == skill for r in q.skills):
@@ -83,8 +86,11 @@ def visit_queue(case: Case, acd: AcdConfig) -> str:
 class ReturnVisits(Service):
     log = Logger()
 
-    def __init__(self, cases: CaseService, follow_ups: FollowUps, notifier: Notifier) -> None:
+    def __init__(self, cases: CaseService, follow_ups: FollowUps, notifier: Notifier,
+                 queue: str | None = None) -> None:
+        """``queue``: cases.yaml ``return_visit.queue`` (None: by the case's intent)."""
         self.cases, self.follow_ups, self.notifier = cases, follow_ups, notifier
+        self.queue = queue
         self._unsubscribe: Any = None
 
     def startService(self) -> None:
@@ -130,7 +136,7 @@ class ReturnVisits(Service):
             self.log.warn("Case {case}: no phone to call for the return visit; the owner "
                           "records it", case=case.id)
             return None
-        queue = visit_queue(case, self.follow_ups.acd_config)
+        queue = visit_queue(case, self.follow_ups.acd_config, self.queue)
         item = self.follow_ups.add_follow_up(item_id, queue, case.phone, case.visit_at,
                                              f"回访 {case.id}", case.id)
         self.log.info("Case {case}: return-visit call {item} due at {at:.0f} in {queue}",

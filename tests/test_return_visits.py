@@ -174,3 +174,24 @@ async def test_reconcile_places_a_visit_the_router_lost_and_nothing_twice(visit_
         assert o.failed == [(f"rv-{cid}-1", f"case {cid} is reopened")]
     finally:
         await r.close()
+
+
+def test_a_configured_return_visit_queue_makes_every_visit(tmp_path):
+    """cases.yaml ``return_visit.queue``: a 回访 team's queue makes every case's visit;
+    unset, the queue serving the case's intent does."""
+    from dataclasses import replace as _replace
+
+    from cases.model import Case, CaseType
+    from server.config import load_config
+
+    from .test_config_support import broken_copy
+
+    cfg = load_config(broken_copy({"file": "cases.yaml",
+                                   "set": {"return_visit.queue": "complaints"}}, tmp_path),
+                      environ={"HOTLINE_AMI_SECRET": "x"})
+    assert cfg.cases.visit_queue == "complaints"
+    case = Case("GD20261207-000001", 1, CaseType.FAULT_REPAIR, None, CaseState.RESOLVED,
+                "", "13800000000", "1007", None, 0.0, 0.0, intent="fault")
+    assert visit_queue(case, cfg.acd, cfg.cases.visit_queue) == "complaints"
+    assert visit_queue(case, cfg.acd) == "fault"  # by the intent when none is set
+    assert visit_queue(_replace(case, intent=""), cfg.acd) == "fault"  # by the type's skill

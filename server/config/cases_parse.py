@@ -134,13 +134,18 @@ def _auto_open(top: Section, types: dict[CaseType, TypeRules], dispositions: Col
 
 
 def parse_cases(top: Section, dispositions: Collection[str],
-                intents: Collection[str]) -> CasesConfig | None:
-    """The checked rules, or None after reporting what is wrong."""
+                intents: Collection[str], queues: Collection[str] = ()) -> CasesConfig | None:
+    """The checked rules, or None after reporting what is wrong.  ``queues``: the
+    names in queues.yaml (``return_visit.queue`` must be one)."""
     tz = _timezone(top, "timezone", "Asia/Shanghai")
     hours_sec = top.sub("business_hours", (*WEEKDAYS, "holidays", "timezone"), required=False)
     hours = _hours(hours_sec, tz or "Asia/Shanghai")
     esc = top.sub("escalation", ("repeat_every",))
-    visit = top.sub("return_visit", ("max_attempts", "retry_after"))
+    visit = top.sub("return_visit", ("max_attempts", "retry_after", "queue"))
+    visit_queue = visit.get("queue", str, None) if visit is not None else None
+    if visit_queue is not None and queues and not _known(visit, "queue", visit_queue,
+                                                         "queue", queues):
+        visit_queue = None
     every = _duration(esc, "repeat_every", business=False) if esc is not None else None
     retry = _duration(visit, "retry_after", business=False) if visit is not None else None
     types = _types(top)
@@ -160,4 +165,5 @@ def parse_cases(top: Section, dispositions: Collection[str],
         return None
     return CasesConfig(tz, hours or BusinessHours(tz, MappingProxyType({})), share,
                        every.seconds, attempts, retry.seconds, days, auto,
-                       MappingProxyType(types), top.get("spool", str, "cases.spool"))
+                       MappingProxyType(types), top.get("spool", str, "cases.spool"),
+                       visit_queue)

@@ -115,7 +115,7 @@ def load_config(path: str | os.PathLike[str],
     aht_target = server.reports.targets.aht_s if server is not None else 300.0
     appraisal = parse_appraisal(tops["queues.yaml"], tier_names, aht_target)
     codes = [c.code for c in policy.dispositions] if policy else _names(None, "")
-    cases = parse_cases(tops["cases.yaml"], codes, skill_names)
+    cases = parse_cases(tops["cases.yaml"], codes, skill_names, queue_names)
 
     if server is not None:
         server = _resolve_secret(server, base, tops["server.yaml"],
