@@ -53,7 +53,7 @@ def comparison(tmp_path_factory) -> dict:
     proc = subprocess.run(
         [sys.executable, "-m", "deploy.lab", "run", "--repo", str(ROOT), "--callers", "3",
          "--rate", "1", "--profiles", "general,fault,billing", "--wrapup", "5",
-         "--case-owner", "1003", "--out", str(out)],
+         "--case-owner", "1003", "--return-visit", "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=420)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads((out / "comparison.json").read_text())
@@ -70,6 +70,18 @@ def test_a_caller_with_an_open_case_rings_its_owner_first(comparison):
     owner = comparison["followup"]["case_owner"]
     assert owner["verdict"] == "ok", owner
     assert owner["asterisk_rang_first"] == "1003" == owner["answered_by"]
+
+
+def test_a_resolved_case_gets_its_return_visit_through_the_phones(comparison):
+    """Issue 14, point 4: 1002 resolved a case before the run; the server placed its
+    return visit as a follow-up (an agent's phone first, the whisper, then the customer,
+    Local/<number>@sim-customers, which answered as Asterisk shows), linked the call to
+    the case, and the case closed once the outcome was recorded."""
+    visit = comparison["followup"]["return_visit"]
+    assert visit["verdict"] == "ok", visit
+    assert visit["state"] == "closed" and len(visit["visit_calls"]) == 1
+    assert comparison["extra_records"] == [] and comparison["outbound_records"] == \
+        visit["visit_calls"]
 
 
 def test_the_period_report_counts_what_asterisk_saw(comparison):

@@ -5,12 +5,19 @@ for ``hold_s`` at ``hold_at_s`` if it is a holding agent, and hangs up
 ``talk_s`` after answering.  What each phone did is kept in ``actions`` (wall
 clock), so the comparison can also check the project's records against the
 phones' own account.
+
+A call the server places itself (a callback or a return visit: the agent's phone
+rings first, from 95598) is kept ``OUTBOUND_EXTRA_S`` longer: the whisper
+(~6 s), the number and the customer's answer come before the talk.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+
+OUTBOUND_EXTRA_S = 12.0
+SERVER_NUMBER = "95598"  # the caller ID of the server's own Originates (server/outbound.py)
 
 
 class AgentPhone:
@@ -72,6 +79,8 @@ class AgentPhone:
                 self._act("not established")
                 continue
             answered = time.monotonic()
+            peer = f"{incoming.get('peeruri', '')} {incoming.get('peerdisplayname', '')}"
+            talk_s = self.talk_s + (OUTBOUND_EXTRA_S if SERVER_NUMBER in peer else 0.0)
             if self.hold_at_s is not None:
                 if self._closed_within(self.hold_at_s, start):
                     self._act("caller hung up")
@@ -83,7 +92,7 @@ class AgentPhone:
                     continue
                 self.ua.cmd("resume")
                 self._act("resume")
-            if self._closed_within(self.talk_s - (time.monotonic() - answered), start):
+            if self._closed_within(talk_s - (time.monotonic() - answered), start):
                 self._act("caller hung up")
                 continue
             self.ua.cmd("hangup")

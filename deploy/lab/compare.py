@@ -198,8 +198,12 @@ def compare(accounts: dict[str, CallAccount], records: dict[str, list[dict]], ru
     for row in rows:
         for name, verdict in row["checks"].items():
             summary[name]["ok" if verdict == "ok" else "failed"] += 1
+    # callbacks and follow-ups (a return visit) are the server's own calls, not callers
+    inbound = {cid for cid, versions in records.items()
+               if max(versions, key=lambda r: r["version"]).get("kind", "inbound") == "inbound"}
     return {"calls": rows, "summary": summary, "missing_sounds": missing,
-            "extra_records": sorted(set(records) - ours)}
+            "extra_records": sorted(inbound - ours),
+            "outbound_records": sorted(set(records) - inbound)}
 
 
 def format_report(result: dict) -> str:

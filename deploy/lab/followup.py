@@ -4,7 +4,11 @@
   before the run (``--case-owner``) puts that agent's phone first in line for the
   caller, whoever is idle longer, and the record says so (``case_owner`` entry);
 * the period report: ``python -m server report`` over the lab's Redis counts as many
-  calls, answered calls and survey answers as Asterisk's own account shows.
+  calls, answered calls and survey answers as Asterisk's own account shows;
+* the return visit (回访, ``--return-visit``): a case resolved before the run gets
+  its visit as a real outbound call (the agent's phone first, then the customer,
+  ``Local/<number>@sim-customers``); the call is linked to the case, the agent
+  records the outcome, and the case closes.
 """
 
 from __future__ import annotations
@@ -30,6 +34,60 @@ def open_owner_case(api: Api, token: str, phone: str) -> str:
     if code not in (200, 201):
         raise RuntimeError(f"opening the owner's case failed: {code} {body}")
     return str(body["id"])
+
+
+def open_resolved_case(api: Api, token: str, phone: str) -> str:
+    """The agent behind ``token`` opens a complaint for ``phone`` and takes it to
+    ``resolved`` (accept, start, resolve): the server books its return visit."""
+    case_id = open_owner_case(api, token, phone)
+    for step in ("accept", "start", "resolve"):
+        code, body = api(f"/api/cases/{case_id}/transition", {"input": step}, token)
+        if code != 200:
+            raise RuntimeError(f"case {case_id}: {step} refused: {code} {body}")
+    return case_id
+
+
+def customer_answered(events: list[tuple[float, dict[str, str]]], number: str) -> bool:
+    """Asterisk's own word: a Dial to ``Local/<number>@sim-customers`` was answered."""
+    return any(e.get("Event") == "DialEnd" and e.get("DialStatus") == "ANSWER"
+               and e.get("DestChannel", "").startswith(f"Local/{number}@sim-customers")
+               for _t, e in events)
+
+
+def visit_check(get: Callable[[str], dict], api: Api, token: str, case_id: str,
+                records: Callable[[], Mapping[str, list[dict]]],
+                answered_by_customer: Callable[[], bool], timeout_s: float = 90.0
+                ) -> dict[str, Any]:
+    """Wait for the visit call to be linked to the case, record the outcome as the
+    owner, and check the case closed, the call's record (``records()``, read after
+    the wait) is an answered follow-up, and Asterisk saw the customer answer."""
+    def visits(case: dict) -> list[str]:  # the return-visit calls: rv-<case>-<n>#<attempt>
+        return [c for c in case.get("call_ids", []) if c.startswith(f"rv-{case_id}-")]
+
+    deadline = time.monotonic() + timeout_s
+    case = get(f"/api/cases/{case_id}")
+    while not visits(case) and time.monotonic() < deadline:
+        time.sleep(1.0)
+        case = get(f"/api/cases/{case_id}")
+    linked = visits(case)
+    if not linked:
+        return {"verdict": f"no visit call linked to {case_id} within {timeout_s:.0f} s "
+                           f"(state {case.get('state')}, visits {case.get('visits')})"}
+    code, body = api(f"/api/cases/{case_id}/visit", {"reached": True, "resolved": True,
+                                                     "satisfaction": 3}, token)
+    state = body.get("state") if code == 200 else f"visit refused: {code} {body}"
+    final = records()
+    versions = [v for cid in linked for v in final.get(cid, [])]
+    rec = max(versions, key=lambda r: r["version"]) if versions else {}
+    problems = []
+    if state != "closed":
+        problems.append(f"case state {state}")
+    if rec.get("kind") != "followup" or rec.get("outcome") != "answered":
+        problems.append(f"visit record kind={rec.get('kind')} outcome={rec.get('outcome')}")
+    if not answered_by_customer():
+        problems.append("Asterisk shows no answered Dial to the customer")
+    return {"verdict": "ok" if not problems else "; ".join(problems), "case": case_id,
+            "visit_calls": linked, "agent": rec.get("agent_id"), "state": state}
 
 
 def owner_check(records: Mapping[str, list[dict]], accounts: Mapping[str, CallAccount],

@@ -62,6 +62,16 @@ exten => after,1,NoOp(lab caller ${LAB_CALL}: the agent left, stays ${LAB_AFTER}
  same => n,SendDTMF(${LAB_SURVEY},250,100)
  same => n(stay),Wait(${LAB_AFTER})
  same => n,Hangup()
+
+; Customers the server calls back (callbacks, return visits): the dialplan dials
+; Local/<number>@sim-customers (CALLBACK_TECH/CALLBACK_TRUNK); they answer after 2 s
+; and stay until the agent hangs up (60 s at most).
+[sim-customers]
+exten => _X.,1,NoOp(lab customer ${EXTEN} called back)
+ same => n,Wait(2)
+ same => n,Answer()
+ same => n,Wait(60)
+ same => n,Hangup()
 """
 
 
@@ -144,6 +154,15 @@ def render_etc(repo: Path, lab_etc: Path, dest: Path, sec: dict) -> None:
         elif conf.name == "extensions.conf":
             text += LAB_CALLERS
         (dest / conf.name).write_text(text)
+
+
+def quiet_hours_off(queues_yaml: Path) -> None:
+    """Quiet hours down to one minute after midnight, so a run at night may still
+    place a return visit (the demo does the same)."""
+    doc = yaml.safe_load(queues_yaml.read_text(encoding="utf-8"))
+    doc["policy"]["quiet_hours"] = {"start": "00:00", "end": "00:01"}
+    queues_yaml.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False),
+                           encoding="utf-8")
 
 
 def hash_secrets(repo: Path, python: str, plains: list[str]) -> list[str]:

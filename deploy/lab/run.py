@@ -31,6 +31,8 @@ PREFIX = Path(os.environ.get("ASTLAB_PREFIX", "/opt/asterisk"))
 LAB_DIR = Path(os.environ.get("HOTLINE_LAB_DIR", "/work/shared/lab/asterisk"))
 AGENTS = ("1001", "1002", "1003")
 HOLDING_AGENT = "1003"
+# --return-visit: the case's owner and the customer's number (sim-customers answers)
+VISIT_OWNER, VISIT_NUMBER = "1002", "13900009999"
 
 
 def free_port() -> int:
@@ -79,6 +81,7 @@ class Lab:
         self.observer = self.proxy = self.driver = None
         self.faults: faults.DaemonFaults | None = None
         self.tokens: dict[str, str] = {}
+        self.visit_case = ""
         self.started_at = time.time()
         self.daemon_starts = 0
         self.asterisk_started = False
@@ -115,6 +118,8 @@ class Lab:
         cfg = self.run_dir / "hotline-config"
         self.settings = render.render_server_config(
             self.repo, cfg, self.run_dir, self.sec, self.ports, self.args.wrapup, self.python)
+        if self.args.return_visit:  # a return visit is never placed in quiet hours
+            render.quiet_hours_off(cfg / "queues.yaml")
         # the daemon reaches Asterisk through the recording proxy
         server_yaml = cfg / "server.yaml"
         server_yaml.write_text(server_yaml.read_text().replace(
@@ -225,6 +230,16 @@ class Lab:
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"{}")
 
+    def get(self, path: str, token: str | None = None) -> dict:
+        """GET an API path as the first agent (or ``token``); {} when refused."""
+        req = urllib.request.Request(f"http://127.0.0.1:{self.ports['http']}{path}")
+        req.add_header("Authorization", f"Bearer {token or self.tokens[AGENTS[0]]}")
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                return json.loads(resp.read() or b"{}")
+        except urllib.error.HTTPError:
+            return {}
+
     def login_agents(self, timeout: float = 40.0) -> None:
         deadline = time.monotonic() + timeout
         pending = list(AGENTS)
@@ -269,6 +284,12 @@ class Lab:
             case = followup.open_owner_case(self.api, self.tokens[self.args.case_owner],
                                             caller_number(0))
             self.note(f"case {case} for {caller_number(0)}, owner {self.args.case_owner}")
+        if self.args.return_visit:
+            owner = VISIT_OWNER
+            self.visit_case = followup.open_resolved_case(self.api, self.tokens[owner],
+                                                          VISIT_NUMBER)
+            self.note(f"case {self.visit_case} for {VISIT_NUMBER} resolved by {owner}: "
+                      "its return visit is booked")
         self.started_at = time.time()
         for k in range(n):
             profile = PROFILES[names[k % len(names)]]
@@ -342,6 +363,13 @@ class Lab:
         extra = {"report": followup.report_check(
             self.python, self.repo, self.run_dir / "hotline-config", self.settings["redis_url"],
             self.daemon_env(), accounts, self.started_at, self.out)}
+        if self.args.return_visit:
+            token = self.tokens[VISIT_OWNER]
+            extra["return_visit"] = followup.visit_check(
+                lambda path: self.get(path, token), self.api, token, self.visit_case,
+                lambda: compare.load_records(self.export()),
+                lambda: followup.customer_answered(
+                    account.read_events(self.out / "observer.ami"), VISIT_NUMBER))
         if self.args.case_owner:
             extra["case_owner"] = followup.owner_check(
                 compare.load_records(records), accounts, "c0001", self.args.case_owner)
@@ -473,6 +501,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", default=None, help="default: <run-dir>-out/<UTC time>")
     run.add_argument("--python", default=sys.executable, help="runs the daemon and its CLIs")
     run.add_argument("--strict", action="store_true", help="exit 1 when any check fails")
+    run.add_argument("--return-visit", action="store_true",
+                     help=f"before the run, {VISIT_OWNER} resolves a case for "
+                          f"{VISIT_NUMBER}: its return visit must be called, linked and "
+                          "closed (quiet hours are off for the run)")
     run.add_argument("--case-owner", choices=AGENTS, metavar="AGENT",
                      help="before the run, AGENT opens a case for the first caller's number: "
                           "the caller must be offered to AGENT first")
