@@ -142,10 +142,12 @@ def parse_cases(top: Section, dispositions: Collection[str],
     hours = _hours(hours_sec, tz or "Asia/Shanghai")
     esc = top.sub("escalation", ("repeat_every",))
     visit = top.sub("return_visit", ("max_attempts", "retry_after", "queue"))
-    visit_queue = visit.get("queue", str, None) if visit is not None else None
-    if visit_queue is not None and queues and not _known(visit, "queue", visit_queue,
-                                                         "queue", queues):
-        visit_queue = None
+    visit_queue = None
+    if visit is not None:
+        visit_queue = visit.get("queue", str, None)
+        if visit_queue is not None and queues and not _known(visit, "queue", visit_queue,
+                                                             "queue", queues):
+            visit_queue = None
     every = _duration(esc, "repeat_every", business=False) if esc is not None else None
     retry = _duration(visit, "retry_after", business=False) if visit is not None else None
     types = _types(top)
