@@ -100,10 +100,12 @@ class HoldLoop:
         following, key = self._seq.advance(result)
         if following is not None:
             return [following]
+        # A key that cut a prompt short answers the question it leads to (type-ahead);
+        # STREAM FILE and SAY report it as an ASCII code, never as the digit itself.
+        answer = key if key is not None else result.result
         if self.state is HoldState.MUSIC:
             return self._announce(now)
         if self.state is HoldState.ANNOUNCE:
-            answer = key if key is not None else result.result  # a key typed ahead
             if isinstance(self._seq.final, Ask) and answer == "1":
                 self._dialog = CallbackDialog(self._caller, self.prompts.callback,
                                               self._timeout_ms)
@@ -111,7 +113,7 @@ class HoldLoop:
             return self._music()
         if self.state is HoldState.CALLBACK:
             assert self._dialog is not None
-            step = self._dialog.decide(result.result)
+            step = self._dialog.decide(answer)
             if isinstance(step, list):
                 return self._run(HoldState.CALLBACK, step)
             if step is None:

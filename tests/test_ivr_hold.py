@@ -5,7 +5,16 @@ from __future__ import annotations
 from ivr.commands import to_agi
 from ivr.hold import HoldLoop, HoldState, QueueStatus
 from ivr.outcomes import CallbackRequested
-from tests.ivr_driver import DONE, GONE, PLAYED, TIMEOUT, check_contract, is_command, key
+from tests.ivr_driver import (
+    DONE,
+    GONE,
+    PLAYED,
+    TIMEOUT,
+    check_contract,
+    cut,
+    is_command,
+    key,
+)
 
 MOH = "EXEC MusicOnHold default,20"
 
@@ -107,6 +116,22 @@ def test_callback_accepted_on_the_caller_id():
     assert r.loop.state is HoldState.DONE
 
 
+def test_a_key_that_cuts_the_number_readout_short_answers_the_confirmation():
+    """Found on the real Asterisk (lab, --max-wait): the caller pressed 1 while their
+    number was read out; SAY DIGITS reports the key as its ASCII code (result=49),
+    and the loop took "49" for the answer, asked again three times and gave up.  The
+    key answers the question the readout leads to, as in the IVR's own dialog."""
+    acd = Acd(QueueStatus(9, 400))
+    r = Recorder(HoldLoop("fault", "13864101234", acd, callback_above_ewt_s=300,
+                          intent="fault"))
+    r.take(r.loop.start(r.now))
+    r.run(PLAYED, *[PLAYED] * 6, key("1"), PLAYED, cut("1"), DONE)
+    assert r.agi == [MOH, *announce(9, 7, KEYS), "GET DATA hold-callback-offer 5000 1",
+                     f"STREAM FILE callback-confirm {KEYS}", f"SAY DIGITS 13864101234 {KEYS}",
+                     'STREAM FILE callback-done ""', "HANGUP"]
+    assert r.outcomes == [CallbackRequested("fault", "13864101234", "fault", None)]
+
+
 def test_callback_with_no_usable_number_keeps_the_place():
     acd = Acd(QueueStatus(2, 400), QueueStatus(1, 60))
     r = Recorder(HoldLoop("fault", None, acd, callback_above_ewt_s=300))
@@ -149,12 +174,6 @@ def test_hangup_while_holding():
     r.take(r.loop.start(r.now))
     assert r.loop.on_hangup(r.now) == []
     assert r.loop.on_result(PLAYED, r.now) == []
-
-
-def cut(k: str):
-    from tests.ivr_driver import cut as ascii_cut
-
-    return ascii_cut(k)
 
 
 def test_a_key_during_the_announcement_answers_the_callback_offer():

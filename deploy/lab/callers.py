@@ -34,6 +34,11 @@ PROFILES = {
     "slow-billing": Profile("slow-billing", ("1", "2", "2", "#"), (3, 6, 6, 6), survey="1"),
     "slow-complaint": Profile("slow-complaint", ("1", "4", "1", "#"), (3, 6, 6, 6),
                               survey="2"),
+    # --max-wait: key 0, then "1" every 3 s from 20 s on, so one lands in the keep-place
+    # offer's GET DATA and one in the number's confirmation (keys pressed while the
+    # music plays are dropped by Asterisk); then the caller hangs up when told.
+    "maxwait": Profile("maxwait", ("1", "0", *["1"] * 14), (3, 3, 20, *[3] * 13),
+                       patience_s=60),
 }
 # The order callers come in; a run of N callers takes the first N of it, cycling.
 MIX = ("general", "fault", "billing", "general", "complaint", "hangup-ivr",

@@ -90,6 +90,30 @@ def visit_check(get: Callable[[str], dict], api: Api, token: str, case_id: str,
             "visit_calls": linked, "agent": rec.get("agent_id"), "state": state}
 
 
+def max_wait_check(records: Mapping[str, list[dict]], accounts: Mapping[str, CallAccount],
+                   events: list[tuple[float, dict[str, str]]], number: str) -> dict[str, Any]:
+    """The caller of ``number`` reached the maximum wait, took the callback that keeps
+    their place, and the callback reached them: its record is answered and Asterisk
+    shows the Dial to ``Local/<number>@sim-customers`` answered."""
+    by_kind: dict[str, list[dict]] = {}
+    for versions in records.values():
+        rec = max(versions, key=lambda r: r["version"])
+        if rec.get("caller") == number or rec.get("dialled") == number:
+            by_kind.setdefault(rec["kind"], []).append(rec)
+    inbound, callbacks = by_kind.get("inbound", []), by_kind.get("callback", [])
+    problems = []
+    kinds = [k for r in inbound for _t, k, _d in r["timeline"]]
+    if "callback_requested" not in kinds:
+        problems.append(f"no callback requested by the caller (timeline {kinds})")
+    if [r.get("outcome") for r in callbacks] != ["answered"]:
+        problems.append(f"callback records {[r.get('outcome') for r in callbacks]}")
+    if not customer_answered(events, number):
+        problems.append("Asterisk shows no answered Dial to the caller's number")
+    return {"verdict": "ok" if not problems else "; ".join(problems),
+            "caller_outcome": [r.get("outcome") for r in inbound],
+            "callback_agent": [r.get("agent_id") for r in callbacks]}
+
+
 def owner_check(records: Mapping[str, list[dict]], accounts: Mapping[str, CallAccount],
                 tag: str, owner: str) -> dict[str, Any]:
     """Caller ``tag``'s first offer went to ``owner``, the record has the

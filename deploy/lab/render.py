@@ -165,6 +165,19 @@ def quiet_hours_off(queues_yaml: Path) -> None:
                            encoding="utf-8")
 
 
+def max_wait_scenario(queues_yaml: Path, max_wait_s: int = 20) -> None:
+    """``general`` (key 0) reaches its maximum wait after ``max_wait_s`` and announces
+    every 10 s, so the keep-place callback is offered soon; its estimated-wait offer
+    is off, so the callback a caller takes is that one; the grace is a minute."""
+    doc = yaml.safe_load(queues_yaml.read_text(encoding="utf-8"))
+    general = doc["queues"]["general"]
+    general.update(max_wait_s=max_wait_s, announce_interval_s=10)
+    general.pop("callback_offer_after_s", None)
+    doc["policy"]["max_wait_grace_s"] = 60
+    queues_yaml.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False),
+                           encoding="utf-8")
+
+
 def hash_secrets(repo: Path, python: str, plains: list[str]) -> list[str]:
     """Hashes of ``plains`` made by the project's own ``python -m server hash-secret``."""
     def one(plain: str) -> str:

@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -33,6 +34,8 @@ AGENTS = ("1001", "1002", "1003")
 HOLDING_AGENT = "1003"
 # --return-visit: the case's owner and the customer's number (sim-customers answers)
 VISIT_OWNER, VISIT_NUMBER = "1002", "13900009999"
+# --max-wait: the agents are paused until the caller has taken the callback
+MAX_WAIT_AGENTS_BACK_S = 75.0
 
 
 def free_port() -> int:
@@ -118,8 +121,10 @@ class Lab:
         cfg = self.run_dir / "hotline-config"
         self.settings = render.render_server_config(
             self.repo, cfg, self.run_dir, self.sec, self.ports, self.args.wrapup, self.python)
-        if self.args.return_visit:  # a return visit is never placed in quiet hours
+        if self.args.return_visit or self.args.max_wait:  # never placed in quiet hours
             render.quiet_hours_off(cfg / "queues.yaml")
+        if self.args.max_wait:
+            render.max_wait_scenario(cfg / "queues.yaml")
         # the daemon reaches Asterisk through the recording proxy
         server_yaml = cfg / "server.yaml"
         server_yaml.write_text(server_yaml.read_text().replace(
@@ -240,6 +245,12 @@ class Lab:
         except urllib.error.HTTPError:
             return {}
 
+    def set_agents(self, state: str) -> None:
+        body = {"state": state, **({"reason": "break"} if state == "paused" else {})}
+        for agent in AGENTS:
+            code, resp = self.api(f"/api/agents/{agent}/state", body, self.tokens[agent])
+            self.note(f"agent {agent} {state}: {code} {resp.get('state', resp)}")
+
     def login_agents(self, timeout: float = 40.0) -> None:
         deadline = time.monotonic() + timeout
         pending = list(AGENTS)
@@ -290,6 +301,11 @@ class Lab:
                                                           VISIT_NUMBER)
             self.note(f"case {self.visit_case} for {VISIT_NUMBER} resolved by {owner}: "
                       "its return visit is booked")
+        if self.args.max_wait:  # nobody answers until the callback is booked
+            self.set_agents("paused")
+            timer = threading.Timer(MAX_WAIT_AGENTS_BACK_S, self.set_agents, ("ready",))
+            timer.daemon = True
+            timer.start()
         self.started_at = time.time()
         for k in range(n):
             profile = PROFILES[names[k % len(names)]]
@@ -370,6 +386,10 @@ class Lab:
                 lambda: compare.load_records(self.export()),
                 lambda: followup.customer_answered(
                     account.read_events(self.out / "observer.ami"), VISIT_NUMBER))
+        if self.args.max_wait:
+            extra["max_wait"] = followup.max_wait_check(
+                compare.load_records(records), accounts,
+                account.read_events(self.out / "observer.ami"), caller_number(0))
         if self.args.case_owner:
             extra["case_owner"] = followup.owner_check(
                 compare.load_records(records), accounts, "c0001", self.args.case_owner)
@@ -505,6 +525,11 @@ def main(argv: list[str] | None = None) -> int:
                      help=f"before the run, {VISIT_OWNER} resolves a case for "
                           f"{VISIT_NUMBER}: its return visit must be called, linked and "
                           "closed (quiet hours are off for the run)")
+    run.add_argument("--max-wait", action="store_true",
+                     help="one caller in general (max_wait_s 20 s) while the agents are "
+                          "paused: the keep-place callback must be offered, taken and "
+                          "placed to the caller's number once the agents are back "
+                          "(use --callers 1 --profiles maxwait)")
     run.add_argument("--case-owner", choices=AGENTS, metavar="AGENT",
                      help="before the run, AGENT opens a case for the first caller's number: "
                           "the caller must be offered to AGENT first")
