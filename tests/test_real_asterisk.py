@@ -201,3 +201,18 @@ def test_kill_9_while_callers_key_in_menus_keeps_their_keys(tmp_path_factory):
     for row in result["calls"]:
         if row["channel"] in used and not row["asterisk"]["keys_in_gap"]:
             assert row["checks"]["route"] == "ok" and "excused" not in row
+
+
+def test_at_the_maximum_wait_a_callback_keeps_the_place(tmp_path_factory):
+    """Issue 14, point 6: the agents are paused; the caller waits in general past its
+    max_wait_s (20 s in this run), hears the keep-place offer and presses 1 (also while
+    their number is read out: the lab found that key taken for "49" and the callback
+    lost); the callback is placed once the agents are back, to the caller's number,
+    and the customer answers (Asterisk's DialEnd)."""
+    result = _fault_run(tmp_path_factory, "maxwait", "--callers", "1", "--rate", "1",
+                        "--profiles", "maxwait", "--max-wait")
+    check = result["followup"]["max_wait"]
+    assert check["verdict"] == "ok", check
+    assert check["caller_outcome"] == ["callback"] and len(check["callback_agent"]) == 1
+    assert _failures(result, *ALL_CHECKS) == []
+    assert result["extra_records"] == [] and len(result["outbound_records"]) == 1

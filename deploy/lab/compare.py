@@ -163,7 +163,10 @@ def compare_call(acc: CallAccount, recs: list[dict], run: Path, recordings_dir: 
         got_path = [k for _, k in rec.get("ivr_path", [])]
         # a caller who fell back in the menus has part of the path, never other keys
         if want_path and (outcome in ANSWERED or acc.fallback or rec.get("queues")):
-            ok = got_path == want_path or (bool(acc.fallback) and
+            # keys typed in the queue (the callback offer's 1s) are not menu keys
+            in_queue = any(k == "callback_requested" for _t, k, _d in rec.get("timeline", []))
+            ok = got_path == want_path or ((bool(acc.fallback) or in_queue) and
+                                           bool(got_path) and
                                            got_path == want_path[:len(got_path)])
             check("route", ok, f"caller keyed {'-'.join(want_path)}, record path "
                                f"{'-'.join(got_path) or '-'}")

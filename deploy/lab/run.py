@@ -331,7 +331,19 @@ class Lab:
                 break
             time.sleep(2)
         self.note(f"records missing: {sorted(missing)}" if missing else "every caller has a record")
+        if self.args.max_wait:  # the callback is placed once the agents are back
+            self._await_callback(MAX_WAIT_AGENTS_BACK_S + 60 + self.args.wrapup)
         return done
+
+    def _await_callback(self, within_s: float) -> None:
+        deadline = self.started_at + within_s
+        while time.time() < deadline:
+            if any(max(v, key=lambda r: r["version"])["kind"] == "callback"
+                   for v in compare.load_records(self.export()).values()):
+                self.note("the callback has a final record")
+                return
+            time.sleep(2)
+        self.note("no final callback record in time")
 
     def fault_plan(self) -> faults.FaultPlan | None:
         a = self.args
