@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .build import Directory, ReportBuilder, Targets
+from .build import Directory, ReportBuilder
 from .kpi import Policy
 
 __all__ = ["HEADLINE", "builder_for", "headline"]
@@ -32,7 +32,7 @@ def builder_for(cfg: Any, start: float, end: float, by: str = "centre") -> Repor
                     repeat_contact_days=cfg.cases.repeat_contact_days)
     return ReportBuilder(start=start, end=end, by=by, policy=policy,
                          directory=Directory.from_acd(cfg.acd), timezone=rs.timezone,
-                         targets=Targets(**vars(rs.targets)), cases_rules=cfg.cases)
+                         targets=rs.targets, cases_rules=cfg.cases)
 
 
 def headline(report: dict[str, Any]) -> dict[str, Any]:
